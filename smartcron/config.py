@@ -1,0 +1,128 @@
+"""Configuration: /etc/smartcron/smartcron.toml, overridden by SMARTCRON_<NAME> variables.
+
+Every setting is a field of `Config` with its help text in the field metadata; docs/configuration.md
+must describe each one (a test enforces it), so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smartcron.errors import InvalidInput
+
+DEFAULT_CONFIG_PATH = Path("/etc/smartcron/smartcron.toml")
+DEFAULT_DATABASE_URL = "sqlite:////var/lib/smartcron/smartcron.db"
+ENV_PREFIX = "SMARTCRON_"
+# Variables with the prefix that are not settings; they are never reported as unknown.
+NON_SETTING_ENV = {"SMARTCRON_CONFIG"}
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration. Field names are the setting names."""
+
+    database_url: str = _setting(
+        DEFAULT_DATABASE_URL,
+        "SQLAlchemy URL of the task database: sqlite:////path/file.db (the embedded default) or "
+        "mysql+pymysql://user:password@host/dbname for MySQL 8 / MariaDB 10.6+.",
+    )
+    unit_dir: str = _setting(
+        "/etc/systemd/system",
+        "Directory where `smartcron sync` writes the generated smartcron-*.service/.timer files.",
+    )
+    timer_accuracy: str = _setting(
+        "1s",
+        "AccuracySec= of every generated timer. systemd's own default (1min) lets a job start up "
+        "to a minute late; 1s keeps runs within about a second of the schedule.",
+    )
+    # Where this configuration came from, for messages; not a setting.
+    source: str = field(default="built-in defaults", metadata={"internal": True})
+
+
+def settings() -> list[dataclasses.Field[Any]]:
+    """Return the user-facing settings, in declaration order."""
+    return [f for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
+
+
+def _expected_type(f: dataclasses.Field[Any]) -> type:
+    return {"str": str, "int": int, "bool": bool, "float": float}[str(f.type)]
+
+
+def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
+    """Given a setting and the text of its environment variable, return the typed value."""
+    kind = _expected_type(f)
+    if kind is str:
+        return raw
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise InvalidInput(origin, raw, "use true or false")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise InvalidInput(origin, raw, f"expected {kind.__name__}") from None
+
+
+def _check_file_values(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    known = {f.name: f for f in settings()}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise InvalidInput(
+                f"{path}: key {key!r}", key, f"unknown setting; known settings: {', '.join(known)}"
+            )
+        kind = _expected_type(known[key])
+        # bool is a subclass of int in Python; refuse `timeout = true` for an int setting.
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise InvalidInput(
+                f"{path}: key {key!r}",
+                value,
+                f"expected {kind.__name__}, got {type(value).__name__}",
+            )
+        values[key] = value
+    return values
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Given an optional config path and environment, return the effective Config.
+
+    The path comes from the argument, else SMARTCRON_CONFIG, else the default. A missing default
+    file is fine (built-in defaults apply); a missing file that was asked for is an error.
+    """
+    env = os.environ if environ is None else environ
+    explicit = path if path is not None else env.get("SMARTCRON_CONFIG")
+    config_path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+    values: dict[str, Any] = {}
+    sources: list[str] = []
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(str(config_path), "(file)", f"not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise InvalidInput(
+                str(config_path), "(file)", f"cannot be read: {exc.strerror}"
+            ) from None
+        values.update(_check_file_values(data, config_path))
+        sources.append(str(config_path))
+    elif explicit:
+        raise InvalidInput("--config", str(config_path), "the file does not exist")
+    for f in settings():
+        var = ENV_PREFIX + f.name.upper()
+        if var in env:
+            values[f.name] = _coerce_env(f, env[var], var)
+            sources.append(var)
+    return Config(**values, source=", ".join(sources) or "built-in defaults")

@@ -1,0 +1,239 @@
+"""Database tables (SQLAlchemy Core). Alembic migrations in sql/migrations create them.
+
+Timestamps are stored as UTC with microseconds (DATETIME(6) on MySQL/MariaDB) and always come
+back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """An aware datetime stored as naive UTC with microsecond precision."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class JSONText(sa.types.TypeDecorator[Any]):
+    """JSON kept as text, so SQLite and MySQL store byte-identical values."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# MariaDB before 11.6 defaults to latin1: task commands and output are UTF-8.
+TABLE_OPTS: dict[str, Any] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    sa.Column("command", JSONText, nullable=False),
+    sa.Column("schedule", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("timeout_s", sa.Integer, nullable=False),
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("retry_delay_s", sa.Integer, nullable=False, server_default="30"),
+    sa.Column("memory_max", sa.BigInteger, nullable=True),
+    sa.Column("cpu_quota", sa.Integer, nullable=True),
+    sa.Column("nice", sa.Integer, nullable=True),
+    sa.Column("run_user", sa.String(32), nullable=True),
+    sa.Column("run_group", sa.String(32), nullable=True),
+    sa.Column("workdir", sa.String(4096), nullable=True),
+    sa.Column("env", JSONText, nullable=False),
+    sa.Column("category", sa.String(64), nullable=False, server_default="general"),
+    sa.Column("priority", sa.String(16), nullable=False, server_default="normal"),
+    sa.Column("alert_on", JSONText, nullable=False),
+    sa.Column("alert_after", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("warn_after_s", sa.Integer, nullable=True),
+    sa.Column("channels", JSONText, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("catch_up", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    **TABLE_OPTS,
+)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    # task_id goes NULL when a task is deleted; task_name keeps the history readable.
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("task_name", sa.String(64), nullable=False),
+    sa.Column("invocation_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("trigger", sa.String(16), nullable=False),  # timer, manual, retry, catch-up, boot
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("result", sa.String(32), nullable=True),  # systemd's Result=
+    sa.Column("exit_code", sa.Integer, nullable=True),  # ExecMainStatus when it exited
+    sa.Column("exit_signal", sa.String(16), nullable=True),  # signal name when it was killed
+    sa.Column("outcome", sa.String(32), nullable=False),  # running, success, failed, timeout, ...
+    sa.Column("meaning", sa.Text, nullable=True),
+    sa.Column("output_tail", sa.Text, nullable=True),
+    sa.Column("cpu_usage_nsec", sa.BigInteger, nullable=True),
+    sa.Column("memory_peak", sa.BigInteger, nullable=True),
+    sa.Column("io_read_bytes", sa.BigInteger, nullable=True),
+    sa.Column("io_write_bytes", sa.BigInteger, nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    # Latest run per task and a task's runs by time.
+    sa.Index("ix_executions_task_started", "task_name", "started_at"),
+    # Recent runs across all tasks, failures first.
+    sa.Index("ix_executions_started", "started_at"),
+    sa.Index("ix_executions_outcome_started", "outcome", "started_at"),
+    **TABLE_OPTS,
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_name", sa.String(64), nullable=True),  # NULL for system-wide alerts
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # open, notified, acknowledged, resolved
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=True),
+    sa.Column("execution_id", sa.BigInteger, nullable=True),
+    sa.Column("failure_count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("notify_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("last_notified_at", UTCDateTime, nullable=True),
+    sa.Column("acknowledged_at", UTCDateTime, nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    # Open alerts, and the open alert of a (task, kind) for deduplication.
+    sa.Index("ix_alerts_state_opened", "state", "opened_at"),
+    sa.Index("ix_alerts_task_kind_state", "task_name", "kind", "state"),
+    **TABLE_OPTS,
+)
+
+health_checks = sa.Table(
+    "health_checks",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("checked_at", UTCDateTime, nullable=False),
+    sa.Column("check_name", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # ok, warn, fail
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_health_checks_name_at", "check_name", "checked_at"),
+    sa.Index("ix_health_checks_at", "checked_at"),
+    **TABLE_OPTS,
+)
+
+task_daily_stats = sa.Table(
+    "task_daily_stats",
+    metadata,
+    sa.Column("task_name", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("total_duration_s", sa.Float, nullable=False),
+    sa.Column("max_duration_s", sa.Float, nullable=False),
+    **TABLE_OPTS,
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # viewer, operator, admin
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime, nullable=True),
+    **TABLE_OPTS,
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),  # a username, or "cli:<unix user>"
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(255), nullable=True),
+    sa.Column("details", sa.Text, nullable=True),
+    sa.Index("ix_audit_log_at", "at"),
+    **TABLE_OPTS,
+)
+
+state = sa.Table(
+    "state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    **TABLE_OPTS,
+)

@@ -1,0 +1,151 @@
+"""Task files: YAML export and an all-or-nothing import plan.
+
+Import validates every task before touching the database, reports every problem it finds (not
+only the first), and computes a plan that is applied in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from smartcron.errors import InvalidInput
+from smartcron.tasks import Task, validate_task
+
+FORMAT_VERSION = 1
+
+
+class ImportErrors(InvalidInput):
+    """Several invalid entries in one file; each message is one line."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            source,
+            f"{len(problems)} problem(s)",
+            "nothing was imported; fix these:\n  " + "\n  ".join(problems),
+        )
+
+
+def dump(tasks: Iterable[Task]) -> str:
+    """Given tasks, return the YAML text of a task file."""
+    body = {"version": FORMAT_VERSION, "tasks": [t.to_dict() for t in tasks]}
+    header = (
+        "# smartcron task file. Apply with `smartcron import FILE` "
+        "(add --dry-run to preview, --prune to delete tasks not listed).\n"
+    )
+    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+
+
+def parse(text: str, source: str) -> list[dict[str, Any]]:
+    """Given YAML text, return the list of raw task mappings, or raise InvalidInput."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(source, "(file)", f"malformed YAML{where}: {problem}") from None
+    if isinstance(data, list):
+        entries = data
+    elif isinstance(data, dict) and isinstance(data.get("tasks"), list):
+        version = data.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise InvalidInput(
+                f"{source}: version", version, f"this smartcron reads version {FORMAT_VERSION}"
+            )
+        extra = sorted(set(data) - {"version", "tasks"})
+        if extra:
+            raise InvalidInput(
+                f"{source}: key {extra[0]!r}",
+                extra[0],
+                "a task file has only 'version' and 'tasks'",
+            )
+        entries = data["tasks"]
+    else:
+        raise InvalidInput(
+            source,
+            "(file)",
+            "expected a mapping with a 'tasks' list (as `smartcron export` writes)",
+        )
+    for index, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise InvalidInput(
+                f"{source}: task #{index}", entry, "each task is a mapping of field: value"
+            )
+    return entries
+
+
+def validate_all(
+    entries: Sequence[dict[str, Any]], source: str, *, check_host: bool = True
+) -> list[Task]:
+    """Given raw entries, return valid Tasks or raise ImportErrors listing every problem."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    out: list[Task] = []
+    for index, entry in enumerate(entries, start=1):
+        label = f"task #{index}" + (
+            f" ({entry['name']})" if isinstance(entry.get("name"), str) else ""
+        )
+        try:
+            task = validate_task(entry, check_host=check_host)
+        except InvalidInput as exc:
+            problems.append(f"{label}: {exc}")
+            continue
+        if task.name in seen:
+            problems.append(
+                f"{label}: name: {task.name!r} is not valid: the name is already used "
+                f"by task #{seen[task.name]}; names must be unique"
+            )
+            continue
+        seen[task.name] = index
+        out.append(task)
+    if problems:
+        raise ImportErrors(source, problems)
+    return out
+
+
+@dataclass
+class Plan:
+    """What an import would do. `changed` holds (old, new) pairs."""
+
+    added: list[Task] = field(default_factory=list)
+    changed: list[tuple[Task, Task]] = field(default_factory=list)
+    removed: list[Task] = field(default_factory=list)
+    unchanged: list[Task] = field(default_factory=list)
+
+    def is_noop(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} to add, {len(self.changed)} to change, "
+            f"{len(self.removed)} to remove, {len(self.unchanged)} unchanged"
+        )
+
+
+def plan(current: Sequence[Task], wanted: Sequence[Task], *, prune: bool) -> Plan:
+    """Given the stored tasks and the file's tasks, return the import plan."""
+    existing = {t.name: t for t in current}
+    result = Plan()
+    for task in wanted:
+        old = existing.get(task.name)
+        if old is None:
+            result.added.append(task)
+        elif old == task:
+            result.unchanged.append(old)
+        else:
+            result.changed.append((old, task))
+    names = {t.name for t in wanted}
+    if prune:
+        result.removed = [t for t in current if t.name not in names]
+    return result
+
+
+def describe_change(old: Task, new: Task) -> str:
+    """Given two versions of a task, return "field: old -> new" for each difference."""
+    a, b = old.to_dict(), new.to_dict()
+    return "; ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k])

@@ -1,0 +1,155 @@
+-- smartcron schema for MySQL 8 / MariaDB 10.6+, generated from the Alembic migrations.
+-- Do not edit: regenerate with `smartcron db schema > sql/schema.mysql.sql`.
+-- Prefer `smartcron db upgrade`, which applies the same migrations and records them.
+
+CREATE TABLE alembic_version (
+    version_num VARCHAR(32) NOT NULL,
+    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+-- Running upgrade  -> 0001
+
+CREATE TABLE alerts (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    task_name VARCHAR(64),
+    kind VARCHAR(32) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    severity VARCHAR(16) NOT NULL,
+    summary TEXT NOT NULL,
+    details TEXT,
+    execution_id BIGINT,
+    failure_count INTEGER NOT NULL DEFAULT '1',
+    notify_count INTEGER NOT NULL DEFAULT '0',
+    opened_at DATETIME(6) NOT NULL,
+    last_notified_at DATETIME(6),
+    acknowledged_at DATETIME(6),
+    acknowledged_by VARCHAR(64),
+    resolved_at DATETIME(6),
+    CONSTRAINT pk_alerts PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_alerts_state_opened ON alerts (state, opened_at);
+
+CREATE INDEX ix_alerts_task_kind_state ON alerts (task_name, kind, state);
+
+CREATE TABLE audit_log (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    at DATETIME(6) NOT NULL,
+    actor VARCHAR(64) NOT NULL,
+    action VARCHAR(64) NOT NULL,
+    target VARCHAR(255),
+    details TEXT,
+    CONSTRAINT pk_audit_log PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_audit_log_at ON audit_log (at);
+
+CREATE TABLE health_checks (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    checked_at DATETIME(6) NOT NULL,
+    check_name VARCHAR(64) NOT NULL,
+    status VARCHAR(8) NOT NULL,
+    value FLOAT,
+    message TEXT NOT NULL,
+    CONSTRAINT pk_health_checks PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_health_checks_at ON health_checks (checked_at);
+
+CREATE INDEX ix_health_checks_name_at ON health_checks (check_name, checked_at);
+
+CREATE TABLE state (
+    `key` VARCHAR(64) NOT NULL,
+    value TEXT NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_state PRIMARY KEY (`key`)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE task_daily_stats (
+    task_name VARCHAR(64) NOT NULL,
+    day DATE NOT NULL,
+    runs INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    total_duration_s FLOAT NOT NULL,
+    max_duration_s FLOAT NOT NULL,
+    CONSTRAINT pk_task_daily_stats PRIMARY KEY (task_name, day)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE tasks (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    name VARCHAR(64) NOT NULL,
+    description VARCHAR(200) NOT NULL DEFAULT '',
+    command TEXT NOT NULL,
+    schedule VARCHAR(255) NOT NULL,
+    timezone VARCHAR(64) NOT NULL,
+    timeout_s INTEGER NOT NULL,
+    retries INTEGER NOT NULL DEFAULT '0',
+    retry_delay_s INTEGER NOT NULL DEFAULT '30',
+    memory_max BIGINT,
+    cpu_quota INTEGER,
+    nice INTEGER,
+    run_user VARCHAR(32),
+    run_group VARCHAR(32),
+    workdir VARCHAR(4096),
+    env TEXT NOT NULL,
+    category VARCHAR(64) NOT NULL DEFAULT 'general',
+    priority VARCHAR(16) NOT NULL DEFAULT 'normal',
+    alert_on TEXT NOT NULL,
+    alert_after INTEGER NOT NULL DEFAULT '1',
+    warn_after_s INTEGER,
+    channels TEXT NOT NULL,
+    paused BOOL NOT NULL DEFAULT 0,
+    catch_up BOOL NOT NULL DEFAULT 1,
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_tasks PRIMARY KEY (id),
+    CONSTRAINT uq_tasks_name UNIQUE (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE users (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    username VARCHAR(64) NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    `role` VARCHAR(16) NOT NULL,
+    disabled BOOL NOT NULL DEFAULT 0,
+    created_at DATETIME(6) NOT NULL,
+    last_login_at DATETIME(6),
+    CONSTRAINT pk_users PRIMARY KEY (id),
+    CONSTRAINT uq_users_username UNIQUE (username)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE executions (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    task_id INTEGER,
+    task_name VARCHAR(64) NOT NULL,
+    invocation_id VARCHAR(32) NOT NULL,
+    `trigger` VARCHAR(16) NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT '1',
+    started_at DATETIME(6),
+    finished_at DATETIME(6),
+    duration_s FLOAT,
+    result VARCHAR(32),
+    exit_code INTEGER,
+    exit_signal VARCHAR(16),
+    outcome VARCHAR(32) NOT NULL,
+    meaning TEXT,
+    output_tail TEXT,
+    cpu_usage_nsec BIGINT,
+    memory_peak BIGINT,
+    io_read_bytes BIGINT,
+    io_write_bytes BIGINT,
+    recorded_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_executions PRIMARY KEY (id),
+    CONSTRAINT fk_executions_task_id_tasks FOREIGN KEY(task_id) REFERENCES tasks (id) ON DELETE SET NULL,
+    CONSTRAINT uq_executions_invocation_id UNIQUE (invocation_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_executions_outcome_started ON executions (outcome, started_at);
+
+CREATE INDEX ix_executions_started ON executions (started_at);
+
+CREATE INDEX ix_executions_task_started ON executions (task_name, started_at);
+
+INSERT INTO alembic_version (version_num) VALUES ('0001');
+
