@@ -97,7 +97,8 @@ def db_errors(engine: Engine) -> Iterator[None]:
     except sa.exc.OperationalError as exc:
         raise OperationFailed(
             f"database error at {redact(str(engine.url))}: {exc.orig}. Check that the database "
-            "server is running and database_url is right (`smartcron doctor` checks both)."
+            "server is running and that database_url (config file or SMARTCRON_DATABASE_URL) "
+            "points at it."
         ) from None
     except sa.exc.ProgrammingError as exc:
         raise OperationFailed(

@@ -6,8 +6,8 @@ says what went wrong and what to do next.
 
 from __future__ import annotations
 
-import sys
 from functools import cached_property
+from typing import Any
 
 import click
 from sqlalchemy.engine import Engine
@@ -34,7 +34,21 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class SmartcronGroup(click.Group):
+    """A click group that turns SmartcronError into one stderr line and its exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SmartcronError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(
+    cls=SmartcronGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config_path",
@@ -57,21 +71,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def main() -> None:
-    """Run the CLI, mapping our errors to one line on stderr and the documented exit status."""
-    try:
-        cli.main(standalone_mode=False)
-    except SmartcronError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted: nothing was changed.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    sys.exit(0)
+    """Entry point of the `smartcron` console script."""
+    cli(prog_name="smartcron")
 
 
 # Subcommands register themselves on `cli`.

@@ -1,0 +1,203 @@
+"""A private systemd for tests, benchmarks and trying smartcron without systemd as PID 1.
+
+It boots the host's real systemd as PID 1 of new PID and mount namespaces (about 0.5 s), with
+tmpfs on /run and /tmp, volatile journald, and a minimal target that starts only journald and
+D-Bus, so the host's own services are never started a second time. See
+shared/systemd-facts.md for why each step is there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = "smartcron-sandbox.target"
+
+BOOT_SCRIPT = """#!/bin/sh
+set -e
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /run/systemd/system /run/systemd/journald.conf.d
+cat > /run/systemd/system/{target} <<'UNIT'
+[Unit]
+Description=smartcron private systemd
+Wants=systemd-journald.service dbus.service
+UNIT
+printf '[Journal]\\nStorage=volatile\\n' \\
+    > /run/systemd/journald.conf.d/smartcron-sandbox.conf
+export container={name}
+exec /lib/systemd/systemd --system --unit={target} --log-target=journal
+"""
+
+
+class SandboxError(RuntimeError):
+    """The private systemd could not be booted or driven."""
+
+
+def available() -> str | None:
+    """Return None if a private systemd can be booted here, else the reason it cannot."""
+    if os.geteuid() != 0:
+        return "needs root (unshare of PID and mount namespaces)"
+    for tool in ("unshare", "nsenter", "systemctl", "journalctl"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    if not Path("/lib/systemd/systemd").exists():
+        return "/lib/systemd/systemd is not installed"
+    return None
+
+
+class PrivateSystemd:
+    """A running private systemd. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, name: str = "smartcron-sandbox") -> None:
+        self.name = name
+        self.pid = 0
+        self.boot_seconds = 0.0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._workdir = Path(tempfile.mkdtemp(prefix="smartcron-sandbox-", dir="/var/tmp"))
+
+    # Paths and addresses, as seen from the host.
+    @property
+    def root(self) -> Path:
+        return Path(f"/proc/{self.pid}/root")
+
+    @property
+    def bus_address(self) -> str:
+        return f"unix:path={self.root}/run/dbus/system_bus_socket"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.root / "run/log/journal"
+
+    @property
+    def unit_dir(self) -> Path:
+        """Where unit files go: /run/systemd/system inside, seen from the host."""
+        return self.root / "run/systemd/system"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Boot the instance and wait until systemd says it is running."""
+        reason = available()
+        if reason:
+            raise SandboxError(f"cannot boot a private systemd: {reason}")
+        script = self._workdir / "boot.sh"
+        script.write_text(BOOT_SCRIPT.format(target=TARGET, name=self.name))
+        script.chmod(0o755)
+        began = time.monotonic()
+        self._proc = subprocess.Popen(
+            [
+                "unshare",
+                "--pid",
+                "--mount",
+                "--fork",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                str(script),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self._workdir / "boot.log", "wb"),  # noqa: SIM115 - kept for the process
+            start_new_session=True,
+        )
+        self.pid = self._find_child(began + timeout)
+        state = ""
+        while time.monotonic() < began + timeout:
+            state = self.run(["systemctl", "is-system-running"], check=False).stdout.strip()
+            if state in {"running", "degraded"}:
+                self.boot_seconds = time.monotonic() - began
+                return
+            time.sleep(0.02)
+        log = (self._workdir / "boot.log").read_text(errors="replace")[-2000:]
+        self.stop()
+        raise SandboxError(
+            f"private systemd did not reach running within {timeout}s "
+            f"(last state {state!r}); boot log: {log}"
+        )
+
+    def _find_child(self, deadline: float) -> int:
+        assert self._proc is not None  # noqa: S101 - set by start()
+        children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children")
+        while time.monotonic() < deadline:
+            try:
+                text = children.read_text().split()
+            except OSError:
+                text = []
+            if text:
+                return int(text[0])
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.005)
+        raise SandboxError("unshare did not start the private systemd")
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv inside the instance's namespaces (nsenter) and return the result."""
+        command = ["nsenter", "-t", str(self.pid), "-m", "-p", "--", *argv]
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
+        if check and proc.returncode != 0:
+            raise SandboxError(
+                f"{' '.join(argv)} failed with {proc.returncode}: "
+                f"{proc.stderr.strip() or proc.stdout.strip()}"
+            )
+        return proc
+
+    def systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run systemctl inside the instance."""
+        return self.run(["systemctl", "--no-pager", *args], check=check)
+
+    def show(self, unit: str, *props: str) -> dict[str, str]:
+        """Return systemd properties of a unit as a dict (systemctl show)."""
+        out = self.systemctl("show", unit, "-p", ",".join(props)).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def journal(self, *args: str) -> str:
+        """Run journalctl on the instance's journal (from the host) and return its output."""
+        proc = subprocess.run(
+            ["journalctl", "-D", str(self.journal_dir), "--no-pager", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return proc.stdout
+
+    def stop(self) -> None:
+        """Kill the instance: SIGKILL to its PID 1 ends every process in it."""
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self.pid = 0
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> PrivateSystemd:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

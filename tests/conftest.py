@@ -1,0 +1,147 @@
+"""Shared fixtures: real databases (SQLite and MariaDB), a real private systemd, the CLI runner.
+
+Outside CI, tests that need root or MariaDB skip with the reason. With CI=true they fail
+instead, so a green CI run always means every test really ran.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import make_url
+
+from smartcron import store
+from smartcron.cli import cli
+from smartcron.sandbox import PrivateSystemd, available
+from smartcron.schema import metadata
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+MYSQL_URL = os.environ.get("SMARTCRON_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+def need(ok: bool, reason: str) -> None:
+    """Skip (locally) or fail (CI=true) when a real component the test needs is missing."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}; CI must run every test, so this is a failure")
+    pytest.skip(reason)
+
+
+@dataclass
+class TestDB:
+    """A migrated, empty database: its URL, an engine and its backend name."""
+
+    __test__ = False
+    url: str
+    engine: Engine
+    backend: str
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Return every row of every table, to prove that a failed command changed nothing."""
+        with self.engine.connect() as conn:
+            return {
+                t.name: sorted((tuple(r) for r in conn.execute(sa.select(t))), key=repr)
+                for t in metadata.sorted_tables
+            }
+
+
+def _mysql_reachable(url: str) -> str | None:
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        return f"MariaDB at {store.redact(url)} is not reachable ({exc.orig})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    """Create a uniquely named MariaDB database for this test session; drop it at the end."""
+    problem = _mysql_reachable(MYSQL_URL)
+    need(problem is None, problem or "")
+    name = f"smartcron_test_{os.getpid()}_{secrets.token_hex(3)}"
+    server = sa.create_engine(MYSQL_URL)
+    with server.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    engine = store.make_engine(url)
+    store.upgrade(engine)
+    engine.dispose()
+    yield url
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDB]:
+    """A migrated, empty database on SQLite (a temp file) and on real MariaDB."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/smartcron.db"
+        engine = store.make_engine(url)
+        store.upgrade(engine)
+    else:
+        url = request.getfixturevalue("mysql_database")
+        engine = store.make_engine(url)
+        _empty_tables(engine)
+    yield TestDB(url, engine, request.param)
+    engine.dispose()
+
+
+@pytest.fixture
+def runner(db: TestDB, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner whose smartcron uses the test database and no config file."""
+    monkeypatch.setenv("SMARTCRON_DATABASE_URL", db.url)
+    monkeypatch.setenv("SMARTCRON_CONFIG", str(Path(__file__).parent / "data" / "empty.toml"))
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, input: str | None = None) -> Result:
+    """Run `smartcron ARGS...` in-process and return the result (stdout and stderr apart)."""
+    return runner.invoke(cli, list(args), input=input, prog_name="smartcron")
+
+
+@pytest.fixture(scope="session")
+def systemd() -> Iterator[PrivateSystemd]:
+    """A real private systemd 252 (PID 1 of its own namespaces), shared by the session."""
+    reason = available()
+    need(reason is None, f"a private systemd cannot be booted: {reason}")
+    instance = PrivateSystemd(name="smartcron-tests")
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def unit_prefix() -> str:
+    """A unique prefix for unit and task names: instances share /sys/fs/cgroup."""
+    return f"t{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A host directory that processes inside the private systemd can see (not under /tmp)."""
+    path = Path(tempfile.mkdtemp(prefix="smartcron-test-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
