@@ -17,8 +17,10 @@ def main() -> None:
     for _ in range(rounds):
         with PrivateSystemd(name="smartcron-bench") as instance:
             times.append(instance.boot_seconds)
-    print(f"private systemd boot, {rounds} rounds: median {statistics.median(times):.3f} s, "
-          f"max {max(times):.3f} s (target < 2 s)")
+    print(
+        f"private systemd boot, {rounds} rounds: median {statistics.median(times):.3f} s, "
+        f"max {max(times):.3f} s (target < 2 s)"
+    )
 
 
 if __name__ == "__main__":
