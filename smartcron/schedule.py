@@ -6,9 +6,14 @@ real `systemd-analyze calendar`, because systemd is the only authority on its ow
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cron_descriptor import Options, get_description
+from croniter import croniter
 
 from smartcron.errors import InvalidInput
 
@@ -278,3 +283,167 @@ def _can_fire(cron: CronExpr) -> bool:
     if not cron.dom_star and not cron.dow_star:
         return True  # weekdays alone always match some day
     return any(d <= _MONTH_DAYS[m] for m in cron.months for d in cron.days)
+
+
+def with_timezone(expression: str, timezone: str) -> str:
+    """Given a native OnCalendar expression, return it in `timezone` unless it names one."""
+    last = expression.split()[-1]
+    if "/" in last or last.isalpha():
+        try:
+            ZoneInfo(last)
+            return expression
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return f"{expression} {timezone}"
+
+
+# --- Fire times, descriptions and DST ------------------------------------------------------
+
+
+def next_times(expression: str, timezone: str, base: dt.datetime, count: int) -> list[dt.datetime]:
+    """Given a schedule, its timezone and an aware base time, return the next `count` runs.
+
+    Cron expressions use croniter with cron's day-OR rule; native OnCalendar expressions (and
+    @reboot, which has none) ask systemd. Results are aware datetimes in `timezone`.
+    """
+    zone = ZoneInfo(timezone)
+    kind = kind_of(expression)
+    if kind == "reboot":
+        return []
+    if kind == "oncalendar":
+        return [
+            t.astimezone(zone)
+            for t in systemd_next([with_timezone(expression, timezone)], base, count)
+        ]
+    text = KEYWORDS.get(expression.strip().lower(), expression)
+    it = croniter(text, base.astimezone(zone), day_or=True)
+    return [it.get_next(dt.datetime) for _ in range(count)]
+
+
+def systemd_next(lines: list[str], base: dt.datetime, count: int) -> list[dt.datetime]:
+    """Return the next `count` elapses of the union of OnCalendar lines, computed by systemd."""
+    stamp = base.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    proc = subprocess.run(
+        [
+            "systemd-analyze",
+            "calendar",
+            f"--iterations={count}",
+            f"--base-time={stamp}",
+            "--",
+            *lines,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SYSTEMD_COLORS": "0"},
+    )
+    if proc.returncode != 0:
+        raise InvalidInput(
+            "schedule", " | ".join(lines), proc.stderr.strip() or "rejected by systemd"
+        )
+    times: set[dt.datetime] = set()
+    for line in proc.stdout.splitlines():
+        key, _, value = line.strip().partition(": ")
+        if (key == "Next elapse" or key.startswith("Iter. #")) and value != "never":
+            # "Sun 2026-11-29 20:00:00 UTC"
+            times.add(
+                dt.datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.UTC)
+            )
+    return sorted(times)[:count]
+
+
+def describe(expression: str) -> str:
+    """Return the schedule in plain words, e.g. "Every 5 minutes"."""
+    kind = kind_of(expression)
+    if kind == "reboot":
+        return "Once, shortly after the machine boots"
+    if kind == "oncalendar":
+        return f"systemd calendar: {check_oncalendar(expression)}"
+    options = Options()
+    options.use_24hour_time_format = True
+    options.verbose = False
+    text = KEYWORDS.get(expression.strip().lower(), expression)
+    return str(get_description(text, options))
+
+
+def _transitions(zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """Return the UTC instants in [start, end) at which zone's UTC offset changes."""
+    found: list[dt.datetime] = []
+    step = dt.timedelta(hours=6)
+    t = start.astimezone(dt.UTC)
+    while t < end:
+        nxt = t + step
+        if t.astimezone(zone).utcoffset() != nxt.astimezone(zone).utcoffset():
+            low, high = t, nxt
+            while high - low > dt.timedelta(minutes=1):
+                mid = low + (high - low) / 2
+                if mid.astimezone(zone).utcoffset() == low.astimezone(zone).utcoffset():
+                    low = mid
+                else:
+                    high = mid
+            found.append(high.replace(second=0, microsecond=0))
+        t = nxt
+    return found
+
+
+def _cron_matches_local(cron: CronExpr, local: dt.datetime) -> bool:
+    if local.minute not in cron.minutes or local.hour not in cron.hours:
+        return False
+    if local.month not in cron.months:
+        return False
+    dom = local.day in cron.days
+    dow = (local.isoweekday() % 7) in cron.weekdays
+    return (dom or dow) if not (cron.dom_star or cron.dow_star) else (dom and dow)
+
+
+def dst_warnings(expression: str, timezone: str, base: dt.datetime) -> list[str]:
+    """Return a warning for each DST change in the next year that affects a cron schedule.
+
+    systemd (v252, measured) skips runs whose wall-clock time does not exist (spring forward)
+    and runs only the first pass of a repeated hour (fall back). Vixie cron runs the skipped
+    jobs right after the change, so these are the places where smartcron differs from cron.
+    """
+    if kind_of(expression) != "cron":
+        return []
+    cron = parse_cron(expression)
+    zone = ZoneInfo(timezone)
+    warnings: list[str] = []
+    for instant in _transitions(zone, base, base + dt.timedelta(days=366)):
+        before = (instant - dt.timedelta(minutes=1)).astimezone(zone)
+        after = instant.astimezone(zone)
+        shift = (after.utcoffset() or dt.timedelta()) - (before.utcoffset() or dt.timedelta())
+        minutes = int(abs(shift.total_seconds()) // 60)
+        if shift > dt.timedelta():
+            # Spring forward: local times [before+1min, after) do not exist.
+            first = (before + dt.timedelta(minutes=1)).replace(tzinfo=None)
+            hit = [
+                first + dt.timedelta(minutes=m)
+                for m in range(minutes)
+                if _cron_matches_local(cron, first + dt.timedelta(minutes=m))
+            ]
+            if hit:
+                warnings.append(
+                    f"On {first:%Y-%m-%d} the clocks in {timezone} jump from {first:%H:%M} to "
+                    f"{after:%H:%M}: the run(s) at {', '.join(f'{h:%H:%M}' for h in hit[:3])} "
+                    "do not exist that day and systemd skips them (cron would run them at "
+                    f"{after:%H:%M}). Move the schedule out of {first:%H:%M}-{after:%H:%M} "
+                    "if that run matters."
+                )
+        else:
+            # Fall back: local times [after, after+shift) happen twice.
+            first = after.replace(tzinfo=None)
+            hit = [
+                first + dt.timedelta(minutes=m)
+                for m in range(minutes)
+                if _cron_matches_local(cron, first + dt.timedelta(minutes=m))
+            ]
+            if hit:
+                end = first + dt.timedelta(minutes=minutes)
+                warnings.append(
+                    f"On {first:%Y-%m-%d} the clocks in {timezone} go back from {end:%H:%M} to "
+                    f"{first:%H:%M}: that hour happens twice and systemd runs the schedule only "
+                    f"in the first pass ({len(hit)} run(s) such as {hit[0]:%H:%M} "
+                    "are not repeated)."
+                )
+    return warnings

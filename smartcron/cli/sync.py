@@ -1,0 +1,103 @@
+"""`smartcron sync`: render units from the database and apply them to systemd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from smartcron import store
+from smartcron import sync as sync_mod
+from smartcron.cli import App, cli, pass_app
+from smartcron.cli.output import echo_json
+from smartcron.systemd import Systemd
+
+
+@cli.command("sync")
+@click.option("--dry-run", is_flag=True, help="Show the plan and unified diffs; change nothing.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 1 if the units on disk drifted from the database (for monitoring).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
+    """Write one timer/service pair per task and apply them to systemd.
+
+    Only files that changed are written; one daemon-reload covers them all. Units of deleted
+    tasks are removed; other files in the unit directory are never touched.
+
+    \b
+    Example:
+      smartcron sync --dry-run
+      smartcron sync
+      smartcron sync --check || echo "units drifted from the database"
+    """
+    unit_dir = Path(app.config.unit_dir)
+    with store.db_errors(app.engine), app.engine.connect() as conn:
+        tasks = store.list_tasks(conn)
+    with sync_mod.locked(unit_dir):
+        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
+        if dry_run or check:
+            _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
+            drifted = [p for p in plans if p.action not in {"unchanged"}]
+            if check and drifted:
+                click.echo(
+                    f"{len(drifted)} task(s) drifted from the database; "
+                    "run `smartcron sync` to restore them.",
+                    err=True,
+                )
+                raise SystemExit(1)
+            if check:
+                click.echo("All units match the database.", err=True)
+            return
+        result = sync_mod.apply(plans, unit_dir, Systemd())
+    if as_json:
+        echo_json(result.as_json())
+    else:
+        for action in ("created", "updated", "removed"):
+            for name in getattr(result, action):
+                click.echo(f"  {action:<9} {name}")
+        for failure in result.failed:
+            click.echo(f"  failed    {failure['task']}: {failure['error']}")
+        reload = "one daemon-reload" if result.daemon_reload else "no daemon-reload needed"
+        click.echo(
+            f"Sync: {len(result.created)} created, {len(result.updated)} updated, "
+            f"{len(result.removed)} removed, {len(result.unchanged)} unchanged, "
+            f"{len(result.failed)} failed ({reload})."
+        )
+    if result.failed:
+        if not as_json:
+            click.echo(
+                "Some tasks failed to sync (above); the others were applied. Fix the "
+                "task with `smartcron task edit` and run sync again.",
+                err=True,
+            )
+        raise SystemExit(1)
+
+
+PLAN_LABELS = {
+    "created": "to create",
+    "updated": "to update",
+    "removed": "to remove",
+    "unchanged": "unchanged",
+    "failed": "failed",
+}
+
+
+def _report_plan(
+    plans: list[sync_mod.TaskPlan], unit_dir: Path, *, show_diff: bool, as_json: bool
+) -> None:
+    buckets: dict[str, list[object]] = {action: [] for action in PLAN_LABELS}
+    for p in plans:
+        buckets[p.action].append({"task": p.name, "error": p.error} if p.error else p.name)
+    if as_json:
+        echo_json({**buckets, "daemon_reload": False})
+        return
+    for p in plans:
+        click.echo(f"  {PLAN_LABELS[p.action]:<10} {p.name}" + (f": {p.error}" if p.error else ""))
+        if show_diff and p.action in {"created", "updated", "removed"}:
+            click.echo(sync_mod.diff(p, unit_dir), nl=False)
+    summary = ", ".join(f"{len(names)} {PLAN_LABELS[a]}" for a, names in buckets.items())
+    click.echo(f"Plan: {summary}." + (" Dry run: nothing was changed." if show_diff else ""))
