@@ -135,7 +135,15 @@ def _parse_item(spec: CronField, item: str, whole: str) -> set[int]:
 
 def _parse_field(spec: CronField, text: str) -> frozenset[int]:
     values: set[int] = set()
-    for item in text.split(","):
+    items = text.split(",")
+    if len(items) > 1 and any(item.startswith("*") for item in items):
+        # Cron implementations disagree on what such a list means for the day rule.
+        raise InvalidInput(
+            f"schedule {spec.name} field",
+            text,
+            "'*' cannot be part of a list; use '*' or '*/N' alone, or list values",
+        )
+    for item in items:
         if not item:
             raise InvalidInput(f"schedule {spec.name} field", text, "empty item in a list")
         values |= _parse_item(spec, item, text)
@@ -315,9 +323,37 @@ def next_times(expression: str, timezone: str, base: dt.datetime, count: int) ->
             t.astimezone(zone)
             for t in systemd_next([with_timezone(expression, timezone)], base, count)
         ]
-    text = KEYWORDS.get(expression.strip().lower(), expression)
-    it = croniter(text, base.astimezone(zone), day_or=True)
+    it = cron_iter(expression, base.astimezone(zone))
     return [it.get_next(dt.datetime) for _ in range(count)]
+
+
+def cron_iter(expression: str, base: dt.datetime) -> croniter:
+    """Return a croniter that follows Vixie cron exactly, starting after aware `base`.
+
+    Two croniter quirks are corrected: `N-N` ranges (see `croniter_text`), and the day rule:
+    Vixie cron ANDs day-of-month and day-of-week when either field starts with `*` (`*/2`
+    included) and ORs them otherwise, while croniter ORs unless a field is exactly `*`.
+    """
+    cron = parse_cron(expression)
+    return croniter(croniter_text(expression), base, day_or=not (cron.dom_star or cron.dow_star))
+
+
+_SINGLE_RANGE = re.compile(r"^([0-9a-z]+)-\1(?:/\d+)?$", re.IGNORECASE)
+
+
+def croniter_text(expression: str) -> str:
+    """Return a cron expression croniter evaluates correctly.
+
+    croniter 7 reads a one-value range such as `5-5` as `*` (every value), and cronsim reads
+    `5-5/1` the same way; cron and our parser read both as 5. Rewriting `N-N` (with or without
+    a step) to `N` avoids the bug.
+    """
+    text = KEYWORDS.get(expression.strip().lower(), expression.strip())
+    fields = []
+    for part in text.split():
+        items = [_SINGLE_RANGE.sub(r"\1", item) for item in part.split(",")]
+        fields.append(",".join(items))
+    return " ".join(fields)
 
 
 def systemd_next(lines: list[str], base: dt.datetime, count: int) -> list[dt.datetime]:
