@@ -103,8 +103,13 @@ def _linked(unit_dir: Path, task: str) -> bool:
     return (unit_dir / WANTS_DIR / units.timer_name(task)).is_symlink()
 
 
-def plan(tasks: Sequence[Task], unit_dir: Path, *, accuracy: str) -> list[TaskPlan]:
-    """Given the tasks and the unit directory, return one TaskPlan per task (and orphan)."""
+def plan(
+    tasks: Sequence[Task], unit_dir: Path, *, accuracy: str, prune: bool = True
+) -> list[TaskPlan]:
+    """Given the tasks and the unit directory, return one TaskPlan per task (and orphan).
+
+    With prune=False (syncing a single task) units of tasks not given are left alone.
+    """
     on_disk = scan(unit_dir)
     plans: list[TaskPlan] = []
     for task in tasks:
@@ -125,7 +130,7 @@ def plan(tasks: Sequence[Task], unit_dir: Path, *, accuracy: str) -> list[TaskPl
             action = "unchanged"
         deletes = sorted(set(current) - set(wanted))
         plans.append(TaskPlan(task.name, action, writes, deletes, link, task.paused))
-    for orphan, files in sorted(on_disk.items()):
+    for orphan, files in sorted(on_disk.items() if prune else ()):
         plans.append(TaskPlan(orphan, "removed", deletes=sorted(files), link=False))
     return plans
 
@@ -213,12 +218,17 @@ def verify_timer(systemd: Systemd, task: str) -> str | None:
 
 
 def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncResult:
-    """Carry out the plans: files, one daemon-reload, timers, verification."""
+    """Carry out the plans: files, one daemon-reload, timers, verification.
+
+    Timer states come from one ListUnitsByPatterns call, so an unchanged, running timer costs
+    nothing; only timers that were written or were not active get started and verified.
+    """
     result = SyncResult()
     # Stop the timers of removed tasks while their units are still loaded.
     for p in plans:
         if p.action == "removed":
-            _quietly(systemd.stop, units.timer_name(p.name))
+            with contextlib.suppress(OperationFailed):
+                systemd.stop(units.timer_name(p.name))
     changed = False
     for p in plans:
         if p.action in {"failed", "unchanged"}:
@@ -234,24 +244,25 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
     if changed:
         systemd.reload()
         result.daemon_reload = True
+    states = systemd.list_units(f"{units.PREFIX}*.timer")
     for p in plans:
         if p.action in {"failed", "removed"}:
             continue
+        timer = units.timer_name(p.name)
+        _load, active, _sub = states.get(timer, ("not-found", "inactive", "dead"))
         try:
             if p.paused:
-                systemd.stop(units.timer_name(p.name))
-            else:
-                systemd.start(units.timer_name(p.name))
-                problem = verify_timer(systemd, p.name)
-                if problem:
-                    p.action, p.error = "failed", problem
+                if active != "inactive":
+                    systemd.stop(timer)
+                continue
+            if active == "active" and not p.writes:
+                continue
+            systemd.start(timer)
+            problem = verify_timer(systemd, p.name)
+            if problem:
+                p.action, p.error = "failed", problem
         except OperationFailed as exc:
             p.action, p.error = "failed", str(exc)
     for p in plans:
         result.record(p)
     return result
-
-
-def _quietly(func: object, unit: str) -> None:
-    with contextlib.suppress(OperationFailed):
-        func(unit)  # type: ignore[operator]

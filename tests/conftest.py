@@ -145,3 +145,62 @@ def shared_dir() -> Iterator[Path]:
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class SystemdEnv:
+    """A CLI wired to the private systemd: its unit directory, its bus and a SQLite store."""
+
+    __test__ = False
+    runner: CliRunner
+    systemd: PrivateSystemd
+    prefix: str
+    shared: Path
+    engine: Engine
+
+    def run(self, *args: str) -> Result:
+        return invoke(self.runner, *args)
+
+    def name(self, short: str) -> str:
+        return f"{self.prefix}-{short}"
+
+    def script(self, name: str, body: str) -> Path:
+        """Write an executable script where the private systemd can run it."""
+        path = self.shared / name
+        path.write_text(body)
+        path.chmod(0o755)
+        return path
+
+    def add(self, short: str, *args: str) -> str:
+        name = self.name(short)
+        result = self.run("task", "add", name, *args)
+        assert result.exit_code == 0, result.stderr
+        return name
+
+
+@pytest.fixture
+def sd(
+    systemd: PrivateSystemd,
+    unit_prefix: str,
+    shared_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[SystemdEnv]:
+    """smartcron's CLI pointed at the private systemd (unit_dir and D-Bus) with a fresh store."""
+    url = f"sqlite:///{tmp_path}/smartcron.db"
+    engine = store.make_engine(url)
+    store.upgrade(engine)
+    monkeypatch.setenv("SMARTCRON_DATABASE_URL", url)
+    monkeypatch.setenv("SMARTCRON_CONFIG", str(Path(__file__).parent / "data" / "empty.toml"))
+    monkeypatch.setenv("SMARTCRON_UNIT_DIR", str(systemd.unit_dir))
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", systemd.bus_address)
+    env = SystemdEnv(CliRunner(), systemd, unit_prefix, shared_dir, engine)
+    yield env
+    # Leave the shared instance clean for the next test: remove this test's tasks' units.
+    for path in systemd.unit_dir.glob(f"smartcron-{unit_prefix}-*"):
+        if path.suffix == ".timer":
+            systemd.systemctl("stop", path.name, check=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM tasks"))
+    invoke(env.runner, "sync")
+    engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -70,12 +71,22 @@ def test_task_edit_changes_only_given_fields(runner: CliRunner, db: TestDB) -> N
     assert "nothing changed" in again.stdout
 
 
-def test_task_pause_resume_and_rm(runner: CliRunner, db: TestDB) -> None:
+def test_task_pause_without_systemd_updates_db_and_says_what_to_do(
+    runner: CliRunner, db: TestDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pause and resume against systemd are tested in test_runs.py; here systemd is unreachable.
+    monkeypatch.setenv("SMARTCRON_UNIT_DIR", str(tmp_path / "units"))
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/no-such-bus")
     assert invoke(runner, *ADD).exit_code == 0
-    assert invoke(runner, "task", "pause", "pos-sync").exit_code == 0
+    result = invoke(runner, "task", "pause", "pos-sync")
+    assert result.exit_code == 1
+    assert "the database was updated but systemd was not" in result.stderr
+    assert "smartcron sync" in result.stderr
     assert json.loads(invoke(runner, "task", "show", "pos-sync", "--json").stdout)["paused"]
-    assert invoke(runner, "task", "resume", "pos-sync").exit_code == 0
-    assert not json.loads(invoke(runner, "task", "show", "pos-sync", "--json").stdout)["paused"]
+
+
+def test_task_rm_deletes_task_but_keeps_history(runner: CliRunner, db: TestDB) -> None:
+    assert invoke(runner, *ADD).exit_code == 0
     assert invoke(runner, "task", "rm", "pos-sync", "--yes").exit_code == 0
     assert json.loads(invoke(runner, "task", "list", "--json").stdout) == []
 
@@ -86,10 +97,11 @@ def test_task_changes_are_audited(runner: CliRunner, db: TestDB) -> None:
     from smartcron.schema import audit_log
 
     invoke(runner, *ADD)
-    invoke(runner, "task", "pause", "pos-sync")
+    invoke(runner, "task", "edit", "pos-sync", "--timeout", "9m")
+    invoke(runner, "task", "rm", "pos-sync", "--yes")
     with db.engine.connect() as conn:
         actions = [r.action for r in conn.execute(sa.select(audit_log).order_by(audit_log.c.id))]
-    assert actions == ["task.add", "task.edit"]
+    assert actions == ["task.add", "task.edit", "task.rm"]
 
 
 def test_task_show_unknown_name_exits_1_with_hint(runner: CliRunner, db: TestDB) -> None:

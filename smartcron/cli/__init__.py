@@ -77,9 +77,21 @@ def main() -> None:
 
 # Subcommands register themselves on `cli`.
 from smartcron.cli import db as _db  # noqa: E402
+from smartcron.cli import runs as _runs  # noqa: E402
 from smartcron.cli import schedules as _schedules  # noqa: E402
 from smartcron.cli import sync as _sync  # noqa: E402
 from smartcron.cli import tasks as _tasks  # noqa: E402
 from smartcron.cli import transfer as _transfer  # noqa: E402
 
-__all__ = ["App", "_db", "_schedules", "_sync", "_tasks", "_transfer", "cli", "main", "pass_app"]
+__all__ = [
+    "App",
+    "_db",
+    "_runs",
+    "_schedules",
+    "_sync",
+    "_tasks",
+    "_transfer",
+    "cli",
+    "main",
+    "pass_app",
+]

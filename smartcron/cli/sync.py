@@ -52,7 +52,8 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
             if check:
                 click.echo("All units match the database.", err=True)
             return
-        result = sync_mod.apply(plans, unit_dir, Systemd())
+        with Systemd() as systemd:
+            result = sync_mod.apply(plans, unit_dir, systemd)
     if as_json:
         echo_json(result.as_json())
     else:

@@ -256,8 +256,13 @@ def task_pause(app: App, name: str) -> None:
     Example:
       smartcron task pause payroll-export
     """
-    _set_paused(app, name, True)
-    click.echo(f"Task '{name}' is paused. Resume it with `smartcron task resume {name}`.")
+    from smartcron.cli.runs import apply_task
+
+    apply_task(app, _set_paused(app, name, True))
+    click.echo(
+        f"Task '{name}' is paused: its timer is stopped and will not fire. "
+        f"Resume it with `smartcron task resume {name}`."
+    )
 
 
 @task.command("resume")
@@ -270,5 +275,7 @@ def task_resume(app: App, name: str) -> None:
     Example:
       smartcron task resume payroll-export
     """
-    _set_paused(app, name, False)
-    click.echo(f"Task '{name}' is active again.")
+    from smartcron.cli.runs import apply_task
+
+    apply_task(app, _set_paused(app, name, False))
+    click.echo(f"Task '{name}' is active again: its timer is started.")

@@ -1,0 +1,200 @@
+"""`smartcron task run` and `smartcron status`: tasks as systemd sees them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from smartcron import schedule, store, units
+from smartcron import sync as sync_mod
+from smartcron.cli import App, cli, pass_app
+from smartcron.cli.output import table
+from smartcron.cli.tasks import task as task_group
+from smartcron.errors import OperationFailed
+from smartcron.systemd import RUNNING_STATES, Systemd
+from smartcron.tasks import Task
+
+NEVER = 2**64 - 1
+
+
+def _when(usec: int | None) -> dt.datetime | None:
+    if not usec or usec == NEVER:
+        return None
+    return dt.datetime.fromtimestamp(usec / 1_000_000, tz=dt.UTC)
+
+
+def _local(moment: dt.datetime | None, zone: str) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def apply_task(app: App, task: Task) -> None:
+    """Bring one task's units and timer in line with the database (used by pause/resume)."""
+    unit_dir = Path(app.config.unit_dir)
+    try:
+        with sync_mod.locked(unit_dir), Systemd() as systemd:
+            plans = sync_mod.plan([task], unit_dir, accuracy=app.config.timer_accuracy, prune=False)
+            failed = sync_mod.apply(plans, unit_dir, systemd).failed
+        problem = failed[0]["error"] if failed else ""
+    except (OperationFailed, OSError) as exc:
+        problem = str(exc)
+    if problem:
+        raise OperationFailed(
+            f"the database was updated but systemd was not: {problem} "
+            "Run `smartcron sync` as root once systemd is reachable."
+        )
+
+
+@task_group.command("run")
+@click.argument("name")
+@click.option("--wait", is_flag=True, help="Wait for the run (and its retries) to finish.")
+@pass_app
+def task_run(app: App, name: str, wait: bool) -> None:
+    """Start task NAME now, outside its schedule. Never starts a second copy.
+
+    \b
+    Example:
+      smartcron task run bank-import --wait
+    """
+    with store.db_errors(app.engine), app.engine.connect() as conn:
+        store.get_task(conn, name)
+    service = units.service_name(name)
+    with Systemd() as systemd:
+        props = systemd.properties(service, "LoadState", "ActiveState", "InvocationID", "Job")
+        if props.get("LoadState") != "loaded":
+            raise OperationFailed(
+                f"{service} is not installed (LoadState={props.get('LoadState')}); "
+                "run `smartcron sync` first."
+            )
+        job = props.get("Job") or (0, "")
+        if props.get("ActiveState") in RUNNING_STATES or job[0]:
+            click.echo(
+                f"Task '{name}' is already running (invocation "
+                f"{props.get('InvocationID') or 'pending'}); not starting a second copy. "
+                f"Follow it with `journalctl -fu {service}`."
+            )
+            return
+        before = props.get("InvocationID")
+        systemd.start(service)
+        with store.db_errors(app.engine), app.engine.begin() as conn:
+            store.audit(conn, store.actor(), "task.run", name)
+        if not wait:
+            click.echo(f"Started task '{name}'. Follow it with `journalctl -fu {service}`.")
+            return
+        final = _wait_for(systemd, service, before)
+    status = final.get("ExecMainStatus")
+    took = ""
+    start, end = (
+        _when(final.get("ExecMainStartTimestamp")),
+        _when(final.get("ExecMainExitTimestamp")),
+    )
+    if start and end:
+        took = f" after {(end - start).total_seconds():.1f}s"
+    log = f"journalctl _SYSTEMD_INVOCATION_ID={final.get('InvocationID')}"
+    if final.get("Result") == "success":
+        click.echo(f"Task '{name}' succeeded{took}. Output: `{log}`.")
+        return
+    raise OperationFailed(
+        f"task '{name}' failed{took}: systemd result {final.get('Result')!r}, "
+        f"exit status {status}. Read its output with `{log}`."
+    )
+
+
+def _wait_for(systemd: Systemd, service: str, before: str | None) -> dict[str, Any]:
+    """Poll until the run started after `before` (and any retries) has finished."""
+    names = (
+        "ActiveState",
+        "SubState",
+        "InvocationID",
+        "Result",
+        "ExecMainStatus",
+        "ExecMainStartTimestamp",
+        "ExecMainExitTimestamp",
+        "NRestarts",
+    )
+    seen_new = False
+    while True:
+        props = systemd.properties(service, *names)
+        if props.get("InvocationID") and props.get("InvocationID") != before:
+            seen_new = True
+        if seen_new and props.get("ActiveState") in {"inactive", "failed"}:
+            return props
+        time.sleep(0.1)
+
+
+@cli.command("status")
+@pass_app
+def status(app: App) -> None:
+    """One line per task: schedule in plain words, next and last run, last outcome.
+
+    \b
+    Example:
+      smartcron status
+    """
+    with store.db_errors(app.engine), app.engine.connect() as conn:
+        tasks = store.list_tasks(conn)
+    if not tasks:
+        click.echo(
+            "No tasks yet. Add one with `smartcron task add NAME --command CMD --schedule EXPR`."
+        )
+        return
+    rows = []
+    note = ""
+    try:
+        with Systemd() as systemd:
+            for t in tasks:
+                timer = systemd.properties(
+                    units.timer_name(t.name),
+                    "LoadState",
+                    "NextElapseUSecRealtime",
+                    "LastTriggerUSec",
+                )
+                service = systemd.properties(
+                    units.service_name(t.name), "Result", "ActiveState", "ExecMainStatus"
+                )
+                if timer.get("LoadState") != "loaded":
+                    outcome = "not synced"
+                elif service.get("ActiveState") in RUNNING_STATES:
+                    outcome = "running"
+                elif not timer.get("LastTriggerUSec"):
+                    outcome = "-"
+                else:
+                    outcome = str(service.get("Result") or "-")
+                    if outcome == "exit-code":
+                        outcome = f"failed (exit {service.get('ExecMainStatus')})"
+                rows.append(
+                    (
+                        t.name,
+                        schedule.describe(t.schedule),
+                        t.timezone,
+                        _local(_when(timer.get("NextElapseUSecRealtime")), t.timezone),
+                        _local(_when(timer.get("LastTriggerUSec")), t.timezone),
+                        outcome,
+                        "paused" if t.paused else "active",
+                    )
+                )
+    except OperationFailed as exc:
+        note = f"systemd could not be asked ({exc}); next runs are computed from the schedules."
+        now = dt.datetime.now(dt.UTC)
+        for t in tasks:
+            nxt = schedule.next_times(t.schedule, t.timezone, now, 1)
+            rows.append(
+                (
+                    t.name,
+                    schedule.describe(t.schedule),
+                    t.timezone,
+                    _local(nxt[0] if nxt else None, t.timezone),
+                    "?",
+                    "?",
+                    "paused" if t.paused else "active",
+                )
+            )
+    click.echo(table(["TASK", "SCHEDULE", "TIMEZONE", "NEXT", "LAST", "OUTCOME", "STATE"], rows))
+    if note:
+        click.echo(note, err=True)
