@@ -7,8 +7,11 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Given a path and its new text, replace the file atomically (temp file, fsync, rename)."""
+def atomic_write(path: Path, text: str, *, mode: int = 0o644, sync_dir: bool = True) -> None:
+    """Given a path and its new text, replace the file atomically (temp file, fsync, rename).
+
+    With sync_dir=False the caller fsyncs the directory once after a batch (`fsync_dir`).
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -21,7 +24,13 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    if sync_dir:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames in `directory` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:

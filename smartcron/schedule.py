@@ -10,12 +10,13 @@ import datetime as dt
 import re
 import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cron_descriptor import Options, get_description
-from croniter import croniter
-
 from smartcron.errors import InvalidInput
+
+if TYPE_CHECKING:  # imported lazily at run time: they slow every command's start-up
+    from croniter import croniter
 
 KEYWORDS = {
     "@yearly": "0 0 1 1 *",
@@ -334,6 +335,8 @@ def cron_iter(expression: str, base: dt.datetime) -> croniter:
     Vixie cron ANDs day-of-month and day-of-week when either field starts with `*` (`*/2`
     included) and ORs them otherwise, while croniter ORs unless a field is exactly `*`.
     """
+    from croniter import croniter
+
     cron = parse_cron(expression)
     return croniter(croniter_text(expression), base, day_or=not (cron.dom_star or cron.dow_star))
 
@@ -396,6 +399,8 @@ def describe(expression: str) -> str:
         return "Once, shortly after the machine boots"
     if kind == "oncalendar":
         return f"systemd calendar: {check_oncalendar(expression)}"
+    from cron_descriptor import Options, get_description
+
     options = Options()
     options.use_24hour_time_format = True
     options.verbose = False

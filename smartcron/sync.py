@@ -19,7 +19,7 @@ from pathlib import Path
 
 from smartcron import units
 from smartcron.errors import OperationFailed, SmartcronError
-from smartcron.fileio import atomic_write
+from smartcron.fileio import atomic_write, fsync_dir
 from smartcron.systemd import Systemd
 from smartcron.tasks import Task
 
@@ -113,14 +113,18 @@ def plan(
     on_disk = scan(unit_dir)
     plans: list[TaskPlan] = []
     for task in tasks:
+        current = on_disk.pop(task.name, {})
+        want_link = not task.paused
+        if _untouched(task, current, accuracy) and _linked(unit_dir, task.name) == want_link:
+            # Same inputs as when sync wrote these files, and nobody edited them: skip rendering.
+            plans.append(TaskPlan(task.name, "unchanged", paused=task.paused))
+            continue
         try:
             wanted = units.render(task, accuracy=accuracy).files
         except SmartcronError as exc:
             plans.append(TaskPlan(task.name, "failed", error=str(exc)))
             continue
-        current = on_disk.pop(task.name, {})
         writes = {name: text for name, text in wanted.items() if current.get(name) != text}
-        want_link = not task.paused
         link = None if _linked(unit_dir, task.name) == want_link else want_link
         if not current:
             action = "created"
@@ -133,6 +137,14 @@ def plan(
     for orphan, files in sorted(on_disk.items() if prune else ()):
         plans.append(TaskPlan(orphan, "removed", deletes=sorted(files), link=False))
     return plans
+
+
+def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
+    names = {units.service_name(task.name), units.timer_name(task.name)}
+    if set(current) != names:
+        return False
+    expected = units.fingerprint(task, accuracy)
+    return all(units.is_pristine(text, expected) for text in current.values())
 
 
 def diff(plan_: TaskPlan, unit_dir: Path) -> str:
@@ -176,7 +188,7 @@ def locked(unit_dir: Path) -> Iterator[None]:
 
 def _apply_files(p: TaskPlan, unit_dir: Path) -> None:
     for name, text in sorted(p.writes.items()):
-        atomic_write(unit_dir / name, text, mode=0o644)
+        atomic_write(unit_dir / name, text, mode=0o644, sync_dir=False)
     wants = unit_dir / WANTS_DIR / units.timer_name(p.name)
     if p.link is True:
         wants.parent.mkdir(exist_ok=True)
@@ -190,26 +202,24 @@ def _apply_files(p: TaskPlan, unit_dir: Path) -> None:
         (unit_dir / name).unlink(missing_ok=True)
 
 
-def verify_timer(systemd: Systemd, task: str) -> str | None:
-    """Return None if the task's timer is loaded, active and has a next elapse; else why not."""
+def verify_timer(systemd: Systemd, task: str, state: tuple[str, str, str] | None) -> str | None:
+    """Return None if the task's timer is loaded, active and has a next elapse; else why not.
+
+    `state` is (LoadState, ActiveState, SubState) from a ListUnitsByPatterns call.
+    """
     timer = units.timer_name(task)
+    load, active, _sub = state or ("not-found", "inactive", "dead")
+    if load != "loaded":
+        return f"{timer} is not loaded (LoadState={load}); see `systemctl status {timer}`"
+    if active != "active":
+        return f"{timer} is not active (ActiveState={active}); see `systemctl status {timer}`"
     props = systemd.properties(
-        timer,
-        "LoadState",
-        "ActiveState",
-        "NextElapseUSecRealtime",
-        "NextElapseUSecMonotonic",
-        "LastTriggerUSec",
+        timer, "NextElapseUSecRealtime", "NextElapseUSecMonotonic", "LastTriggerUSec"
     )
-    if props.get("LoadState") != "loaded":
-        state = props.get("LoadState")
-        return f"{timer} is not loaded (LoadState={state}); see `systemctl status {timer}`"
-    if props.get("ActiveState") != "active":
-        state = props.get("ActiveState")
-        return f"{timer} is not active (ActiveState={state}); see `systemctl status {timer}`"
-    realtime = props.get("NextElapseUSecRealtime", NEVER)
-    monotonic = props.get("NextElapseUSecMonotonic", NEVER)
-    has_next = realtime not in (0, NEVER) or monotonic not in (0, NEVER)
+    has_next = any(
+        props.get(k) not in (None, 0, NEVER)
+        for k in ("NextElapseUSecRealtime", "NextElapseUSecMonotonic")
+    )
     if not has_next and not props.get("LastTriggerUSec"):
         return (
             f"{timer} has no next elapse; check its schedule with `systemctl list-timers {timer}`"
@@ -242,9 +252,12 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
                 f"cannot write its unit files in {unit_dir}: {exc.strerror}",
             )
     if changed:
+        fsync_dir(unit_dir)
         systemd.reload()
         result.daemon_reload = True
-    states = systemd.list_units(f"{units.PREFIX}*.timer")
+    pattern = f"{units.PREFIX}*.timer"
+    states = systemd.list_units(pattern)
+    started: list[TaskPlan] = []
     for p in plans:
         if p.action in {"failed", "removed"}:
             continue
@@ -254,15 +267,20 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
             if p.paused:
                 if active != "inactive":
                     systemd.stop(timer)
-                continue
-            if active == "active" and not p.writes:
-                continue
-            systemd.start(timer)
-            problem = verify_timer(systemd, p.name)
-            if problem:
-                p.action, p.error = "failed", problem
+            elif active != "active" or p.writes:
+                systemd.start(timer)
+                started.append(p)
         except OperationFailed as exc:
             p.action, p.error = "failed", str(exc)
+    if started:
+        states = systemd.list_units(pattern)
+    for p in started:
+        try:
+            problem = verify_timer(systemd, p.name, states.get(units.timer_name(p.name)))
+        except OperationFailed as exc:
+            problem = str(exc)
+        if problem:
+            p.action, p.error = "failed", problem
     for p in plans:
         result.record(p)
     return result

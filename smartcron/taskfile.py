@@ -10,8 +10,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from smartcron.errors import InvalidInput
 from smartcron.tasks import Task, validate_task
 
@@ -32,6 +30,8 @@ class ImportErrors(InvalidInput):
 
 def dump(tasks: Iterable[Task]) -> str:
     """Given tasks, return the YAML text of a task file."""
+    import yaml
+
     body = {"version": FORMAT_VERSION, "tasks": [t.to_dict() for t in tasks]}
     header = (
         "# smartcron task file. Apply with `smartcron import FILE` "
@@ -42,6 +42,8 @@ def dump(tasks: Iterable[Task]) -> str:
 
 def parse(text: str, source: str) -> list[dict[str, Any]]:
     """Given YAML text, return the list of raw task mappings, or raise InvalidInput."""
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -7,12 +7,14 @@ the process exactly as the user wrote it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
-import jinja2
-
-from smartcron import schedule
+from smartcron import __version__, schedule
 from smartcron.errors import InvalidInput
 from smartcron.tasks import Task
 
@@ -81,7 +83,10 @@ class UnitFiles:
     files: dict[str, str]
 
 
-def _environment() -> jinja2.Environment:
+@functools.cache
+def _environment() -> Any:
+    import jinja2
+
     loader = jinja2.FunctionLoader(
         lambda name: (resources.files("smartcron.unit_templates") / name).read_text(
             encoding="utf-8"
@@ -100,9 +105,6 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-_ENV = _environment()
-
-
 def oncalendar_lines(task: Task) -> list[str]:
     """Return the OnCalendar= values of a task (empty for @reboot)."""
     kind = schedule.kind_of(task.schedule)
@@ -113,21 +115,68 @@ def oncalendar_lines(task: Task) -> list[str]:
     return [schedule.with_timezone(task.schedule, task.timezone)]
 
 
+CHECKSUM_PLACEHOLDER = "0000000000000000"
+_CHECKSUM_RE = re.compile(r"^X-Smartcron-Checksum=([0-9a-f]{16})$", re.MULTILINE)
+
+
+@functools.cache
+def _templates_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("task.service.j2", "task.timer.j2"):
+        digest.update((resources.files("smartcron.unit_templates") / name).read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(task: Task, accuracy: str) -> str:
+    """Return a digest of every input of a task's unit files (task, settings, templates)."""
+    text = f"{task.config_hash()}|{task.id}|{accuracy}|{_templates_digest()}|{__version__}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _checksum(text: str) -> str:
+    body = _CHECKSUM_RE.sub(f"X-Smartcron-Checksum={CHECKSUM_PLACEHOLDER}", text, count=1)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _seal(text: str) -> str:
+    return text.replace(
+        f"X-Smartcron-Checksum={CHECKSUM_PLACEHOLDER}", f"X-Smartcron-Checksum={_checksum(text)}", 1
+    )
+
+
+def is_pristine(text: str, expected_fingerprint: str) -> bool:
+    """Return True if a generated file has this fingerprint and was not edited since."""
+    match = _CHECKSUM_RE.search(text)
+    return (
+        match is not None
+        and f"\nX-Smartcron-Fingerprint={expected_fingerprint}\n" in text
+        and match.group(1) == _checksum(text)
+    )
+
+
 def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
-    """Given a task, return its service and timer files."""
+    """Given a task, return its service and timer files (sealed with their checksum)."""
     service = service_name(task.name)
-    service_text = _ENV.get_template("task.service.j2").render(
-        task=task,
+    env = _environment()
+    common = {
+        "task": task,
+        "fingerprint": fingerprint(task, accuracy),
+        "checksum_placeholder": CHECKSUM_PLACEHOLDER,
+    }
+    service_text = env.get_template("task.service.j2").render(
+        **common,
         exec_start=exec_start(task.command),
         env_assignment=env_assignment,
         stop_timeout=STOP_TIMEOUT,
         start_limit_interval=start_limit_interval(task),
     )
-    timer_text = _ENV.get_template("task.timer.j2").render(
-        task=task,
+    timer_text = env.get_template("task.timer.j2").render(
+        **common,
         service=service,
         oncalendar=oncalendar_lines(task),
         on_boot=schedule.kind_of(task.schedule) == "reboot",
         accuracy=accuracy,
     )
-    return UnitFiles(task.name, {service: service_text, timer_name(task.name): timer_text})
+    return UnitFiles(
+        task.name, {service: _seal(service_text), timer_name(task.name): _seal(timer_text)}
+    )

@@ -76,6 +76,7 @@ def main() -> None:
 
 
 # Subcommands register themselves on `cli`.
+from smartcron.cli import crontab as _crontab  # noqa: E402
 from smartcron.cli import db as _db  # noqa: E402
 from smartcron.cli import runs as _runs  # noqa: E402
 from smartcron.cli import schedules as _schedules  # noqa: E402
@@ -85,6 +86,7 @@ from smartcron.cli import transfer as _transfer  # noqa: E402
 
 __all__ = [
     "App",
+    "_crontab",
     "_db",
     "_runs",
     "_schedules",
