@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import fcntl
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,8 @@ from smartcron.fileio import atomic_write, fsync_dir
 from smartcron.systemd import Systemd
 from smartcron.tasks import Task
 
-WANTS_DIR = "timers.target.wants"
+WANTS_DIR = f"{units.TARGET}.wants"  # one link per active task
+BOOT_LINK = Path("timers.target.wants") / units.TARGET
 LOCK_NAME = ".smartcron-sync.lock"
 NEVER = 2**64 - 1  # systemd's USEC_INFINITY
 
@@ -86,12 +88,14 @@ def scan(unit_dir: Path) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     if not unit_dir.is_dir():
         return found
-    for entry in os.scandir(unit_dir):
+    base = str(unit_dir)
+    for entry in os.scandir(base):
         task = _task_of(entry.name)
         if task is None or not entry.is_file(follow_symlinks=False):
             continue
         try:
-            text = Path(entry.path).read_text(encoding="utf-8")
+            with open(entry.path, encoding="utf-8") as handle:
+                text = handle.read()
         except (OSError, UnicodeDecodeError):
             continue
         if is_managed(text):
@@ -99,8 +103,12 @@ def scan(unit_dir: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def _linked(unit_dir: Path, task: str) -> bool:
-    return (unit_dir / WANTS_DIR / units.timer_name(task)).is_symlink()
+def _links(unit_dir: Path) -> set[str]:
+    """Return the timer names linked from smartcron-tasks.target.wants/."""
+    try:
+        return {e.name for e in os.scandir(unit_dir / WANTS_DIR) if e.is_symlink()}
+    except FileNotFoundError:
+        return set()
 
 
 def plan(
@@ -111,11 +119,13 @@ def plan(
     With prune=False (syncing a single task) units of tasks not given are left alone.
     """
     on_disk = scan(unit_dir)
+    links = _links(unit_dir)
     plans: list[TaskPlan] = []
     for task in tasks:
         current = on_disk.pop(task.name, {})
         want_link = not task.paused
-        if _untouched(task, current, accuracy) and _linked(unit_dir, task.name) == want_link:
+        linked = units.timer_name(task.name) in links
+        if linked == want_link and _untouched(task, current, accuracy):
             # Same inputs as when sync wrote these files, and nobody edited them: skip rendering.
             plans.append(TaskPlan(task.name, "unchanged", paused=task.paused))
             continue
@@ -125,7 +135,7 @@ def plan(
             plans.append(TaskPlan(task.name, "failed", error=str(exc)))
             continue
         writes = {name: text for name, text in wanted.items() if current.get(name) != text}
-        link = None if _linked(unit_dir, task.name) == want_link else want_link
+        link = None if linked == want_link else want_link
         if not current:
             action = "created"
         elif writes or link is not None or set(current) - set(wanted):
@@ -145,6 +155,36 @@ def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
         return False
     expected = units.fingerprint(task, accuracy)
     return all(units.is_pristine(text, expected) for text in current.values())
+
+
+def target_drift(unit_dir: Path) -> list[str]:
+    """Return what is missing or different about smartcron-tasks.target and its boot link."""
+    problems = []
+    path = unit_dir / units.TARGET
+    if not path.exists() or path.read_text(encoding="utf-8") != units.render_target():
+        problems.append(str(path))
+    link = unit_dir / BOOT_LINK
+    if not link.is_symlink() or os.readlink(link) != f"../{units.TARGET}":
+        problems.append(str(link))
+    return problems
+
+
+def _write_target(unit_dir: Path) -> bool:
+    """Write the target and its boot link if needed; return True if anything changed."""
+    drift = target_drift(unit_dir)
+    if not drift:
+        return False
+    atomic_write(unit_dir / units.TARGET, units.render_target(), mode=0o644, sync_dir=False)
+    _symlink(unit_dir / BOOT_LINK, f"../{units.TARGET}")
+    return True
+
+
+def _symlink(path: Path, target: str) -> None:
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, path)
 
 
 def diff(plan_: TaskPlan, unit_dir: Path) -> str:
@@ -191,15 +231,29 @@ def _apply_files(p: TaskPlan, unit_dir: Path) -> None:
         atomic_write(unit_dir / name, text, mode=0o644, sync_dir=False)
     wants = unit_dir / WANTS_DIR / units.timer_name(p.name)
     if p.link is True:
-        wants.parent.mkdir(exist_ok=True)
-        tmp = wants.with_name(f".{wants.name}.tmp")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(f"../{units.timer_name(p.name)}")
-        os.replace(tmp, wants)
+        _symlink(wants, f"../{units.timer_name(p.name)}")
     elif p.link is False:
         wants.unlink(missing_ok=True)
     for name in p.deletes:
         (unit_dir / name).unlink(missing_ok=True)
+
+
+def _wait_active(
+    systemd: Systemd, pattern: str, timers: set[str], timeout: float = 10.0
+) -> dict[str, tuple[str, str, str]]:
+    """Wait until the timers are active (start jobs run asynchronously); return unit states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = systemd.list_units(pattern)
+        pending = [
+            t
+            for t in timers
+            if states.get(t, ("", "", ""))[1] == "inactive"
+            and states.get(t, ("", "", ""))[0] == "loaded"
+        ]
+        if not pending or time.monotonic() > deadline:
+            return states
+        time.sleep(0.02)
 
 
 def verify_timer(systemd: Systemd, task: str, state: tuple[str, str, str] | None) -> str | None:
@@ -239,7 +293,7 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
         if p.action == "removed":
             with contextlib.suppress(OperationFailed):
                 systemd.stop(units.timer_name(p.name))
-    changed = False
+    changed = _write_target(unit_dir)
     for p in plans:
         if p.action in {"failed", "unchanged"}:
             continue
@@ -261,19 +315,22 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
     for p in plans:
         if p.action in {"failed", "removed"}:
             continue
-        timer = units.timer_name(p.name)
-        _load, active, _sub = states.get(timer, ("not-found", "inactive", "dead"))
+        _load, active, _sub = states.get(
+            units.timer_name(p.name), ("not-found", "inactive", "dead")
+        )
         try:
             if p.paused:
                 if active != "inactive":
-                    systemd.stop(timer)
+                    systemd.stop(units.timer_name(p.name))
             elif active != "active" or p.writes:
-                systemd.start(timer)
                 started.append(p)
         except OperationFailed as exc:
             p.action, p.error = "failed", str(exc)
     if started:
-        states = systemd.list_units(pattern)
+        # One start job on the target pulls in every wanted timer that is not running yet:
+        # one D-Bus call instead of one per timer.
+        systemd.start(units.TARGET)
+        states = _wait_active(systemd, pattern, {units.timer_name(p.name) for p in started})
     for p in started:
         try:
             problem = verify_timer(systemd, p.name, states.get(units.timer_name(p.name)))

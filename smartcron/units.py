@@ -19,6 +19,7 @@ from smartcron.errors import InvalidInput
 from smartcron.tasks import Task
 
 PREFIX = "smartcron-"
+TARGET = "smartcron-tasks.target"
 MARKER = "X-Smartcron-Task="
 STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL
 _SAFE_ARG = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-=:,@")
@@ -122,7 +123,7 @@ _CHECKSUM_RE = re.compile(r"^X-Smartcron-Checksum=([0-9a-f]{16})$", re.MULTILINE
 @functools.cache
 def _templates_digest() -> str:
     digest = hashlib.sha256()
-    for name in ("task.service.j2", "task.timer.j2"):
+    for name in ("task.service.j2", "task.timer.j2", "tasks.target.j2"):
         digest.update((resources.files("smartcron.unit_templates") / name).read_bytes())
     return digest.hexdigest()
 
@@ -180,3 +181,9 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
     return UnitFiles(
         task.name, {service: _seal(service_text), timer_name(task.name): _seal(timer_text)}
     )
+
+
+@functools.cache
+def render_target() -> str:
+    """Return the text of smartcron-tasks.target (a template without variables)."""
+    return (resources.files("smartcron.unit_templates") / "tasks.target.j2").read_text("utf-8")

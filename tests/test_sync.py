@@ -32,9 +32,12 @@ def test_sync_creates_units_and_starts_verified_timers(sd: SystemdEnv) -> None:
     assert out["failed"] == [] and out["daemon_reload"] is True
     assert sd.systemd.show(f"smartcron-{a}.timer", "ActiveState")["ActiveState"] == "active"
     assert sd.systemd.show(f"smartcron-{b}.timer", "ActiveState")["ActiveState"] == "inactive"
-    wants = sd.systemd.unit_dir / "timers.target.wants"
+    wants = sd.systemd.unit_dir / "smartcron-tasks.target.wants"
     assert (wants / f"smartcron-{a}.timer").is_symlink()
     assert not (wants / f"smartcron-{b}.timer").exists()
+    # At boot, timers.target pulls in smartcron-tasks.target, which wants the active timers.
+    boot = sd.systemd.unit_dir / "timers.target.wants" / "smartcron-tasks.target"
+    assert boot.is_symlink() and (sd.systemd.unit_dir / "smartcron-tasks.target").exists()
     timers = sd.systemd.systemctl("list-timers", "--all", "--no-legend").stdout
     assert f"smartcron-{a}.timer" in timers
 

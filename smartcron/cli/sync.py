@@ -42,7 +42,10 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
         if dry_run or check:
             _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
             drifted = [p for p in plans if p.action not in {"unchanged"}]
-            if check and drifted:
+            target = sync_mod.target_drift(unit_dir)
+            if target and not as_json:
+                click.echo(f"  {'to write':<10} {', '.join(target)}")
+            if check and (drifted or target):
                 click.echo(
                     f"{len(drifted)} task(s) drifted from the database; "
                     "run `smartcron sync` to restore them.",
