@@ -55,5 +55,12 @@ fi
 say "database"
 /usr/local/bin/smartcron init
 
+say "units"
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    /usr/local/bin/smartcron sync
+else
+    echo "skipped: PID 1 is not systemd, so timers cannot be installed here."
+fi
+
 say "done"
 echo "smartcron is installed. Add a task with: smartcron task add NAME --command CMD --schedule EXPR"

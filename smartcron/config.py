@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,24 @@ ENV_PREFIX = "SMARTCRON_"
 NON_SETTING_ENV = {"SMARTCRON_CONFIG"}
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+_TIMESPAN = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|sec|m|min|h|hr|d)?$")
+
+
+def _check_timespan(name: str, value: Any) -> str | None:
+    return None if _TIMESPAN.match(str(value)) else "a systemd time span such as 1s, 250ms or 1min"
+
+
+def _check_absolute(name: str, value: Any) -> str | None:
+    return None if str(value).startswith("/") else "an absolute path"
+
+
+def _check_url(name: str, value: Any) -> str | None:
+    ok = str(value).startswith(("sqlite:///", "mysql+pymysql://"))
+    return None if ok else "sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
+
+
+def _setting(default: Any, help: str, check: Any = None) -> Any:
+    return field(default=default, metadata={"help": help, "check": check})
 
 
 @dataclass(frozen=True)
@@ -35,15 +52,18 @@ class Config:
         DEFAULT_DATABASE_URL,
         "SQLAlchemy URL of the task database: sqlite:////path/file.db (the embedded default) or "
         "mysql+pymysql://user:password@host/dbname for MySQL 8 / MariaDB 10.6+.",
+        _check_url,
     )
     unit_dir: str = _setting(
         "/etc/systemd/system",
         "Directory where `smartcron sync` writes the generated smartcron-*.service/.timer files.",
+        _check_absolute,
     )
     timer_accuracy: str = _setting(
         "1s",
         "AccuracySec= of every generated timer. systemd's own default (1min) lets a job start up "
         "to a minute late; 1s keeps runs within about a second of the schedule.",
+        _check_timespan,
     )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
@@ -125,4 +145,15 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         if var in env:
             values[f.name] = _coerce_env(f, env[var], var)
             sources.append(var)
+    for f in settings():
+        check = f.metadata.get("check")
+        if f.name in values and check is not None:
+            problem = check(f.name, values[f.name])
+            if problem:
+                where = (
+                    ENV_PREFIX + f.name.upper()
+                    if ENV_PREFIX + f.name.upper() in env
+                    else f"{config_path}: key {f.name!r}"
+                )
+                raise InvalidInput(where, values[f.name], f"expected {problem}")
     return Config(**values, source=", ".join(sources) or "built-in defaults")

@@ -71,3 +71,16 @@ def test_config_every_setting_is_documented() -> None:
     assert documented - names == set(), "docs/configuration.md documents settings that do not exist"
     for name in names:
         assert f"SMARTCRON_{name.upper()}" in text, f"env variable of {name} not documented"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("timer_accuracy", "fast"), ("unit_dir", "relative/dir"), ("database_url", "postgres://x")],
+)
+def test_config_values_are_checked(tmp_path: Path, key: str, value: str) -> None:
+    file = tmp_path / "smartcron.toml"
+    file.write_text(f'{key} = "{value}"\n')
+    with pytest.raises(InvalidInput, match=rf"key '{key}'.*expected"):
+        config.load(file, environ={})
+    with pytest.raises(InvalidInput, match=rf"SMARTCRON_{key.upper()}"):
+        config.load(environ={f"SMARTCRON_{key.upper()}": value})
