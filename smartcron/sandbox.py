@@ -31,6 +31,26 @@ Wants=systemd-journald.service dbus.service
 UNIT
 printf '[Journal]\\nStorage=volatile\\n' \\
     > /run/systemd/journald.conf.d/smartcron-sandbox.conf
+# Timers and services depend on sysinit.target (DefaultDependencies=yes). Starting one would
+# run the early boot inside the sandbox: remount-fs, tmpfiles, sysusers, binfmt, journal flush,
+# all acting on the host's shared /etc and /var. Mask what those targets pull in (journald and
+# D-Bus excepted) and every generator (fstab, sysv, ...), so the targets start empty.
+mkdir -p /run/systemd/system-generators
+for g in /lib/systemd/system-generators/* /usr/lib/systemd/system-generators/* \\
+         /etc/systemd/system-generators/*; do
+    [ -e "$g" ] && ln -sf /dev/null "/run/systemd/system-generators/${{g##*/}}"
+done
+for d in /lib/systemd/system /usr/lib/systemd/system /etc/systemd/system; do
+    for t in sysinit local-fs local-fs-pre swap cryptsetup remote-fs remote-fs-pre basic \\
+             sockets paths timers multi-user; do
+        for u in "$d/$t.target.wants"/* "$d/$t.target.requires"/*; do
+            [ -e "$u" ] || [ -L "$u" ] || continue
+            case "${{u##*/}}" in systemd-journald*|dbus*|smartcron*) continue ;; esac
+            ln -sf /dev/null "/run/systemd/system/${{u##*/}}"
+        done
+    done
+done
+ln -sf /dev/null /run/systemd/system/tmp.mount
 export container={name}
 exec /lib/systemd/systemd --system --unit={target} --log-target=journal
 """

@@ -307,7 +307,8 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
             )
     if changed:
         fsync_dir(unit_dir)
-        systemd.reload()
+        written = [name for p in plans for name in p.writes]
+        systemd.reload(probe_unit=written[0] if written else None)
         result.daemon_reload = True
     pattern = f"{units.PREFIX}*.timer"
     states = systemd.list_units(pattern)

@@ -8,6 +8,7 @@ opened lazily and reused, because sync makes a few calls per task.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,10 +85,36 @@ class Systemd:
                 "(`systemctl status` shows the manager's state)"
             ) from None
 
-    def reload(self) -> None:
-        """Reload unit files (systemctl daemon-reload): one call for any number of changes."""
-        with self._call("reload its unit files"):
-            self._manager.Manager.Reload()
+    def reload(self, probe_unit: str | None = None, patience: float = 300.0) -> None:
+        """Reload unit files (systemctl daemon-reload): one call for any number of changes.
+
+        With thousands of units a reload outlasts D-Bus's 25 s call timeout, and systemd
+        re-attaches to the bus meanwhile, so the reply can be lost although the reload goes
+        on. Then wait until the manager answers again and confirm with `probe_unit` (a unit
+        whose file was just written) that nothing is left to reload; retry once if it is.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._call("reload its unit files"):
+                    self._manager.Manager.Reload()
+                return
+            except OperationFailed:
+                if attempt == 2 or not self._wait_responsive(patience):
+                    raise
+                if probe_unit is None:
+                    return
+                if self.properties(probe_unit, "NeedDaemonReload").get("NeedDaemonReload") is False:
+                    return
+
+    def _wait_responsive(self, patience: float) -> bool:
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            try:
+                self.list_units("smartcron-tasks.target")
+                return True
+            except OperationFailed:
+                time.sleep(0.5)
+        return False
 
     def _manager_call(self, what: str, method: bytes, signature: bytes, args: list[Any]) -> Any:
         from pystemd.dbuslib import apply_signature

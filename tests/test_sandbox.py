@@ -63,3 +63,28 @@ def test_sandbox_is_isolated_from_host_services(systemd: PrivateSystemd) -> None
     names = {line.split()[0] for line in units.splitlines() if line.strip()}
     assert "mariadb.service" not in names and "postgresql.service" not in names
     assert "systemd-journald.service" in names and "dbus.service" in names
+
+
+def test_sandbox_starting_a_timer_does_not_run_early_boot_on_the_host(
+    systemd: PrivateSystemd, unit_prefix: str
+) -> None:
+    # Timers pull in sysinit.target; in the sandbox it must stay empty, or tmpfiles, sysusers
+    # and friends would act on the host's shared /etc and /var.
+    timer = f"{unit_prefix}-probe.timer"
+    (systemd.unit_dir / f"{unit_prefix}-probe.service").write_text(
+        "[Service]\nType=oneshot\nExecStart=/bin/true\n"
+    )
+    (systemd.unit_dir / timer).write_text("[Timer]\nOnCalendar=yearly\n")
+    systemd.systemctl("daemon-reload")
+    systemd.systemctl("start", timer)
+    assert systemd.show(timer, "ActiveState")["ActiveState"] == "active"
+    assert systemd.show("sysinit.target", "ActiveState")["ActiveState"] == "active"
+    for unit in (
+        "systemd-tmpfiles-setup.service",
+        "systemd-sysusers.service",
+        "systemd-remount-fs.service",
+        "systemd-journal-flush.service",
+    ):
+        props = systemd.show(unit, "LoadState", "ActiveState")
+        assert props["ActiveState"] == "inactive", (unit, props)
+    systemd.systemctl("stop", timer)

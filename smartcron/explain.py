@@ -1,0 +1,142 @@
+"""Turn systemd's view of a run into an outcome and one plain sentence with its evidence.
+
+Inputs use systemd's own names: Result (success, exit-code, signal, core-dump, timeout,
+oom-kill, start-limit-hit, ...), ExecMainCode (1 exited, 2 killed, 3 dumped core) and
+ExecMainStatus (the exit status, or the signal number). The CLI, alerts and the dashboard all
+show the sentence made here.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+from smartcron.quantities import format_duration, format_size
+
+CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
+
+# Conventional meanings of exit statuses (shells, sysexits and 128+signal).
+EXIT_MEANINGS = {
+    1: "a general error reported by the command",
+    2: "invalid usage or arguments (shell builtins, many tools)",
+    64: "bad command-line usage (EX_USAGE)",
+    65: "bad input data (EX_DATAERR)",
+    69: "a service it needs is unavailable (EX_UNAVAILABLE)",
+    70: "an internal software error (EX_SOFTWARE)",
+    73: "it could not create an output file (EX_CANTCREAT)",
+    74: "an input/output error (EX_IOERR)",
+    75: "a temporary failure; trying again may work (EX_TEMPFAIL)",
+    77: "permission denied (EX_NOPERM)",
+    78: "a configuration error (EX_CONFIG)",
+    126: "the command was found but could not be executed (not executable?)",
+    127: "command not found (inside a shell script or `sh -c`)",
+    130: "interrupted with Ctrl-C (SIGINT)",
+    137: "killed with SIGKILL (128+9), often by the out-of-memory killer",
+    143: "terminated with SIGTERM (128+15)",
+}
+
+# Statuses systemd itself uses when it cannot start the command (systemd.exec(5)).
+SPAWN_FAILURES = {
+    200: "its working directory does not exist or cannot be entered (CHDIR)",
+    203: "the executable could not be run: it is missing or not executable (EXEC)",
+    209: "its output could not be connected (STDOUT)",
+    214: "its scheduling settings were refused (SETSCHEDULER)",
+    216: "its group does not exist (GROUP)",
+    217: "its user does not exist (USER)",
+    218: "its capabilities could not be set (CAPABILITIES)",
+    226: "its namespace set-up failed (NAMESPACE)",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome keyword stored with a run, and the sentence shown to people."""
+
+    outcome: str  # success, failed, timeout, killed, oom, core-dump, could-not-start, start-limit
+    meaning: str
+
+
+def signal_name(number: int) -> str:
+    """Return "SIGTERM (15)" for 15, "signal 99" for an unknown number."""
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def _attempt_text(attempt: int, retries: int, will_retry: bool, retry_delay: int) -> str:
+    if retries <= 0:
+        return ""
+    total = retries + 1
+    if will_retry:
+        return f" Attempt {attempt} of {total}; retrying in {format_duration(retry_delay)}."
+    if attempt >= total:
+        return f" Attempt {attempt} of {total}: retries exhausted."
+    return f" Attempt {attempt} of {total}."
+
+
+def explain(
+    result: str,
+    exec_code: int,
+    exec_status: int,
+    *,
+    duration: float | None = None,
+    timeout: int | None = None,
+    memory_max: int | None = None,
+    attempt: int = 1,
+    retries: int = 0,
+    will_retry: bool = False,
+    retry_delay: int = 30,
+    systemd_reason: str = "",
+) -> Verdict:
+    """Given systemd's Result, ExecMainCode and ExecMainStatus of a run, return its Verdict."""
+    took = f" after {duration:.1f} s" if duration is not None else ""
+    tail = _attempt_text(attempt, retries, will_retry, retry_delay)
+    reason = f" systemd says: {systemd_reason.strip()}" if systemd_reason.strip() else ""
+    if result == "success":
+        return Verdict("success", f"Succeeded{took}.{tail if retries and attempt > 1 else ''}")
+    if result == "start-limit-hit":
+        return Verdict(
+            "start-limit",
+            "Not started: systemd refused because the task was started "
+            "too often within its start-limit window. Run `systemctl reset-failed` "
+            "on its service to allow starts again." + reason,
+        )
+    if result == "timeout":
+        limit = f" of {format_duration(timeout)}" if timeout else ""
+        hard = (
+            " It ignored SIGTERM and was killed with SIGKILL."
+            if exec_status == signal.SIGKILL
+            else ""
+        )
+        return Verdict(
+            "timeout",
+            f"Timed out: still running at the task's timeout{limit}, so "
+            f"systemd stopped it.{hard}{tail}",
+        )
+    if result == "oom-kill" or (
+        exec_code == CLD_KILLED and exec_status == signal.SIGKILL and memory_max
+    ):
+        limit = f" of {format_size(memory_max)}" if memory_max else ""
+        return Verdict(
+            "oom", f"Killed for going over its memory limit{limit} (MemoryMax=){took}.{tail}"
+        )
+    if result == "core-dump" or exec_code == CLD_DUMPED:
+        return Verdict(
+            "core-dump", f"Crashed with {signal_name(exec_status)} and dumped core{took}.{tail}"
+        )
+    if exec_code == CLD_KILLED or result == "signal":
+        return Verdict(
+            "killed",
+            f"Killed by {signal_name(exec_status)}{took}; something outside "
+            f"the command stopped it (an operator, another process or shutdown).{tail}",
+        )
+    if exec_status in SPAWN_FAILURES:
+        return Verdict(
+            "could-not-start", f"Could not start: {SPAWN_FAILURES[exec_status]}.{reason}{tail}"
+        )
+    if result == "exit-code" or exec_status:
+        known = EXIT_MEANINGS.get(exec_status)
+        what = f" ({known})" if known else ""
+        return Verdict("failed", f"Failed with exit status {exec_status}{what}{took}.{tail}")
+    return Verdict("failed", f"Failed: systemd reported result {result!r}{took}.{reason}{tail}")
