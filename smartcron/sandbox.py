@@ -9,6 +9,7 @@ shared/systemd-facts.md for why each step is there.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -54,6 +55,15 @@ ln -sf /dev/null /run/systemd/system/tmp.mount
 export container={name}
 exec /lib/systemd/systemd --system --unit={target} --log-target=journal
 """
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask the kernel for SIGKILL when the parent exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class SandboxError(RuntimeError):
@@ -118,12 +128,16 @@ class PrivateSystemd:
                 "--mount-proc",
                 "--propagation",
                 "private",
+                # The private systemd dies with unshare, and unshare with this process
+                # (_die_with_parent): no sandbox outlives a killed test or benchmark.
+                "--kill-child=SIGKILL",
                 str(script),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=open(self._workdir / "boot.log", "wb"),  # noqa: SIM115 - kept for the process
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # runs before exec; no threads exist yet
         )
         self.pid = self._find_child(began + timeout)
         state = ""
