@@ -93,13 +93,14 @@ class Systemd:
         on. Then wait until the manager answers again and confirm with `probe_unit` (a unit
         whose file was just written) that nothing is left to reload; retry once if it is.
         """
-        for attempt in (1, 2):
+        for attempt in (1, 2, 3):
             try:
                 with self._call("reload its unit files"):
                     self._manager.Manager.Reload()
                 return
             except OperationFailed:
-                if attempt == 2 or not self._wait_responsive(patience):
+                # The reply was lost or late; the reload itself may still be running.
+                if attempt == 3 or not self._wait_responsive(patience):
                     raise
                 if probe_unit is None:
                     return
