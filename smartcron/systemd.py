@@ -8,6 +8,7 @@ opened lazily and reused, because sync makes a few calls per task.
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,10 @@ def _plain(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+class SystemdTimeout(OperationFailed):
+    """A call reached systemd but no answer came back in time (it may still have happened)."""
+
+
 class Systemd:
     """Manager calls that smartcron needs; each raises OperationFailed with systemd's reason."""
 
@@ -80,7 +85,11 @@ class Systemd:
             yield self._bus
         except DBusBaseError as exc:
             self.close()
-            raise OperationFailed(
+            # -ETIMEDOUT / NoReply: the call reached systemd but its answer did not come back.
+            timed_out = abs(getattr(exc, "errno", 0) or 0) == errno.ETIMEDOUT or "NoReply" in str(
+                getattr(exc, "err_name", "")
+            )
+            raise (SystemdTimeout if timed_out else OperationFailed)(
                 f"systemd refused to {what}: {exc}. Is systemd running and are you root? "
                 "(`systemctl status` shows the manager's state)"
             ) from None
@@ -98,7 +107,7 @@ class Systemd:
                 with self._call("reload its unit files"):
                     self._manager.Manager.Reload()
                 return
-            except OperationFailed:
+            except SystemdTimeout:
                 # The reply was lost or late; the reload itself may still be running.
                 if attempt == 3 or not self._wait_responsive(patience):
                     raise
