@@ -65,6 +65,11 @@ class Config:
         "to a minute late; 1s keeps runs within about a second of the schedule.",
         _check_timespan,
     )
+    journal_directory: str = _setting(
+        "",
+        "Journal directory the watchdog reads (journalctl -D). Empty: the system journal. "
+        "Only needed for a private systemd, such as the test sandbox.",
+    )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
 

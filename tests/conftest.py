@@ -194,6 +194,7 @@ def sd(
     monkeypatch.setenv("SMARTCRON_CONFIG", str(Path(__file__).parent / "data" / "empty.toml"))
     monkeypatch.setenv("SMARTCRON_UNIT_DIR", str(systemd.unit_dir))
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", systemd.bus_address)
+    monkeypatch.setenv("SMARTCRON_JOURNAL_DIRECTORY", str(systemd.journal_dir))
     env = SystemdEnv(CliRunner(), systemd, unit_prefix, shared_dir, engine)
     yield env
     # Leave the shared instance clean for the next test: remove this test's tasks' units.

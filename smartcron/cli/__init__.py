@@ -78,6 +78,7 @@ def main() -> None:
 # Subcommands register themselves on `cli`.
 from smartcron.cli import crontab as _crontab  # noqa: E402
 from smartcron.cli import db as _db  # noqa: E402
+from smartcron.cli import history as _history  # noqa: E402
 from smartcron.cli import runs as _runs  # noqa: E402
 from smartcron.cli import schedules as _schedules  # noqa: E402
 from smartcron.cli import sync as _sync  # noqa: E402
@@ -88,6 +89,7 @@ __all__ = [
     "App",
     "_crontab",
     "_db",
+    "_history",
     "_runs",
     "_schedules",
     "_sync",

@@ -15,6 +15,7 @@ from smartcron import sync as sync_mod
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import table
 from smartcron.cli.tasks import task as task_group
+from smartcron.collector import MANUAL_PREFIX, set_state
 from smartcron.errors import OperationFailed
 from smartcron.systemd import RUNNING_STATES, Systemd
 from smartcron.tasks import Task
@@ -81,9 +82,11 @@ def task_run(app: App, name: str, wait: bool) -> None:
             )
             return
         before = props.get("InvocationID")
-        systemd.start(service)
         with store.db_errors(app.engine), app.engine.begin() as conn:
+            # Tells the watchdog that the next run of this task was started by hand.
+            set_state(conn, MANUAL_PREFIX + name, dt.datetime.now(dt.UTC).isoformat())
             store.audit(conn, store.actor(), "task.run", name)
+        systemd.start(service)
         if not wait:
             click.echo(f"Started task '{name}'. Follow it with `journalctl -fu {service}`.")
             return

@@ -1,0 +1,170 @@
+"""`smartcron watchdog`, `smartcron runs` and `smartcron logs`: recording and reading runs."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+import sqlalchemy as sa
+
+from smartcron import store
+from smartcron.cli import App, cli, pass_app
+from smartcron.cli.output import echo_json, table
+from smartcron.errors import NotFound
+from smartcron.journal import Journal
+from smartcron.schema import executions
+from smartcron.tasks import host_timezone
+
+RUN_FIELDS = (
+    "task",
+    "invocation_id",
+    "trigger",
+    "attempt",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "result",
+    "exit_code",
+    "signal",
+    "outcome",
+    "meaning",
+)
+
+
+@cli.command("watchdog")
+@pass_app
+def watchdog_cmd(app: App) -> None:
+    """Run the watchdog service: record every run of every task (runs until stopped).
+
+    Normally started by smartcron-watchdog.service, not by hand.
+
+    \b
+    Example:
+      systemctl status smartcron-watchdog.service
+      smartcron watchdog    # in the foreground, for debugging
+    """
+    from smartcron import watchdog
+
+    raise SystemExit(watchdog.run(app.config))
+
+
+def run_dict(row: Any) -> dict[str, Any]:
+    """Given an executions row, return the run as the JSON object `runs --json` prints."""
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "task": m["task_name"],
+        "invocation_id": m["invocation_id"],
+        "trigger": m["trigger"],
+        "attempt": m["attempt"],
+        "started_at": m["started_at"].isoformat() if m["started_at"] else None,
+        "finished_at": m["finished_at"].isoformat() if m["finished_at"] else None,
+        "duration_s": m["duration_s"],
+        "result": m["result"],
+        "exit_code": m["exit_code"],
+        "signal": m["exit_signal"],
+        "outcome": m["outcome"],
+        "meaning": m["meaning"],
+    }
+
+
+@cli.command("runs")
+@click.argument("name", required=False)
+@click.option("--failed", is_flag=True, help="Only runs that did not succeed.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")
+@pass_app
+def runs_cmd(app: App, name: str | None, failed: bool, limit: int, as_json: bool) -> None:
+    """List recent runs, newest first, with their outcome in plain words.
+
+    \b
+    Example:
+      smartcron runs
+      smartcron runs payroll-export --failed --json
+    """
+    query = sa.select(executions).order_by(executions.c.started_at.desc(), executions.c.id.desc())
+    if name:
+        query = query.where(executions.c.task_name == name)
+    if failed:
+        query = query.where(executions.c.outcome.notin_(["success", "running"]))
+    with store.db_errors(app.engine), app.engine.connect() as conn:
+        rows = conn.execute(query.limit(limit)).fetchall()
+    if as_json:
+        echo_json([run_dict(r) for r in rows])
+        return
+    if not rows:
+        click.echo(
+            "No runs recorded yet. Is the watchdog running? "
+            "(`systemctl status smartcron-watchdog.service`)"
+        )
+        return
+    zone = ZoneInfo(host_timezone())
+    click.echo(
+        table(
+            ["ID", "TASK", "STARTED", "TRIGGER", "OUTCOME", "MEANING"],
+            [
+                (
+                    r.id,
+                    r.task_name,
+                    r.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+                    if r.started_at
+                    else "-",
+                    r.trigger,
+                    r.outcome,
+                    (r.meaning or "")[:90],
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@cli.command("logs")
+@click.argument("name")
+@click.option(
+    "--run", "run_id", type=int, default=None, help="The run's ID (see `smartcron runs`)."
+)
+@click.option("--last", is_flag=True, help="The most recent run (the default).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output of the task.")
+@pass_app
+def logs_cmd(app: App, name: str, run_id: int | None, last: bool, follow: bool) -> None:
+    """Print the whole output of a run of task NAME, from the journal.
+
+    When the journal no longer has the run (rotated away), the output tail stored with the run
+    is printed instead, and that is said.
+
+    \b
+    Example:
+      smartcron logs bank-import
+      smartcron logs bank-import --run 1234
+      smartcron logs pos-sync --follow
+    """
+    journal = Journal(app.config.journal_directory)
+    if follow:
+        base = ["journalctl", "--no-pager", "-f", "-o", "cat", "-t", name]
+        if journal.directory:
+            base[1:1] = ["-D", journal.directory]
+        raise SystemExit(subprocess.call(base))
+    query = sa.select(executions).where(executions.c.task_name == name)
+    query = (
+        query.where(executions.c.id == run_id)
+        if run_id
+        else query.order_by(executions.c.started_at.desc(), executions.c.id.desc()).limit(1)
+    )
+    with store.db_errors(app.engine), app.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        what = f"run {run_id} of task {name!r}" if run_id else f"runs of task {name!r}"
+        raise NotFound(f"no {what} recorded; `smartcron runs {name}` lists the recorded runs")
+    text = journal.output(row.invocation_id)
+    if text:
+        click.echo(text, nl=False)
+        return
+    click.echo(
+        f"(the journal no longer has run {row.id}; this is the last part of its output, "
+        "stored with the run)",
+        err=True,
+    )
+    click.echo(row.output_tail or "(no output)")

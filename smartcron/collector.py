@@ -1,0 +1,340 @@
+"""The collector: D-Bus signals in, one `executions` row per run out.
+
+Two threads, so that the D-Bus loop never waits for the database (a client that falls behind
+on signals can be disconnected by the bus):
+- `SignalListener` subscribes to systemd and turns PropertiesChanged signals into RunEvents
+  (via RunTracker) and hands them to the writer's queue without blocking;
+- `Writer` enriches each event (output tail, meaning), and writes it idempotently by
+  invocation id. While the database is down it keeps every event and retries; nothing is
+  dropped. The journal reconciliation (journal.py) fills any gap after a restart.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from smartcron import store
+from smartcron.explain import explain
+from smartcron.journal import Journal
+from smartcron.runs import RunEvent, RunTracker
+from smartcron.schema import executions, utcnow
+from smartcron.schema import state as state_table
+from smartcron.tasks import Task
+
+log = logging.getLogger("smartcron.collector")
+CURSOR_KEY = "collector.journal_cursor"
+MANUAL_PREFIX = "manual:"
+
+
+@dataclass(frozen=True)
+class CursorMark:
+    """Persist the journal cursor once every event before it is written."""
+
+    cursor: str
+
+
+def trigger_of(event: RunEvent, task: Task | None, manual_at: dt.datetime | None) -> str:
+    """Given a run and what is known about it, return timer, manual, retry, catch-up or boot."""
+    if event.attempt > 1:
+        return "retry"
+    started = event.started_at
+    if (
+        manual_at is not None
+        and started is not None
+        and dt.timedelta(seconds=-2) <= started - manual_at <= dt.timedelta(seconds=60)
+    ):
+        return "manual"
+    if task is not None and task.schedule == "@reboot":
+        return "boot"
+    if task is not None and started is not None and task.catch_up:
+        from smartcron import schedule
+
+        if schedule.kind_of(task.schedule) == "cron":
+            it = schedule.cron_iter(task.schedule, started.astimezone(ZoneInfo(task.timezone)))
+            previous = it.get_prev(dt.datetime)
+            if started - previous > dt.timedelta(minutes=2):
+                return "catch-up"  # not near any scheduled time: Persistent= caught up
+    return "timer"
+
+
+class Writer(threading.Thread):
+    """Write RunEvents to the database in order; hold them while the database is down."""
+
+    def __init__(self, engine: Engine, journal: Journal, *, retry_delay: float = 1.0) -> None:
+        super().__init__(name="smartcron-writer", daemon=True)
+        self.engine = engine
+        self.journal = journal
+        self.retry_delay = retry_delay
+        self.inbox: queue.Queue[RunEvent | CursorMark | None] = queue.Queue()
+        self.pending: collections.deque[RunEvent | CursorMark] = collections.deque()
+        self.written = 0
+        self.db_ok = True
+        self.db_down_since: float | None = None
+        self.last_error = ""
+        self.latencies: list[float] = []  # exit timestamp -> committed row, seconds
+        self._enriched: dict[str, dict[str, Any]] = {}
+
+    def submit(self, item: RunEvent | CursorMark) -> None:
+        """Hand over an event; never blocks (called from the D-Bus thread)."""
+        self.inbox.put_nowait(item)
+
+    def stop(self) -> None:
+        self.inbox.put_nowait(None)
+
+    @property
+    def backlog(self) -> int:
+        return len(self.pending) + self.inbox.qsize()
+
+    def run(self) -> None:
+        stopping = False
+        while not stopping or self.pending:
+            timeout = None if not self.pending else self.retry_delay
+            try:
+                item = self.inbox.get(timeout=timeout)
+                if item is None:
+                    stopping = True
+                else:
+                    self.pending.append(item)
+                # Take everything already queued, so a burst is written in few transactions.
+                while True:
+                    item = self.inbox.get_nowait()
+                    if item is None:
+                        stopping = True
+                    else:
+                        self.pending.append(item)
+            except queue.Empty:
+                pass
+            self._drain()
+            if stopping and self.pending and not self.db_ok:
+                break  # shutting down with the database away: the journal still has them
+
+    def _drain(self) -> None:
+        while self.pending:
+            item = self.pending[0]
+            try:
+                if (
+                    isinstance(item, RunEvent)
+                    and item.kind == "finished"
+                    and not self._already_final(item)
+                ):
+                    self._enrich(item)  # journal reads happen outside the transaction
+                with self.engine.begin() as conn:
+                    self._write(conn, item)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+                if self.db_ok:
+                    log.error(
+                        "database unavailable, keeping %d run event(s) until it returns: %s",
+                        len(self.pending),
+                        getattr(exc, "orig", exc),
+                    )
+                    self.db_down_since = time.monotonic()
+                self.db_ok = False
+                self.last_error = str(getattr(exc, "orig", exc))
+                time.sleep(self.retry_delay)
+                return
+            self.pending.popleft()
+            if not self.db_ok:
+                log.info("database is back; writing %d held run event(s)", len(self.pending) + 1)
+            self.db_ok, self.db_down_since = True, None
+            if isinstance(item, RunEvent):
+                self.written += 1
+                if item.kind == "finished" and item.finished_at and item.source == "dbus":
+                    self.latencies.append((utcnow() - item.finished_at).total_seconds())
+
+    def _already_final(self, event: RunEvent) -> bool:
+        """Return True if the run is recorded as finished (a replayed event needs no work)."""
+        with self.engine.connect() as conn:
+            outcome = conn.execute(
+                sa.select(executions.c.outcome).where(
+                    executions.c.invocation_id == event.invocation_id
+                )
+            ).scalar()
+        return outcome is not None and outcome != "running"
+
+    def _enrich(self, event: RunEvent) -> None:
+        if event.invocation_id in self._enriched:
+            return
+        extra: dict[str, Any] = {"tail": self.journal.tail(event.invocation_id)}
+        if event.result != "success" and (event.exec_status or 0) >= 200:
+            messages = self.journal.systemd_messages(event.invocation_id)
+            extra["reason"] = next(
+                (m for m in messages if "Failed at step" in m or "Failed to" in m), ""
+            )
+        self._enriched[event.invocation_id] = extra
+        if len(self._enriched) > 1000:
+            self._enriched.pop(next(iter(self._enriched)))
+
+    def _write(self, conn: Connection, item: RunEvent | CursorMark) -> None:
+        if isinstance(item, CursorMark):
+            set_state(conn, CURSOR_KEY, item.cursor)
+            return
+        existing = conn.execute(
+            sa.select(executions.c.id, executions.c.outcome).where(
+                executions.c.invocation_id == item.invocation_id
+            )
+        ).first()
+        if existing is not None and (item.kind == "started" or existing.outcome != "running"):
+            return  # already recorded: events are idempotent by invocation id
+        task = store.find_task(conn, item.task)
+        values = self._values(conn, item, task)
+        if existing is None:
+            conn.execute(executions.insert().values(**values))
+        else:
+            values.pop("trigger", None)
+            conn.execute(executions.update().where(executions.c.id == existing.id).values(**values))
+
+    def _values(self, conn: Connection, event: RunEvent, task: Task | None) -> dict[str, Any]:
+        manual = get_state(conn, MANUAL_PREFIX + event.task)
+        manual_at = dt.datetime.fromisoformat(manual) if manual else None
+        values: dict[str, Any] = {
+            "task_id": task.id if task else None,
+            "task_name": event.task,
+            "invocation_id": event.invocation_id,
+            "attempt": event.attempt,
+            "trigger": trigger_of(event, task, manual_at),
+            "started_at": event.started_at,
+            "recorded_at": utcnow(),
+        }
+        if event.kind == "started":
+            return {**values, "outcome": "running", "meaning": "Running."}
+        duration = None
+        if event.started_at and event.finished_at:
+            duration = max(0.0, (event.finished_at - event.started_at).total_seconds())
+        extra = self._enriched.get(event.invocation_id, {})
+        retries = task.retries if task else 0
+        verdict = explain(
+            event.result or "unknown",
+            event.exec_code or 0,
+            event.exec_status or 0,
+            duration=duration,
+            timeout=task.timeout if task else None,
+            memory_max=task.memory_max if task else None,
+            attempt=event.attempt,
+            retries=retries,
+            will_retry=event.result != "success" and event.attempt <= retries,
+            retry_delay=task.retry_delay if task else 30,
+            systemd_reason=extra.get("reason", ""),
+        )
+        killed = event.exec_code in (2, 3)
+        return {
+            **values,
+            "finished_at": event.finished_at,
+            "duration_s": duration,
+            "result": event.result,
+            "exit_code": None if killed else event.exec_status,
+            "exit_signal": _signal(event.exec_status) if killed else None,
+            "outcome": verdict.outcome,
+            "meaning": verdict.meaning,
+            "output_tail": extra.get("tail"),
+        }
+
+
+def _signal(number: int | None) -> str | None:
+    import signal
+
+    try:
+        return signal.Signals(number or 0).name
+    except ValueError:
+        return None if number is None else str(number)
+
+
+def get_state(conn: Connection, key: str) -> str | None:
+    return conn.execute(sa.select(state_table.c.value).where(state_table.c.key == key)).scalar()
+
+
+def set_state(conn: Connection, key: str, value: str) -> None:
+    """Upsert one key of the state table (portable: update, then insert if it was missing)."""
+    updated = conn.execute(
+        state_table.update()
+        .where(state_table.c.key == key)
+        .values(value=value, updated_at=utcnow())
+    )
+    if updated.rowcount == 0:
+        conn.execute(state_table.insert().values(key=key, value=value, updated_at=utcnow()))
+
+
+def _plain(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class SignalListener(threading.Thread):
+    """Subscribe to systemd and feed RunEvents to `sink` without ever blocking on it."""
+
+    UNIT_PATH = b"/org/freedesktop/systemd1/unit/smartcron_2d"
+
+    def __init__(self, sink: Any) -> None:
+        super().__init__(name="smartcron-dbus", daemon=True)
+        self.sink = sink
+        self.tracker = RunTracker()
+        self.subscribed = threading.Event()
+        self.heartbeat = time.monotonic()
+        self.error = ""
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        from pystemd.dbusexc import DBusBaseError
+        from pystemd.dbuslib import DBus, path_decode
+        from pystemd.systemd1 import Manager
+
+        self._path_decode = path_decode
+        try:
+            with DBus() as bus:
+                Manager(bus=bus, _autoload=True).Manager.Subscribe()
+
+                # pystemd stores metadata on the callback, so it must be a plain function.
+                def on_signal(msg: Any, error: Any = None, userdata: Any = None) -> None:
+                    self._on_signal(msg)
+
+                bus.match_signal(
+                    b"org.freedesktop.systemd1",
+                    None,
+                    b"org.freedesktop.DBus.Properties",
+                    b"PropertiesChanged",
+                    on_signal,
+                )
+                self.subscribed.set()
+                idle_since = time.monotonic()
+                while not self._stopping.is_set():
+                    # Shape that works with pystemd: wait, then process one message.
+                    bus.wait(200_000)
+                    bus.process()
+                    now = time.monotonic()
+                    self.heartbeat = now
+                    if now - idle_since > 0.3:
+                        for event in self.tracker.flush():
+                            self.sink(event)
+                        idle_since = now
+        except DBusBaseError as exc:
+            self.error = f"D-Bus connection to systemd failed: {exc}"
+            log.error("%s", self.error)
+
+    def _on_signal(self, msg: Any) -> None:
+        msg.process_reply(True)
+        path = msg.headers.get("Path") or b""
+        if not path.startswith(self.UNIT_PATH):
+            return
+        unit = self._path_decode(path, b"/org/freedesktop/systemd1/unit").decode()
+        interface, changed, _invalidated = msg.body
+        values = {_plain(k): _plain(v) if k != b"InvocationID" else v for k, v in changed.items()}
+        if interface == b"org.freedesktop.systemd1.Unit":
+            events = self.tracker.unit_changed(unit, values)
+        elif interface == b"org.freedesktop.systemd1.Service":
+            events = self.tracker.service_changed(unit, values)
+        else:
+            return
+        for event in events:
+            self.sink(event)

@@ -1,0 +1,155 @@
+"""Run events: what the collector learns about a task run, from D-Bus signals or the journal.
+
+`RunTracker` is a pure state machine fed with PropertiesChanged values (systemd's own names).
+It emits a `RunEvent` when a run starts and when it finishes. systemd sends the Unit
+interface's change (ActiveState, InvocationID) and then the Service interface's (Result,
+ExecMain*, NRestarts) for the same moment, so an event is completed by the Service values that
+follow the Unit change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from smartcron import units
+
+RUNNING = {"activating", "active", "deactivating", "reloading"}
+FINISHED = {"inactive", "failed"}
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A run started or finished. Times are aware UTC datetimes."""
+
+    kind: str  # "started" or "finished"
+    task: str
+    invocation_id: str
+    attempt: int = 1
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    result: str | None = None  # systemd Result=
+    exec_code: int | None = None  # ExecMainCode: 1 exited, 2 killed, 3 dumped
+    exec_status: int | None = None  # ExecMainStatus
+    source: str = "dbus"  # or "journal"
+
+
+def usec_to_datetime(usec: int | None) -> dt.datetime | None:
+    """Return systemd's microsecond timestamp as an aware UTC datetime (0 is None)."""
+    if not usec or usec >= 2**63:
+        return None
+    return dt.datetime.fromtimestamp(usec / 1_000_000, tz=dt.UTC)
+
+
+def task_of_unit(unit: str) -> str | None:
+    """Return the task name of a smartcron task service unit, else None."""
+    if unit.startswith(units.PREFIX) and unit.endswith(".service") and "@" not in unit:
+        return unit[len(units.PREFIX) : -len(".service")]
+    return None
+
+
+def invocation_hex(value: Any) -> str:
+    """Return an InvocationID (bytes or a list of ints from D-Bus) as 32 hex digits."""
+    if isinstance(value, str):
+        return value
+    return bytes(value).hex() if value else ""
+
+
+@dataclass
+class _UnitState:
+    active: str = ""
+    sub: str = ""
+    invocation: str = ""
+    service: dict[str, Any] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+    pending: str | None = None  # "start:<inv>" or "finish:<inv>", waiting for Service values
+
+
+class RunTracker:
+    """Feed it PropertiesChanged values; collect the RunEvents it returns."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, _UnitState] = {}
+
+    def unit_changed(self, unit: str, changed: dict[str, Any]) -> list[RunEvent]:
+        """Handle org.freedesktop.systemd1.Unit changes of one unit."""
+        if task_of_unit(unit) is None:
+            return []
+        state = self._units.setdefault(unit, _UnitState())
+        events = self._complete_pending(unit, state)
+        # A real run was in progress (not the pause between retries, and not a new invocation).
+        previous_inv = state.invocation
+        was_running = state.active in RUNNING and state.sub != "auto-restart"
+        state.active = changed.get("ActiveState", state.active)
+        state.sub = changed.get("SubState", state.sub)
+        if "InvocationID" in changed:
+            state.invocation = invocation_hex(changed["InvocationID"])
+        inv = state.invocation
+        if not inv:
+            return events
+        if (
+            state.active in FINISHED
+            and was_running
+            and previous_inv in ("", inv)
+            and inv not in state.finished
+        ):
+            state.started.add(inv)  # the start happened before we subscribed
+        if state.active in RUNNING and state.sub != "auto-restart" and inv not in state.started:
+            state.started.add(inv)
+            state.pending = f"start:{inv}"
+        elif (
+            (state.active in FINISHED or state.sub == "auto-restart")
+            and inv in state.started
+            and inv not in state.finished
+        ):
+            state.finished.add(inv)
+            state.pending = f"finish:{inv}"
+        return events
+
+    def service_changed(self, unit: str, changed: dict[str, Any]) -> list[RunEvent]:
+        """Handle org.freedesktop.systemd1.Service changes of one unit."""
+        if task_of_unit(unit) is None:
+            return []
+        state = self._units.setdefault(unit, _UnitState())
+        state.service.update(changed)
+        return self._complete_pending(unit, state)
+
+    def flush(self) -> list[RunEvent]:
+        """Complete every pending event with the Service values known so far."""
+        events: list[RunEvent] = []
+        for unit, state in self._units.items():
+            events.extend(self._complete_pending(unit, state))
+        return events
+
+    def _complete_pending(self, unit: str, state: _UnitState) -> list[RunEvent]:
+        if state.pending is None:
+            return []
+        kind, _, inv = state.pending.partition(":")
+        state.pending = None
+        svc = state.service
+        task = task_of_unit(unit) or ""
+        attempt = int(svc.get("NRestarts", 0)) + 1
+        event = RunEvent(
+            "started",
+            task,
+            inv,
+            attempt=attempt,
+            started_at=usec_to_datetime(svc.get("ExecMainStartTimestamp")),
+        )
+        if kind == "finish":
+            event = replace(
+                event,
+                kind="finished",
+                attempt=attempt - 1 if state.sub == "auto-restart" else attempt,
+                finished_at=usec_to_datetime(svc.get("ExecMainExitTimestamp")),
+                result=svc.get("Result"),
+                exec_code=svc.get("ExecMainCode"),
+                exec_status=svc.get("ExecMainStatus"),
+            )
+        # Keep memory bounded on a long-lived watchdog: old invocations are no longer needed.
+        if len(state.started) > 64:
+            state.started = {inv}
+            state.finished = {i for i in state.finished if i == inv}
+        return [event]

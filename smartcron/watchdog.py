@@ -1,0 +1,118 @@
+"""`smartcron watchdog`: the long-running service that records every run.
+
+The main loop owns the systemd watchdog ping: it pings only after checking that the D-Bus
+listener and the writer are alive and not stuck, so a hung component gets the whole service
+restarted by systemd (WatchdogSec=) instead of silently recording nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from smartcron import store
+from smartcron.collector import CURSOR_KEY, CursorMark, SignalListener, Writer, get_state
+from smartcron.config import Config
+from smartcron.errors import OperationFailed
+from smartcron.journal import Journal, reconcile
+from smartcron.notify import Notifier
+
+log = logging.getLogger("smartcron.watchdog")
+STUCK_AFTER = 30.0  # seconds without a D-Bus loop iteration
+
+
+class Watchdog:
+    """Wires the listener, the writer and the journal together; `serve()` runs the main loop."""
+
+    def __init__(self, config: Config, *, reconcile_every: float = 300.0) -> None:
+        self.config = config
+        self.engine = store.make_engine(config.database_url)
+        self.journal = Journal(config.journal_directory)
+        self.writer = Writer(self.engine, self.journal)
+        self.listener = SignalListener(self.writer.submit)
+        self.notifier = Notifier()
+        self.reconcile_every = reconcile_every
+        self._stop = threading.Event()
+        self._cursor: str | None = None
+
+    def stop(self, *_: Any) -> None:
+        self._stop.set()
+
+    def reconcile(self) -> int:
+        """Queue every run in the journal since the last cursor; return how many were found."""
+        if self._cursor is None:
+            try:
+                with self.engine.connect() as conn:
+                    self._cursor = get_state(conn, CURSOR_KEY)
+            except Exception:  # noqa: BLE001 - database down: fall back to the last 24 h
+                self._cursor = None
+        found = reconcile(self.journal.entries_since(self._cursor))
+        for event in found.events:
+            self.writer.submit(event)
+        if found.cursor:
+            self.writer.submit(CursorMark(found.cursor))
+            self._cursor = found.cursor
+        return len(found.events)
+
+    def status_line(self) -> str:
+        db = "db ok" if self.writer.db_ok else f"DATABASE DOWN ({self.writer.last_error[:60]})"
+        return (
+            f"recorded {self.writer.written} run event(s); {self.writer.backlog} pending "
+            f"write(s); {db}"
+        )
+
+    def healthy(self) -> str | None:
+        """Return why the service is not healthy, or None."""
+        if not self.listener.is_alive():
+            return self.listener.error or "the D-Bus listener stopped"
+        if time.monotonic() - self.listener.heartbeat > STUCK_AFTER:
+            return f"the D-Bus loop has not turned for {STUCK_AFTER:.0f} s"
+        if not self.writer.is_alive():
+            return "the database writer stopped"
+        return None
+
+    def serve(self) -> int:
+        """Run until stopped; return the exit status (non-zero makes systemd restart us)."""
+        self.writer.start()
+        self.listener.start()
+        if not self.listener.subscribed.wait(15):
+            log.error("could not subscribe to systemd over D-Bus: %s", self.listener.error)
+            return 1
+        # Subscribed first, then read the journal: a run that ends in between is seen twice
+        # at worst, and rows are idempotent by invocation id.
+        log.info("reconciled %d run(s) from the journal", self.reconcile())
+        self.notifier.ready()
+        last_reconcile = time.monotonic()
+        while not self._stop.is_set():
+            problem = self.healthy()
+            if problem:
+                log.error("stopping so that systemd restarts the watchdog: %s", problem)
+                return 1
+            if self.notifier.watchdog_due():
+                self.notifier.watchdog()
+            self.notifier.status(self.status_line())
+            if time.monotonic() - last_reconcile > self.reconcile_every:
+                self.reconcile()
+                last_reconcile = time.monotonic()
+            self._stop.wait(1.0)
+        self.notifier.stopping()
+        self.listener.stop()
+        self.writer.stop()
+        self.writer.join(timeout=10)
+        return 0
+
+
+def run(config: Config) -> int:
+    """Entry point of `smartcron watchdog`."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        watchdog = Watchdog(config)
+    except OperationFailed as exc:
+        log.error("%s", exc)
+        return 1
+    signal.signal(signal.SIGTERM, watchdog.stop)
+    signal.signal(signal.SIGINT, watchdog.stop)
+    return watchdog.serve()

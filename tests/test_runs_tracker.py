@@ -1,0 +1,94 @@
+"""RunTracker on the signal sequence systemd 252 really sends (recorded from the sandbox)."""
+
+from __future__ import annotations
+
+from smartcron.runs import RunTracker
+
+INV1 = list(bytes.fromhex("1f37da91a944436b8946dc793484477f"))
+INV2 = list(bytes.fromhex("e3382dd8371a4723baadc89ad5853325"))
+U = "smartcron-x.service"
+
+
+def _feed(tracker: RunTracker, steps: list[tuple[str, dict[str, object]]]) -> list[object]:
+    events = []
+    for iface, values in steps:
+        fn = tracker.unit_changed if iface == "Unit" else tracker.service_changed
+        events.extend(fn(U, values))
+    return events + tracker.flush()
+
+
+def test_tracker_failed_run_with_one_retry() -> None:
+    steps = [
+        ("Unit", {"ActiveState": "activating", "SubState": "start", "InvocationID": INV1}),
+        ("Service", {"NRestarts": 0, "ExecMainStartTimestamp": 1_795_782_668_078_020}),
+        ("Unit", {"ActiveState": "failed", "SubState": "failed", "InvocationID": INV1}),
+        (
+            "Service",
+            {
+                "Result": "exit-code",
+                "ExecMainExitTimestamp": 1_795_782_668_080_227,
+                "ExecMainCode": 1,
+                "ExecMainStatus": 3,
+            },
+        ),
+        ("Unit", {"ActiveState": "activating", "SubState": "auto-restart", "InvocationID": INV1}),
+        ("Service", {"NRestarts": 1}),
+        ("Unit", {"ActiveState": "inactive", "SubState": "dead", "InvocationID": INV2}),
+        (
+            "Service",
+            {
+                "Result": "success",
+                "ExecMainStartTimestamp": 1_795_782_668_494_102,
+                "ExecMainExitTimestamp": 0,
+                "ExecMainCode": 0,
+                "ExecMainStatus": 0,
+            },
+        ),
+        ("Unit", {"ActiveState": "activating", "SubState": "start", "InvocationID": INV2}),
+        (
+            "Service",
+            {
+                "Result": "exit-code",
+                "ExecMainExitTimestamp": 1_795_782_668_496_610,
+                "ExecMainCode": 1,
+                "ExecMainStatus": 3,
+            },
+        ),
+        ("Unit", {"ActiveState": "failed", "SubState": "failed", "InvocationID": INV2}),
+        ("Service", {"NRestarts": 1}),
+    ]
+    events = _feed(RunTracker(), steps)
+    summary = [(e.kind, e.invocation_id[:4], e.attempt, e.result, e.exec_status) for e in events]  # type: ignore[attr-defined]
+    assert summary == [
+        ("started", "1f37", 1, None, None),
+        ("finished", "1f37", 1, "exit-code", 3),
+        ("started", "e338", 2, None, None),
+        ("finished", "e338", 2, "exit-code", 3),
+    ]
+    assert events[1].finished_at.isoformat() == "2026-11-27T12:31:08.080227+00:00"  # type: ignore[attr-defined]
+
+
+def test_tracker_ignores_other_units_and_duplicate_signals() -> None:
+    tracker = RunTracker()
+    assert tracker.unit_changed("dbus.service", {"ActiveState": "active"}) == []
+    steps = [
+        ("Unit", {"ActiveState": "activating", "SubState": "start", "InvocationID": INV1}),
+        ("Service", {"NRestarts": 0}),
+        ("Unit", {"ActiveState": "inactive", "SubState": "dead", "InvocationID": INV1}),
+        ("Service", {"Result": "success", "ExecMainCode": 1, "ExecMainStatus": 0}),
+        ("Unit", {"ActiveState": "inactive", "SubState": "dead", "InvocationID": INV1}),
+        ("Service", {"Result": "success"}),
+    ]
+    kinds = [e.kind for e in _feed(tracker, steps)]  # type: ignore[attr-defined]
+    assert kinds == ["started", "finished"]
+
+
+def test_tracker_records_a_run_that_started_before_it_subscribed() -> None:
+    tracker = RunTracker()
+    steps = [
+        ("Unit", {"ActiveState": "active", "SubState": "running"}),  # no InvocationID yet seen
+        ("Unit", {"ActiveState": "inactive", "SubState": "dead", "InvocationID": INV1}),
+        ("Service", {"Result": "success", "ExecMainCode": 1, "ExecMainStatus": 0}),
+    ]
+    events = _feed(tracker, steps)
+    assert [e.kind for e in events] == ["finished"]  # type: ignore[attr-defined]

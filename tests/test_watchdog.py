@@ -1,0 +1,197 @@
+"""The watchdog against the real private systemd: every outcome is recorded with its meaning."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from smartcron import config
+from smartcron.schema import executions
+from smartcron.watchdog import Watchdog
+
+from conftest import SystemdEnv
+
+
+@pytest.fixture
+def recorder(sd: SystemdEnv) -> Iterator[Watchdog]:
+    """The watchdog running in this process, on the test's database and the sandbox journal."""
+    cfg = config.load(
+        environ={
+            "SMARTCRON_DATABASE_URL": str(sd.engine.url.render_as_string(hide_password=False)),
+            "SMARTCRON_UNIT_DIR": str(sd.systemd.unit_dir),
+            "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+        }
+    )
+    watchdog = Watchdog(cfg)
+    # The sandbox is shared by the whole session: read its journal from now on, not the runs
+    # of earlier tests (a production watchdog with no cursor starts 24 h back).
+    watchdog._cursor = watchdog.journal.current_cursor()
+    thread = threading.Thread(target=watchdog.serve, daemon=True)
+    thread.start()
+    assert watchdog.listener.subscribed.wait(15), watchdog.listener.error
+    yield watchdog
+    watchdog.stop()
+    thread.join(timeout=15)
+
+
+def wait_rows(sd: SystemdEnv, task: str, count: int = 1, timeout: float = 30) -> list[Any]:
+    """Wait until `count` finished runs of `task` are recorded; return all its rows."""
+    deadline = time.monotonic() + timeout
+    rows: list[Any] = []
+    while time.monotonic() < deadline:
+        with sd.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(executions)
+                .where(executions.c.task_name == task)
+                .order_by(executions.c.id)
+            ).fetchall()
+        if len([r for r in rows if r.outcome != "running"]) >= count:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{task}: expected {count} finished run(s), have {[r.outcome for r in rows]}"
+    )
+
+
+def _run(sd: SystemdEnv, short: str, command: str, *options: str) -> tuple[str, Any]:
+    name = sd.add(short, "--command", command, "--schedule", "@yearly", *options)
+    assert sd.run("sync").exit_code == 0
+    sd.run("task", "run", name, "--wait")
+    return name, wait_rows(sd, name)[-1]
+
+
+def test_watchdog_records_success_with_output_and_manual_trigger(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    _name, row = _run(sd, "ok", "/bin/echo hello from the task")
+    assert row.outcome == "success" and row.result == "success" and row.exit_code == 0
+    assert row.meaning.startswith("Succeeded after")
+    assert row.trigger == "manual" and row.attempt == 1
+    assert "hello from the task" in row.output_tail
+    assert row.started_at is not None and row.finished_at >= row.started_at
+    assert row.duration_s is not None and row.duration_s < 5
+
+
+@pytest.mark.parametrize(
+    ("command", "outcome", "words"),
+    [
+        ("/bin/sh -c 'exit 3'", "failed", "exit status 3"),
+        ("/bin/sh -c 'no-such-command-xyz'", "failed", "command not found"),
+        ("/bin/sh -c 'kill -KILL $$'", "killed", "SIGKILL (9)"),
+        ("/bin/sh -c 'kill -TERM $$'", "killed", "SIGTERM (15)"),
+    ],
+)
+def test_watchdog_records_failures_with_meaning(
+    sd: SystemdEnv, recorder: Watchdog, command: str, outcome: str, words: str
+) -> None:
+    _name, row = _run(sd, "fail", command)
+    assert row.outcome == outcome, row.meaning
+    assert words in row.meaning
+
+
+def test_watchdog_records_timeout(sd: SystemdEnv, recorder: Watchdog) -> None:
+    _name, row = _run(sd, "slow", "/bin/sleep 60", "--timeout", "2s")
+    assert row.outcome == "timeout" and row.result == "timeout"
+    assert "timeout of 2s" in row.meaning and row.exit_signal == "SIGTERM"
+
+
+def test_watchdog_records_memory_limit_kill(sd: SystemdEnv, recorder: Watchdog) -> None:
+    hog = sd.script(
+        "hog.py",
+        "#!/usr/bin/python3\nb = bytearray(400 * 1024 * 1024)\n"
+        "for i in range(0, len(b), 4096):\n    b[i] = 1\n",
+    )
+    _name, row = _run(sd, "hog", str(hog), "--memory-max", "64M")
+    assert row.outcome == "oom", row.meaning
+    assert "memory limit of 64M" in row.meaning
+
+
+def test_watchdog_records_could_not_start_with_systemd_reason(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    gone = sd.shared / "gone"
+    gone.mkdir()
+    name = sd.add(
+        "nodir", "--command", "/bin/true", "--schedule", "@yearly", "--workdir", str(gone)
+    )
+    assert sd.run("sync").exit_code == 0
+    gone.rmdir()  # removed after the task was saved, as happens in real life
+    sd.run("task", "run", name, "--wait")
+    row = wait_rows(sd, name)[-1]
+    assert row.outcome == "could-not-start" and row.exit_code == 200
+    assert "working directory" in row.meaning and "systemd says:" in row.meaning
+
+
+def test_watchdog_records_each_retry_and_exhaustion(sd: SystemdEnv, recorder: Watchdog) -> None:
+    name = sd.add(
+        "flaky",
+        "--command",
+        "/bin/sh -c 'exit 5'",
+        "--schedule",
+        "@yearly",
+        "--retries",
+        "2",
+        "--retry-delay",
+        "1s",
+    )
+    assert sd.run("sync").exit_code == 0
+    sd.run("task", "run", name, "--wait")
+    rows = wait_rows(sd, name, count=3)
+    assert [(r.attempt, r.trigger, r.outcome) for r in rows] == [
+        (1, "manual", "failed"),
+        (2, "retry", "failed"),
+        (3, "retry", "failed"),
+    ]
+    assert "Attempt 1 of 3; retrying in 1s." in rows[0].meaning
+    assert "Attempt 3 of 3: retries exhausted." in rows[2].meaning
+    assert len({r.invocation_id for r in rows}) == 3
+
+
+def test_watchdog_shows_a_running_row_while_the_task_runs(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    name = sd.add("long", "--command", "/bin/sleep 3", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    assert sd.run("task", "run", name).exit_code == 0
+    deadline = time.monotonic() + 10
+    seen = None
+    while time.monotonic() < deadline and seen is None:
+        with sd.engine.connect() as conn:
+            seen = conn.execute(
+                sa.select(executions.c.outcome).where(executions.c.task_name == name)
+            ).scalar()
+        time.sleep(0.05)
+    assert seen == "running"
+    assert wait_rows(sd, name)[-1].outcome == "success"
+
+
+def test_runs_json_and_logs_read_back(sd: SystemdEnv, recorder: Watchdog) -> None:
+    import json
+
+    name, _row = _run(sd, "talk", "/bin/sh -c 'echo line-one; echo line-two >&2; exit 4'")
+    runs = json.loads(sd.run("runs", name, "--json").stdout)
+    assert len(runs) == 1
+    assert set(runs[0]) >= {
+        "task",
+        "invocation_id",
+        "trigger",
+        "attempt",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "result",
+        "exit_code",
+        "signal",
+        "outcome",
+        "meaning",
+    }
+    assert runs[0]["exit_code"] == 4 and runs[0]["outcome"] == "failed"
+    failed = json.loads(sd.run("runs", "--failed", "--json").stdout)
+    assert any(r["invocation_id"] == runs[0]["invocation_id"] for r in failed)
+    logs = sd.run("logs", name, "--last")
+    assert logs.exit_code == 0 and "line-one" in logs.stdout and "line-two" in logs.stdout
