@@ -15,6 +15,7 @@ import collections
 import datetime as dt
 import logging
 import queue
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -279,6 +280,7 @@ class SignalListener(threading.Thread):
         self.tracker = RunTracker()
         self.subscribed = threading.Event()
         self.heartbeat = time.monotonic()
+        self.handled = 0  # signals seen, to know when the bus is drained
         self.error = ""
         self._stopping = threading.Event()
 
@@ -307,22 +309,31 @@ class SignalListener(threading.Thread):
                     on_signal,
                 )
                 self.subscribed.set()
-                idle_since = time.monotonic()
+                fd = bus.get_fd()
+                last_flush = time.monotonic()
                 while not self._stopping.is_set():
-                    # Shape that works with pystemd: wait, then process one message.
-                    bus.wait(200_000)
-                    bus.process()
+                    # Sleep in select(), which releases the GIL: pystemd's bus.wait() holds it
+                    # and would starve the writer thread. Then process until a few calls in a
+                    # row handle no signal: sd-bus may already hold read messages in memory,
+                    # which select() cannot see.
+                    select.select([fd], [], [], 0.25)
+                    quiet = 0
+                    while quiet < 8:
+                        before = self.handled
+                        bus.process()
+                        quiet = 0 if self.handled != before else quiet + 1
                     now = time.monotonic()
                     self.heartbeat = now
-                    if now - idle_since > 0.3:
+                    if now - last_flush > 0.25:
                         for event in self.tracker.flush():
                             self.sink(event)
-                        idle_since = now
+                        last_flush = now
         except DBusBaseError as exc:
             self.error = f"D-Bus connection to systemd failed: {exc}"
             log.error("%s", self.error)
 
     def _on_signal(self, msg: Any) -> None:
+        self.handled += 1
         msg.process_reply(True)
         path = msg.headers.get("Path") or b""
         if not path.startswith(self.UNIT_PATH):
