@@ -85,6 +85,10 @@ class Writer(threading.Thread):
         self.last_error = ""
         self.latencies: list[float] = []  # exit timestamp -> committed row, seconds
         self._enriched: dict[str, dict[str, Any]] = {}
+        # journald may still be reading a run's output when systemd reports its end: the row
+        # is written at once, and its output tail read again a little later.
+        self.tail_delay = 2.0
+        self._refresh: collections.deque[tuple[float, str]] = collections.deque()
 
     def submit(self, item: RunEvent | CursorMark) -> None:
         """Hand over an event; never blocks (called from the D-Bus thread)."""
@@ -100,7 +104,7 @@ class Writer(threading.Thread):
     def run(self) -> None:
         stopping = False
         while not stopping or self.pending:
-            timeout = None if not self.pending else self.retry_delay
+            timeout = self.retry_delay if self.pending or self._refresh else None
             try:
                 item = self.inbox.get(timeout=timeout)
                 if item is None:
@@ -117,6 +121,7 @@ class Writer(threading.Thread):
             except queue.Empty:
                 pass
             self._drain()
+            self._refresh_tails()
             if stopping and self.pending and not self.db_ok:
                 break  # shutting down with the database away: the journal still has them
 
@@ -145,6 +150,12 @@ class Writer(threading.Thread):
                 time.sleep(self.retry_delay)
                 return
             self.pending.popleft()
+            if (
+                isinstance(item, RunEvent)
+                and item.kind == "finished"
+                and item.invocation_id in self._enriched
+            ):
+                self._refresh.append((time.monotonic() + self.tail_delay, item.invocation_id))
             if not self.db_ok:
                 log.info("database is back; writing %d held run event(s)", len(self.pending) + 1)
             self.db_ok, self.db_down_since = True, None
@@ -152,6 +163,25 @@ class Writer(threading.Thread):
                 self.written += 1
                 if item.kind == "finished" and item.finished_at and item.source == "dbus":
                     self.latencies.append((utcnow() - item.finished_at).total_seconds())
+
+    def _refresh_tails(self) -> None:
+        """Re-read the output tail of runs that finished a moment ago; update if it grew."""
+        while self._refresh and self._refresh[0][0] <= time.monotonic() and self.db_ok:
+            _due, inv = self._refresh[0]
+            tail = self.journal.tail(inv)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        executions.update()
+                        .where(
+                            executions.c.invocation_id == inv,
+                            executions.c.output_tail.is_distinct_from(tail),
+                        )
+                        .values(output_tail=tail)
+                    )
+            except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError):
+                return  # database away: keep it queued; the main drain notices the outage
+            self._refresh.popleft()
 
     def _already_final(self, event: RunEvent) -> bool:
         """Return True if the run is recorded as finished (a replayed event needs no work)."""

@@ -187,3 +187,28 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
 def render_target() -> str:
     """Return the text of smartcron-tasks.target (a template without variables)."""
     return (resources.files("smartcron.unit_templates") / "tasks.target.j2").read_text("utf-8")
+
+
+def render_watchdog_unit(
+    smartcron: str,
+    *,
+    user: str | None = "smartcron",
+    watchdog_sec: str = "30s",
+    environment: dict[str, str] | None = None,
+    after: str = "",
+) -> str:
+    """Return smartcron-watchdog.service for the `smartcron` executable at the given path."""
+    for key, value in (environment or {}).items():
+        if any(ch in value for ch in '"\\\n%$') or not key.isidentifier():
+            raise InvalidInput(f"environment {key}", value, "plain values only in the unit")
+    return str(
+        _environment()
+        .get_template("smartcron-watchdog.service.j2")
+        .render(
+            smartcron=smartcron,
+            user=user,
+            watchdog_sec=watchdog_sec,
+            environment=sorted((environment or {}).items()),
+            after=after,
+        )
+    )
