@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 import logging
 import queue
 import select
@@ -36,6 +37,7 @@ from smartcron.tasks import Task
 log = logging.getLogger("smartcron.collector")
 CURSOR_KEY = "collector.journal_cursor"
 MANUAL_PREFIX = "manual:"
+BATCH = 200  # events per transaction: a burst of runs costs a few commits, not hundreds
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class Writer(threading.Thread):
         self.db_down_since: float | None = None
         self.last_error = ""
         self.latencies: list[float] = []  # exit timestamp -> committed row, seconds
-        self._enriched: dict[str, dict[str, Any]] = {}
+        self._reasons: dict[str, str] = {}
         # journald may still be reading a run's output when systemd reports its end: the row
         # is written at once, and its output tail read again a little later.
         self.tail_delay = 2.0
@@ -126,17 +128,21 @@ class Writer(threading.Thread):
                 break  # shutting down with the database away: the journal still has them
 
     def _drain(self) -> None:
+        """Write pending items in batches (one transaction each); keep them on failure."""
         while self.pending:
-            item = self.pending[0]
-            try:
+            batch = list(itertools.islice(self.pending, BATCH))
+            for item in batch:
                 if (
                     isinstance(item, RunEvent)
                     and item.kind == "finished"
-                    and not self._already_final(item)
+                    and item.result != "success"
+                    and (item.exec_status or 0) >= 200
                 ):
-                    self._enrich(item)  # journal reads happen outside the transaction
+                    self._reason(item)  # journal read outside the transaction
+            try:
                 with self.engine.begin() as conn:
-                    self._write(conn, item)
+                    for item in batch:
+                        self._write(conn, item)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 if self.db_ok:
                     log.error(
@@ -149,24 +155,31 @@ class Writer(threading.Thread):
                 self.last_error = str(getattr(exc, "orig", exc))
                 time.sleep(self.retry_delay)
                 return
-            self.pending.popleft()
-            if (
-                isinstance(item, RunEvent)
-                and item.kind == "finished"
-                and item.invocation_id in self._enriched
-            ):
-                self._refresh.append((time.monotonic() + self.tail_delay, item.invocation_id))
             if not self.db_ok:
-                log.info("database is back; writing %d held run event(s)", len(self.pending) + 1)
+                log.info("database is back; wrote %d held run event(s)", len(batch))
             self.db_ok, self.db_down_since = True, None
-            if isinstance(item, RunEvent):
+            now = utcnow()
+            for item in batch:
+                self.pending.popleft()
+                if not isinstance(item, RunEvent):
+                    continue
                 self.written += 1
-                if item.kind == "finished" and item.finished_at and item.source == "dbus":
-                    self.latencies.append((utcnow() - item.finished_at).total_seconds())
+                if item.kind == "finished":
+                    # The output tail is read once journald has caught up with the run.
+                    self._refresh.append((time.monotonic() + self.tail_delay, item.invocation_id))
+                    if item.finished_at and item.source == "dbus":
+                        self.latencies.append((now - item.finished_at).total_seconds())
 
     def _refresh_tails(self) -> None:
         """Re-read the output tail of runs that finished a moment ago; update if it grew."""
-        while self._refresh and self._refresh[0][0] <= time.monotonic() and self.db_ok:
+        # Run events come first: refresh one tail at a time, only while nothing else waits.
+        while (
+            self._refresh
+            and self._refresh[0][0] <= time.monotonic()
+            and self.db_ok
+            and not self.pending
+            and self.inbox.empty()
+        ):
             _due, inv = self._refresh[0]
             tail = self.journal.tail(inv)
             try:
@@ -183,28 +196,16 @@ class Writer(threading.Thread):
                 return  # database away: keep it queued; the main drain notices the outage
             self._refresh.popleft()
 
-    def _already_final(self, event: RunEvent) -> bool:
-        """Return True if the run is recorded as finished (a replayed event needs no work)."""
-        with self.engine.connect() as conn:
-            outcome = conn.execute(
-                sa.select(executions.c.outcome).where(
-                    executions.c.invocation_id == event.invocation_id
-                )
-            ).scalar()
-        return outcome is not None and outcome != "running"
-
-    def _enrich(self, event: RunEvent) -> None:
-        if event.invocation_id in self._enriched:
+    def _reason(self, event: RunEvent) -> None:
+        """Remember systemd's own words on why a run could not start (for its meaning)."""
+        if event.invocation_id in self._reasons:
             return
-        extra: dict[str, Any] = {"tail": self.journal.tail(event.invocation_id)}
-        if event.result != "success" and (event.exec_status or 0) >= 200:
-            messages = self.journal.systemd_messages(event.invocation_id)
-            extra["reason"] = next(
-                (m for m in messages if "Failed at step" in m or "Failed to" in m), ""
-            )
-        self._enriched[event.invocation_id] = extra
-        if len(self._enriched) > 1000:
-            self._enriched.pop(next(iter(self._enriched)))
+        messages = self.journal.systemd_messages(event.invocation_id)
+        self._reasons[event.invocation_id] = next(
+            (m for m in messages if "Failed at step" in m or "Failed to" in m), ""
+        )
+        if len(self._reasons) > 1000:
+            self._reasons.pop(next(iter(self._reasons)))
 
     def _write(self, conn: Connection, item: RunEvent | CursorMark) -> None:
         if isinstance(item, CursorMark):
@@ -242,7 +243,6 @@ class Writer(threading.Thread):
         duration = None
         if event.started_at and event.finished_at:
             duration = max(0.0, (event.finished_at - event.started_at).total_seconds())
-        extra = self._enriched.get(event.invocation_id, {})
         retries = task.retries if task else 0
         verdict = explain(
             event.result or "unknown",
@@ -255,7 +255,7 @@ class Writer(threading.Thread):
             retries=retries,
             will_retry=event.result != "success" and event.attempt <= retries,
             retry_delay=task.retry_delay if task else 30,
-            systemd_reason=extra.get("reason", ""),
+            systemd_reason=self._reasons.get(event.invocation_id, ""),
         )
         killed = event.exec_code in (2, 3)
         return {
@@ -267,7 +267,6 @@ class Writer(threading.Thread):
             "exit_signal": _signal(event.exec_status) if killed else None,
             "outcome": verdict.outcome,
             "meaning": verdict.meaning,
-            "output_tail": extra.get("tail"),
         }
 
 

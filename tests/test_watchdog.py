@@ -72,7 +72,13 @@ def test_watchdog_records_success_with_output_and_manual_trigger(
     assert row.outcome == "success" and row.result == "success" and row.exit_code == 0
     assert row.meaning.startswith("Succeeded after")
     assert row.trigger == "manual" and row.attempt == 1
-    assert "hello from the task" in row.output_tail
+    # The output tail is read once journald has caught up with the run (about 2 s later).
+    deadline = time.monotonic() + 15
+    tail = row.output_tail or ""
+    while "hello from the task" not in tail and time.monotonic() < deadline:
+        time.sleep(0.2)
+        tail = wait_rows(sd, _name)[-1].output_tail or ""
+    assert "hello from the task" in tail
     assert row.started_at is not None and row.finished_at >= row.started_at
     assert row.duration_s is not None and row.duration_s < 5
 
