@@ -7,6 +7,7 @@ must describe each one (a test enforces it), so the docs cannot drift from the c
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -70,6 +71,29 @@ class Config:
         "Journal directory the watchdog reads (journalctl -D). Empty: the system journal. "
         "Only needed for a private systemd, such as the test sandbox.",
     )
+    channels: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Alert channels: a table of name = apprise URL (mailto://, json://, "
+            "slack://, msteams://, ntfy://, ...). Tasks choose channels by name; a task "
+            "without channels uses all of them.",
+            "check": None,
+        },
+    )
+    renotify_interval: str = _setting(
+        "4h",
+        "While a failure lasts, repeat its alert this often.",
+        _check_timespan,
+    )
+    dashboard_url: str = _setting(
+        "",
+        "Base URL of the dashboard, for links in alerts (e.g. https://cron.example.com).",
+    )
+    heartbeat_url: str = _setting(
+        "",
+        "Dead man's switch: an URL the watchdog fetches every minute, so an external monitor "
+        "(healthchecks.io, Uptime Kuma, ...) notices when the whole host is down.",
+    )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
 
@@ -80,7 +104,9 @@ def settings() -> list[dataclasses.Field[Any]]:
 
 
 def _expected_type(f: dataclasses.Field[Any]) -> type:
-    return {"str": str, "int": int, "bool": bool, "float": float}[str(f.type)]
+    return {"str": str, "int": int, "bool": bool, "float": float, "dict[str, str]": dict}[
+        str(f.type)
+    ]
 
 
 def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
@@ -88,6 +114,16 @@ def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
     kind = _expected_type(f)
     if kind is str:
         return raw
+    if kind is dict:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise InvalidInput(
+                origin, raw, 'a JSON object of name: URL, e.g. {"ops": "json://host/hook"}'
+            )
+        return value
     if kind is bool:
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:
@@ -111,6 +147,12 @@ def _check_file_values(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
             )
         kind = _expected_type(known[key])
         # bool is a subclass of int in Python; refuse `timeout = true` for an int setting.
+        if kind is dict and isinstance(value, dict):
+            bad = [k for k, v in value.items() if not isinstance(v, str)]
+            if bad:
+                raise InvalidInput(
+                    f"{path}: key {key}.{bad[0]}", value[bad[0]], "expected a URL string"
+                )
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise InvalidInput(
                 f"{path}: key {key!r}",

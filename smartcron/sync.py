@@ -158,11 +158,13 @@ def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
 
 
 def target_drift(unit_dir: Path) -> list[str]:
-    """Return what is missing or different about smartcron-tasks.target and its boot link."""
+    """Return the shared unit files (target, alert template, boot link) that are missing or
+    different."""
     problems = []
-    path = unit_dir / units.TARGET
-    if not path.exists() or path.read_text(encoding="utf-8") != units.render_target():
-        problems.append(str(path))
+    for name, text in units.shared_files().items():
+        path = unit_dir / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            problems.append(str(path))
     link = unit_dir / BOOT_LINK
     if not link.is_symlink() or os.readlink(link) != f"../{units.TARGET}":
         problems.append(str(link))
@@ -170,11 +172,14 @@ def target_drift(unit_dir: Path) -> list[str]:
 
 
 def _write_target(unit_dir: Path) -> bool:
-    """Write the target and its boot link if needed; return True if anything changed."""
+    """Write the shared files and the boot link if needed; return True if anything changed."""
     drift = target_drift(unit_dir)
     if not drift:
         return False
-    atomic_write(unit_dir / units.TARGET, units.render_target(), mode=0o644, sync_dir=False)
+    for name, text in units.shared_files().items():
+        path = unit_dir / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic_write(path, text, mode=0o644, sync_dir=False)
     _symlink(unit_dir / BOOT_LINK, f"../{units.TARGET}")
     return True
 

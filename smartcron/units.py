@@ -212,3 +212,28 @@ def render_watchdog_unit(
             after=after,
         )
     )
+
+
+ALERT_UNIT = "smartcron-alert@.service"
+
+
+def smartcron_executable() -> str:
+    """Return the path of the `smartcron` command of this installation."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("smartcron")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("smartcron") or "/usr/local/bin/smartcron"
+
+
+def shared_files() -> dict[str, str]:
+    """Return the unit files every task relies on: the tasks target and the alert template."""
+    alert = (
+        _environment()
+        .get_template("smartcron-alert@.service.j2")
+        .render(smartcron=exec_argument(smartcron_executable()))
+    )
+    return {TARGET: render_target(), ALERT_UNIT: str(alert)}

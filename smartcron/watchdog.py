@@ -13,7 +13,10 @@ import threading
 import time
 from typing import Any
 
+import sqlalchemy as sa
+
 from smartcron import store
+from smartcron.alerts import AlertEngine, Notice, send
 from smartcron.collector import CURSOR_KEY, CursorMark, SignalListener, Writer, get_state
 from smartcron.config import Config
 from smartcron.errors import OperationFailed
@@ -35,6 +38,11 @@ class Watchdog:
         self.listener = SignalListener(self.writer.submit)
         self.notifier = Notifier()
         self.reconcile_every = reconcile_every
+        self.alerts = AlertEngine(self.engine, config)
+        self.db_alert_after = 300.0  # seconds of database outage before alerting directly
+        self._db_alert_sent = False
+        self._last_heartbeat = 0.0
+        self._alert_error = ""
         self._stop = threading.Event()
         self._cursor: str | None = None
 
@@ -56,6 +64,44 @@ class Watchdog:
             self.writer.submit(CursorMark(found.cursor))
             self._cursor = found.cursor
         return len(found.events)
+
+    def _alert_tick(self) -> None:
+        """Evaluate and send alerts; with the database away, alert about that directly."""
+        if self.writer.db_ok:
+            self._db_alert_sent = False
+            try:
+                self.alerts.tick()
+                self._alert_error = ""
+            except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
+                if str(exc) != self._alert_error:
+                    log.error("alert evaluation failed, will retry: %s", exc)
+                self._alert_error = str(exc)
+            return
+        down = self.writer.db_down_since
+        if down and not self._db_alert_sent and time.monotonic() - down > self.db_alert_after:
+            notice = Notice(
+                "smartcron: cannot reach its database",
+                "The watchdog has not been able to write to "
+                f"{store.redact(self.config.database_url)} for {time.monotonic() - down:.0f} s: "
+                f"{self.writer.last_error}. Runs are kept in "
+                "memory and will be written when it returns; alerts for failed runs wait until "
+                "then. Check the database server.",
+            )
+            self._db_alert_sent = send(list(self.config.channels.values()), notice)
+
+    def _heartbeat(self) -> None:
+        """Dead man's switch: fetch heartbeat_url every minute while healthy."""
+        url = self.config.heartbeat_url
+        if not url or time.monotonic() - self._last_heartbeat < 60:
+            return
+        self._last_heartbeat = time.monotonic()
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(url, timeout=10):  # noqa: S310 - operator's own URL
+                pass
+        except OSError as exc:
+            log.warning("heartbeat to %s failed: %s", url.split("?")[0], exc)
 
     def status_line(self) -> str:
         db = "db ok" if self.writer.db_ok else f"DATABASE DOWN ({self.writer.last_error[:60]})"
@@ -97,6 +143,8 @@ class Watchdog:
             if time.monotonic() - last_reconcile > self.reconcile_every:
                 self.reconcile()
                 last_reconcile = time.monotonic()
+            self._alert_tick()
+            self._heartbeat()
             self._stop.wait(1.0)
         self.notifier.stopping()
         self.listener.stop()

@@ -10,10 +10,12 @@ import click
 import sqlalchemy as sa
 
 from smartcron import store
+from smartcron.alerts import set_alert_state, test_channel
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
 from smartcron.errors import NotFound
 from smartcron.journal import Journal
+from smartcron.schema import alerts as alerts_table
 from smartcron.schema import executions
 from smartcron.tasks import host_timezone
 
@@ -168,3 +170,123 @@ def logs_cmd(app: App, name: str, run_id: int | None, last: bool, follow: bool) 
         err=True,
     )
     click.echo(row.output_tail or "(no output)")
+
+
+@cli.group("alerts", invoke_without_command=True)
+@click.option("--open", "only_open", is_flag=True, help="Only alerts that are not resolved.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
+    """List alerts, or acknowledge, resolve and test them.
+
+    \b
+    Example:
+      smartcron alerts --open
+      smartcron alerts ack 12
+      smartcron alerts test ops
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app: App = ctx.obj
+    query = sa.select(alerts_table).order_by(alerts_table.c.opened_at.desc()).limit(200)
+    if only_open:
+        query = query.where(alerts_table.c.state != "resolved")
+    with store.db_errors(app.engine), app.engine.connect() as conn:
+        rows = conn.execute(query).fetchall()
+    data = [
+        {
+            "id": r.id,
+            "task": r.task_name,
+            "kind": r.kind,
+            "state": r.state,
+            "severity": r.severity,
+            "summary": r.summary,
+            "failures": r.failure_count,
+            "notified": r.notify_count,
+            "opened_at": r.opened_at.isoformat() if r.opened_at else None,
+            "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+        }
+        for r in rows
+    ]
+    if as_json:
+        echo_json(data)
+        return
+    if not data:
+        click.echo("No alerts." if only_open else "No alerts yet.")
+        return
+    click.echo(
+        table(
+            ["ID", "TASK", "KIND", "STATE", "FAILURES", "SUMMARY"],
+            [
+                (
+                    d["id"],
+                    d["task"] or "-",
+                    d["kind"],
+                    d["state"],
+                    d["failures"],
+                    (d["summary"] or "")[:80],
+                )
+                for d in data
+            ],
+        )
+    )
+
+
+@alerts_group.command("ack")
+@click.argument("alert_id", type=int)
+@pass_app
+def alerts_ack(app: App, alert_id: int) -> None:
+    """Acknowledge alert ID: it stays open but is not sent again.
+
+    \b
+    Example:
+      smartcron alerts ack 12
+    """
+    set_alert_state(app.engine, alert_id, "acknowledged", store.actor())
+    click.echo(
+        f"Alert {alert_id} acknowledged: no more reminders. It resolves itself when the "
+        "task succeeds again, or with `smartcron alerts resolve`."
+    )
+
+
+@alerts_group.command("resolve")
+@click.argument("alert_id", type=int)
+@pass_app
+def alerts_resolve(app: App, alert_id: int) -> None:
+    """Resolve alert ID by hand.
+
+    \b
+    Example:
+      smartcron alerts resolve 12
+    """
+    set_alert_state(app.engine, alert_id, "resolved", store.actor())
+    click.echo(f"Alert {alert_id} resolved.")
+
+
+@alerts_group.command("test")
+@click.argument("channel")
+@pass_app
+def alerts_test(app: App, channel: str) -> None:
+    """Send a test message through CHANNEL (a name from the `channels` setting).
+
+    \b
+    Example:
+      smartcron alerts test ops
+    """
+    test_channel(app.config, channel)
+    click.echo(f"Test message sent through {channel!r}. Check that it arrived.")
+
+
+@cli.command("alert-fallback", hidden=True)
+@click.argument("unit")
+@pass_app
+def alert_fallback(app: App, unit: str) -> None:
+    """Run by smartcron-alert@.service (OnFailure=): announce a failed task unit.
+
+    \b
+    Example:
+      smartcron alert-fallback smartcron-payroll.service
+    """
+    from smartcron.fallback import announce
+
+    click.echo(announce(app.config, app.engine, unit))

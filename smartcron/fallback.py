@@ -1,0 +1,106 @@
+"""The OnFailure= fallback: announce a task that failed for good, even with the watchdog down.
+
+smartcron-alert@.service runs `smartcron alert-fallback <unit>`. It rebuilds the last run from
+systemd's journal messages, records it (idempotently, as the watchdog would), opens or updates
+the task's failure alert and sends it, unless that alert was already sent recently, which is
+how it is deduplicated with the watchdog. If the database is unreachable it alerts directly.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from smartcron import store
+from smartcron.alerts import (
+    AlertEngine,
+    Notice,
+    active_alert,
+    channel_urls,
+    claim,
+    record_failure,
+    release,
+    run_notice,
+    send,
+)
+from smartcron.collector import Writer
+from smartcron.config import Config
+from smartcron.explain import explain
+from smartcron.journal import Journal, reconcile
+from smartcron.runs import RunEvent, task_of_unit
+from smartcron.schema import executions, utcnow
+
+
+def last_run(journal: Journal, unit: str) -> RunEvent | None:
+    """Return the most recent finished run of `unit` according to systemd's journal."""
+    import json
+
+    lines = journal.run("-o", "json", "_PID=1", f"UNIT={unit}", "--since=-2h").splitlines()
+    entries = (json.loads(line) for line in lines if line.startswith("{"))
+    events = reconcile(entries).events
+    return max(events, key=lambda e: e.finished_at or utcnow(), default=None)
+
+
+def announce(config: Config, engine: Engine, unit: str) -> str:
+    """Record and announce the failure of `unit`; return what was done, for the journal."""
+    task_name = task_of_unit(unit) or unit
+    journal = Journal(config.journal_directory)
+    event = last_run(journal, unit)
+    if event is None:
+        return f"no finished run of {unit} in the journal; nothing to announce"
+    try:
+        return _announce_recorded(config, engine, journal, event)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        verdict = explain(event.result or "failed", event.exec_code or 0, event.exec_status or 0)
+        notice = Notice(
+            f"smartcron: {task_name} failed (database unreachable)",
+            f"What happened: {verdict.meaning}\nThe smartcron database could not be "
+            f"reached ({getattr(exc, 'orig', exc)}), so this run is not recorded yet."
+            f"\nWhole log: journalctl _SYSTEMD_INVOCATION_ID={event.invocation_id}",
+        )
+        sent = send(list(config.channels.values()), notice)
+        return f"database unreachable; alerted directly: {'sent' if sent else 'NOT sent'}"
+
+
+def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: RunEvent) -> str:
+    writer = Writer(engine, journal)
+    if (event.exec_status or 0) >= 200:
+        writer._reason(event)
+    with engine.begin() as conn:
+        writer._write(conn, event)
+        conn.execute(
+            executions.update()
+            .where(
+                executions.c.invocation_id == event.invocation_id,
+                executions.c.output_tail.is_(None),
+            )
+            .values(output_tail=journal.tail(event.invocation_id))
+        )
+        run = conn.execute(
+            sa.select(executions).where(executions.c.invocation_id == event.invocation_id)
+        ).one()
+        task = store.find_task(conn, event.task)
+        existing = active_alert(conn, event.task, "failure")
+        renotify = AlertEngine(engine, config).renotify
+        if (
+            existing is not None
+            and existing.state != "open"
+            and (
+                existing.state == "acknowledged"
+                or (existing.last_notified_at and utcnow() - existing.last_notified_at < renotify)
+            )
+        ):
+            record_failure(conn, run, task)  # count it; the alert was already sent
+            return f"alert {existing.id} for {event.task} was already sent; counted this failure"
+        alert_id = record_failure(conn, run, task)
+    if alert_id is None:
+        return f"{event.task}: its alert policy does not ask for an alert for this run"
+    urls = channel_urls(config, task)
+    if not urls:
+        return f"alert {alert_id} recorded for {event.task}; no alert channel is configured"
+    if not claim(engine, alert_id, AlertEngine(engine, config).renotify):
+        return f"alert {alert_id} for {event.task} was just sent by the watchdog"
+    if not send(urls, run_notice(config, run, task)):
+        release(engine, alert_id)
+        return f"alert {alert_id} recorded for {event.task}, but sending it failed"
+    return f"alert {alert_id} for {event.task} sent"
