@@ -209,6 +209,14 @@ class AlertEngine:
         )
         self._retry_after: dict[int, dt.datetime] = {}
 
+    def initialize(self) -> None:
+        """Set the run cursor on the very first start (before collecting), so that history
+        is not alerted about but every run recorded from now on is."""
+        with self.engine.begin() as conn:
+            if get_state(conn, RUN_CURSOR) is None:
+                newest = conn.execute(sa.select(sa.func.max(executions.c.id))).scalar() or 0
+                set_state(conn, RUN_CURSOR, str(newest))
+
     def tick(self) -> None:
         """One pass; database errors propagate to the caller (which retries next tick)."""
         with self.engine.begin() as conn:
@@ -294,7 +302,15 @@ class AlertEngine:
                 continue  # no channel configured: the alert stays open for the CLI/dashboard
             if not claim(self.engine, alert.id, self.renotify):
                 continue  # the fallback unit sent it meanwhile
-            if send(urls, run_notice(self.config, run, task, repeat=alert.notify_count)):
+            notice = (
+                run_notice(self.config, run, task, repeat=alert.notify_count)
+                if run is not None
+                else Notice(
+                    f"smartcron: {alert.task_name or 'system'} {alert.kind}",
+                    f"{alert.summary}\nSee `smartcron health` for the current state.",
+                )
+            )
+            if send(urls, notice):
                 self._retry_after.pop(alert.id, None)
             else:
                 release(self.engine, alert.id)
@@ -337,3 +353,40 @@ def test_channel(config: Config, name: str) -> None:
             f"channel {name!r} did not accept the test message; check its URL "
             "and that the service is reachable (apprise logged the reason above)"
         )
+
+
+def sync_condition_alerts(
+    engine: Engine, kind: str, problems: dict[str, str], tasks: dict[str, Task]
+) -> None:
+    """Open an alert per task with a `kind` problem (if its policy asks), resolve the others."""
+    with engine.begin() as conn:
+        active = {
+            r.task_name: r
+            for r in conn.execute(
+                sa.select(alerts).where(alerts.c.kind == kind, alerts.c.state.in_(ACTIVE))
+            )
+        }
+        for name, message in problems.items():
+            task = tasks.get(name)
+            if task is None or kind not in task.alert_on or name in active:
+                continue
+            conn.execute(
+                alerts.insert().values(
+                    task_name=name,
+                    kind=kind,
+                    state="open",
+                    severity=task.priority,
+                    summary=message,
+                    failure_count=1,
+                    opened_at=utcnow(),
+                )
+            )
+        for name, row in active.items():
+            if name not in problems:
+                conn.execute(
+                    alerts.update()
+                    .where(alerts.c.id == row.id)
+                    .values(
+                        state="resolved", resolved_at=utcnow(), details=f"{kind} condition cleared"
+                    )
+                )

@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartcron import store
-from smartcron.alerts import AlertEngine, Notice, send
+from smartcron import health, store
+from smartcron.alerts import AlertEngine, Notice, send, sync_condition_alerts
 from smartcron.collector import CURSOR_KEY, CursorMark, SignalListener, Writer, get_state
 from smartcron.config import Config
 from smartcron.errors import OperationFailed
@@ -42,6 +42,9 @@ class Watchdog:
         self.db_alert_after = 300.0  # seconds of database outage before alerting directly
         self._db_alert_sent = False
         self._last_heartbeat = 0.0
+        self.health_every = 60.0
+        self._last_health = 0.0
+        self.last_score: int | None = None
         self._alert_error = ""
         self._stop = threading.Event()
         self._cursor: str | None = None
@@ -89,6 +92,27 @@ class Watchdog:
             )
             self._db_alert_sent = send(list(self.config.channels.values()), notice)
 
+    def _health_tick(self) -> None:
+        """Every minute: run the health checks, store them, raise late/long-run alerts."""
+        if not self.writer.db_ok or time.monotonic() - self._last_health < self.health_every:
+            return
+        self._last_health = time.monotonic()
+        try:
+            checks = health.run_checks(self.config, self.engine, backlog=self.writer.backlog)
+            health.store_checks(self.engine, checks)
+            with self.engine.connect() as conn:
+                tasks = {t.name: t for t in store.list_tasks(conn)}
+            for kind in ("late", "long-run"):
+                problems = {
+                    c.name.split(":", 1)[1]: c.message
+                    for c in checks
+                    if c.name.startswith(f"{kind}:") and c.status != "ok"
+                }
+                sync_condition_alerts(self.engine, kind, problems, tasks)
+            self.last_score = health.score(checks)
+        except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
+            log.error("health checks failed, will retry: %s", exc)
+
     def _heartbeat(self) -> None:
         """Dead man's switch: fetch heartbeat_url every minute while healthy."""
         url = self.config.heartbeat_url
@@ -122,6 +146,10 @@ class Watchdog:
 
     def serve(self) -> int:
         """Run until stopped; return the exit status (non-zero makes systemd restart us)."""
+        try:
+            self.alerts.initialize()
+        except sa.exc.SQLAlchemyError as exc:  # database down: the first tick will do it
+            log.error("database unavailable at start-up: %s", getattr(exc, "orig", exc))
         self.writer.start()
         self.listener.start()
         if not self.listener.subscribed.wait(15):
@@ -144,6 +172,7 @@ class Watchdog:
                 self.reconcile()
                 last_reconcile = time.monotonic()
             self._alert_tick()
+            self._health_tick()
             self._heartbeat()
             self._stop.wait(1.0)
         self.notifier.stopping()

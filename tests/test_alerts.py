@@ -117,7 +117,6 @@ def test_alert_dedup_reminder_and_recovery_reach_smtp_and_webhook(
     assert sd.run("sync").exit_code == 0
     watchdog = _watchdog(sd, str(sd.engine.url), {"hook": webhook[0], "mail": smtp[0]}, "4s")
     try:
-        time.sleep(1.5)  # the alert engine's first pass sets its cursor
         sd.run("task", "run", name, "--wait")
         first = webhook[1].wait(1)
         assert len(first) == 1 and f"smartcron: {name} failed" in first[0]["title"]
@@ -200,7 +199,6 @@ def test_watchdog_and_fallback_together_send_one_alert(
     _install_fallback_env(sd, str(shared_db.url), {"hook": webhook[0]})
     watchdog = _watchdog(sd, str(shared_db.url), {"hook": webhook[0]}, "4h")
     try:
-        time.sleep(1.5)
         sd.run("task", "run", name, "--wait")
         assert len(webhook[1].wait(1)) == 1
         time.sleep(5)  # whichever of the two came second must not have sent again

@@ -290,3 +290,31 @@ def alert_fallback(app: App, unit: str) -> None:
     from smartcron.fallback import announce
 
     click.echo(announce(app.config, app.engine, unit))
+
+
+@cli.command("health")
+@click.option("--json", "as_json", is_flag=True, help="Print {score, checks: [...]} as JSON.")
+@pass_app
+def health_cmd(app: App, as_json: bool) -> None:
+    """Check that everything that should run is running and recorded; exit 1 on any failure.
+
+    \b
+    Example:
+      smartcron health
+      smartcron health --json | jq .score
+    """
+    from smartcron import health
+
+    checks = health.run_checks(app.config, app.engine)
+    if as_json:
+        echo_json(health.as_json(checks))
+    else:
+        click.echo(
+            table(
+                ["CHECK", "STATUS", "DETAIL"],
+                [(c.name, c.status.upper(), c.message) for c in checks],
+            )
+        )
+        click.echo(f"Health score: {health.score(checks)}/100")
+    if any(c.status == "fail" for c in checks):
+        raise SystemExit(1)

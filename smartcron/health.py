@@ -1,0 +1,307 @@
+"""Health checks: is everything that should run, running and recorded?
+
+Each check returns ok, warn or fail with a message that says what to do. The watchdog runs
+them every minute, stores them in `health_checks` and raises "late" and "long-run" alerts;
+`smartcron health` runs them on demand. The score is 100 minus 25 per failing and 10 per
+warning check, never below 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import make_url
+
+from smartcron import schedule, store, units
+from smartcron.config import Config
+from smartcron.errors import OperationFailed
+from smartcron.schema import executions, health_checks, utcnow
+from smartcron.schema import tasks as tasks_table
+from smartcron.systemd import Systemd
+from smartcron.tasks import Task
+
+LATE_GRACE = dt.timedelta(minutes=2)
+NEVER = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok, warn, fail
+    message: str
+    value: float | None = None
+
+
+def score(checks: Sequence[Check]) -> int:
+    """Return the 0-100 health score of a set of checks."""
+    penalty = sum(25 if c.status == "fail" else 10 if c.status == "warn" else 0 for c in checks)
+    return max(0, 100 - penalty)
+
+
+def late_runs(
+    task: Task,
+    last_start: dt.datetime | None,
+    now: dt.datetime,
+    grace: dt.timedelta = LATE_GRACE,
+    since: dt.datetime | None = None,
+) -> dt.datetime | None:
+    """Given a task and its latest recorded start, return the expected start that is missing.
+
+    The most recent time the schedule asked for (at least `grace` ago) must be followed by a
+    recorded start; this also catches elapses systemd skipped because the previous run was
+    still going. Returns None when nothing is late (or the schedule is not a cron schedule).
+    """
+    if task.paused or schedule.kind_of(task.schedule) != "cron":
+        return None
+    it = schedule.cron_iter(task.schedule, (now - grace).astimezone(ZoneInfo(task.timezone)))
+    expected: dt.datetime = it.get_prev(dt.datetime)
+    if since is not None and expected < since:
+        return None  # due before the task existed in its current form
+    if last_start is not None and last_start >= expected - dt.timedelta(seconds=5):
+        return None
+    return expected
+
+
+def check_database(engine: Engine) -> Check:
+    began = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        return Check(
+            "database",
+            "fail",
+            f"cannot reach the database: {getattr(exc, 'orig', exc)}. "
+            "Check that it runs and that database_url is right.",
+        )
+    ms = (time.perf_counter() - began) * 1000
+    status = "ok" if ms < 500 else "warn"
+    return Check("database", status, f"reachable in {ms:.0f} ms", ms)
+
+
+def check_disk(config: Config) -> list[Check]:
+    paths: dict[str, str] = {}
+    url = make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        paths["database"] = str(Path(url.database).parent)
+    paths["journal"] = config.journal_directory or next(
+        (p for p in ("/var/log/journal", "/run/log/journal") if os.path.isdir(p)), "/"
+    )
+    out = []
+    for label, path in paths.items():
+        if not os.path.exists(path):
+            continue
+        usage = shutil.disk_usage(path)
+        free = usage.free / usage.total * 100
+        status = "fail" if free < 5 else "warn" if free < 10 else "ok"
+        out.append(
+            Check(
+                f"disk:{label}",
+                status,
+                f"{free:.0f}% free on the filesystem of {path}"
+                + ("; free some space" if status != "ok" else ""),
+                free,
+            )
+        )
+    return out
+
+
+def check_journal(config: Config) -> Check:
+    cmd = ["journalctl", "--disk-usage"] + (
+        ["-D", config.journal_directory] if config.journal_directory else []
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    text = proc.stdout.strip() or proc.stderr.strip()
+    return Check(
+        "journal", "ok" if proc.returncode == 0 else "warn", text or "journalctl gave no answer"
+    )
+
+
+def check_timers(tasks: Sequence[Task], systemd: Systemd) -> list[Check]:
+    """Every active task's timer is loaded, active and next elapses when its schedule says."""
+    states = systemd.list_units(f"{units.PREFIX}*.timer")
+    out = []
+    now = utcnow()
+    for task in tasks:
+        if task.paused:
+            continue
+        timer = units.timer_name(task.name)
+        load, active, _ = states.get(timer, ("not-found", "inactive", "dead"))
+        if load != "loaded" or active != "active":
+            out.append(
+                Check(
+                    f"timer:{task.name}",
+                    "fail",
+                    f"{timer} is {load}/{active}; run "
+                    "`smartcron sync` (and `smartcron sync --check` to see why)",
+                )
+            )
+            continue
+        nxt = systemd.properties(timer, "NextElapseUSecRealtime").get("NextElapseUSecRealtime")
+        if schedule.kind_of(task.schedule) == "cron" and nxt not in (None, 0, NEVER):
+            expected = schedule.next_times(task.schedule, task.timezone, now, 1)[0]
+            actual = dt.datetime.fromtimestamp(int(nxt) / 1e6, tz=dt.UTC)
+            if abs((actual - expected).total_seconds()) > 2:
+                out.append(
+                    Check(
+                        f"timer:{task.name}",
+                        "warn",
+                        f"{timer} next elapses at "
+                        f"{actual:%Y-%m-%d %H:%M:%S} UTC but the schedule says "
+                        f"{expected.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC (DST?)",
+                    )
+                )
+                continue
+        out.append(Check(f"timer:{task.name}", "ok", "loaded, active, next elapse as scheduled"))
+    return out
+
+
+def check_runs(engine: Engine, tasks: Sequence[Task], now: dt.datetime) -> list[Check]:
+    """Late or missed runs, and runs going on longer than the task's warn_after."""
+    out = []
+    with engine.connect() as conn:
+        starts = dict(
+            conn.execute(
+                sa.select(executions.c.task_name, sa.func.max(executions.c.started_at)).group_by(
+                    executions.c.task_name
+                )
+            ).all()
+        )
+        running = conn.execute(
+            sa.select(executions.c.task_name, executions.c.started_at).where(
+                executions.c.outcome == "running"
+            )
+        ).all()
+        # Runs are only expected from the moment the task took its current form.
+        changed: dict[str, dt.datetime] = dict(
+            conn.execute(sa.select(tasks_table.c.name, tasks_table.c.updated_at)).all()
+        )
+    for task in tasks:
+        last = starts.get(task.name)
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        missing = late_runs(task, last, now, since=changed.get(task.name))
+        if missing is not None:
+            out.append(
+                Check(
+                    f"late:{task.name}",
+                    "fail",
+                    f"the run due at {missing.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC has "
+                    "not started (timer stopped, previous run still going, or the "
+                    "watchdog was down); see `smartcron status`",
+                )
+            )
+    limits = {t.name: t.warn_after for t in tasks if t.warn_after}
+    for name, started in running:
+        limit = limits.get(name)
+        if limit and started and now - started > dt.timedelta(seconds=limit):
+            minutes = (now - started).total_seconds() / 60
+            out.append(
+                Check(
+                    f"long-run:{name}",
+                    "warn",
+                    f"running for {minutes:.0f} min, longer than its warn_after",
+                )
+            )
+    return out
+
+
+def check_failed_units(systemd: Systemd) -> Check:
+    failed = [
+        n for n, (_l, a, _s) in systemd.list_units(f"{units.PREFIX}*").items() if a == "failed"
+    ]
+    if failed:
+        return Check(
+            "failed-units",
+            "warn",
+            f"{len(failed)} smartcron unit(s) failed: "
+            f"{', '.join(sorted(failed)[:5])}; `smartcron runs --failed` says why",
+            len(failed),
+        )
+    return Check("failed-units", "ok", "no failed smartcron units", 0)
+
+
+def check_clock() -> Check:
+    if Path("/run/systemd/timesync/synchronized").exists():
+        return Check("clock", "ok", "synchronised (systemd-timesyncd)")
+    proc = subprocess.run(
+        ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if proc.stdout.strip() == "yes":
+        return Check("clock", "ok", "synchronised")
+    return Check(
+        "clock",
+        "warn",
+        "the clock is not known to be synchronised: schedules and "
+        "timestamps may drift; enable NTP (timedatectl set-ntp true)",
+    )
+
+
+def run_checks(config: Config, engine: Engine, *, backlog: int | None = None) -> list[Check]:
+    """Run every check that can run now; a check that cannot run says so."""
+    checks = [check_database(engine)]
+    checks += check_disk(config)
+    checks.append(check_journal(config))
+    tasks: list[Task] = []
+    if checks[0].status != "fail":
+        with engine.connect() as conn:
+            tasks = store.list_tasks(conn)
+        checks += check_runs(engine, tasks, utcnow())
+    try:
+        with Systemd() as systemd:
+            checks += check_timers(tasks, systemd)
+            checks.append(check_failed_units(systemd))
+    except OperationFailed as exc:
+        checks.append(Check("systemd", "fail", str(exc)))
+    checks.append(check_clock())
+    if backlog is not None:
+        status = "ok" if backlog < 100 else "warn"
+        checks.append(
+            Check("collector", status, f"{backlog} run event(s) waiting to be written", backlog)
+        )
+    return checks
+
+
+def store_checks(engine: Engine, checks: Sequence[Check]) -> None:
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            health_checks.insert(),
+            [
+                {
+                    "checked_at": now,
+                    "check_name": c.name[:64],
+                    "status": c.status,
+                    "value": c.value,
+                    "message": c.message,
+                }
+                for c in checks
+            ]
+            + [
+                {
+                    "checked_at": now,
+                    "check_name": "score",
+                    "status": "ok",
+                    "value": score(checks),
+                    "message": f"health score {score(checks)}",
+                }
+            ],
+        )
+
+
+def as_json(checks: Sequence[Check]) -> dict[str, object]:
+    return {"score": score(checks), "checks": [asdict(c) for c in checks]}

@@ -1,0 +1,84 @@
+"""Health checks: the late-run rule (pure, clock given), and `smartcron health` for real."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import sqlalchemy as sa
+
+from smartcron import health
+from smartcron.schema import tasks as tasks_table
+from smartcron.tasks import validate_task
+
+from conftest import SystemdEnv
+
+NOW = dt.datetime(2026, 11, 27, 12, 7, 30, tzinfo=dt.UTC)
+
+
+def _task(schedule: str, **extra: object) -> object:
+    return validate_task(
+        {"name": "job", "command": ["/bin/true"], "schedule": schedule, "timezone": "UTC", **extra}
+    )
+
+
+def test_late_runs_flags_the_missing_start() -> None:
+    task = _task("*/5 * * * *")
+    missing = health.late_runs(task, NOW - dt.timedelta(minutes=12), NOW)  # type: ignore[arg-type]
+    assert missing == dt.datetime(2026, 11, 27, 12, 5, tzinfo=dt.UTC)
+
+
+def test_late_runs_accepts_a_recent_start_and_the_grace_period() -> None:
+    task = _task("*/5 * * * *")
+    assert health.late_runs(task, NOW - dt.timedelta(minutes=2, seconds=29), NOW) is None  # type: ignore[arg-type]
+    # The 12:05 run is due, but within the 2-minute grace it is not yet late.
+    just_due = dt.datetime(2026, 11, 27, 12, 6, 0, tzinfo=dt.UTC)
+    assert health.late_runs(task, just_due - dt.timedelta(minutes=5), just_due) is None  # type: ignore[arg-type]
+
+
+def test_late_runs_ignores_runs_due_before_the_task_changed_and_paused_tasks() -> None:
+    task = _task("*/5 * * * *")
+    assert health.late_runs(task, None, NOW, since=NOW - dt.timedelta(minutes=1)) is None  # type: ignore[arg-type]
+    assert health.late_runs(_task("*/5 * * * *", paused=True), None, NOW) is None  # type: ignore[arg-type]
+    assert health.late_runs(_task("@reboot"), None, NOW) is None  # type: ignore[arg-type]
+
+
+def test_score_counts_failures_and_warnings() -> None:
+    checks = [
+        health.Check("a", "ok", ""),
+        health.Check("b", "warn", ""),
+        health.Check("c", "fail", ""),
+        health.Check("d", "fail", ""),
+    ]
+    assert health.score(checks) == 40
+    assert health.score([health.Check("x", "fail", "")] * 5) == 0
+
+
+def test_health_command_reports_timers_and_late_runs(sd: SystemdEnv) -> None:
+    name = sd.add("pos", "--command", "/bin/true", "--schedule", "*/5 * * * *")
+    assert sd.run("sync").exit_code == 0
+    result = sd.run("health", "--json")
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["database"]["status"] == "ok"
+    assert checks[f"timer:{name}"]["status"] == "ok"
+    assert f"late:{name}" not in checks
+    assert 0 <= report["score"] <= 100
+
+    sd.systemd.systemctl("stop", f"smartcron-{name}.timer")
+    stopped = sd.run("health")
+    assert stopped.exit_code == 1
+    assert f"timer:{name}" in stopped.stdout and "smartcron sync" in stopped.stdout
+
+    # Pretend the task has existed for an hour without a single recorded run.
+    with sd.engine.begin() as conn:
+        conn.execute(
+            sa.update(tasks_table)
+            .where(tasks_table.c.name == name)
+            .values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+        )
+    late = json.loads(sd.run("health", "--json").stdout)
+    late_checks = {c["name"]: c for c in late["checks"]}
+    assert late_checks[f"late:{name}"]["status"] == "fail"
+    assert "has not started" in late_checks[f"late:{name}"]["message"]
+    assert late["score"] < report["score"]
