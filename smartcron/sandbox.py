@@ -144,6 +144,7 @@ class PrivateSystemd:
         while time.monotonic() < began + timeout:
             state = self.run(["systemctl", "is-system-running"], check=False).stdout.strip()
             if state in {"running", "degraded"}:
+                self._wait_on_bus(began + timeout)
                 self.boot_seconds = time.monotonic() - began
                 return
             time.sleep(0.02)
@@ -153,6 +154,36 @@ class PrivateSystemd:
             f"private systemd did not reach running within {timeout}s "
             f"(last state {state!r}); boot log: {log}"
         )
+
+    def _on_bus(self) -> bool:
+        proc = subprocess.run(
+            [
+                "busctl",
+                f"--address={self.bus_address}",
+                "get-property",
+                "org.freedesktop.systemd1",
+                "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager",
+                "Version",
+            ],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return proc.returncode == 0
+
+    def _wait_on_bus(self, deadline: float) -> None:
+        """Wait until systemd answers on D-Bus. If it tried to connect before dbus-daemon was
+        listening, it does not retry by itself; SIGUSR1 asks it to reconnect."""
+        nudged = 0.0
+        while time.monotonic() < deadline:
+            if self._on_bus():
+                return
+            if time.monotonic() - nudged > 1.0:
+                os.kill(self.pid, signal.SIGUSR1)
+                nudged = time.monotonic()
+            time.sleep(0.05)
+        raise SandboxError("the private systemd did not register on D-Bus")
 
     def _find_child(self, deadline: float) -> int:
         assert self._proc is not None  # noqa: S101 - set by start()
