@@ -40,8 +40,14 @@ class Notice:
 
 
 def channel_urls(config: Config, task: Task | None) -> list[str]:
-    """Return the apprise URLs for a task: its named channels, else every channel."""
-    names = list(task.channels) if task and task.channels else list(config.channels)
+    """Return the apprise URLs for a task: the channels it names, else those of its priority
+    (`priority_channels`), else every channel."""
+    if task and task.channels:
+        names = list(task.channels)
+    elif task and task.priority in config.priority_channels:
+        names = [n.strip() for n in config.priority_channels[task.priority].split(",") if n.strip()]
+    else:
+        names = list(config.channels)
     return [config.channels[n] for n in names if n in config.channels]
 
 
@@ -295,8 +301,6 @@ class AlertEngine:
                     sa.select(executions).where(executions.c.id == alert.execution_id)
                 ).first()
                 task = store.find_task(conn, alert.task_name) if alert.task_name else None
-            if run is None:
-                continue
             urls = channel_urls(self.config, task)
             if not urls:
                 continue  # no channel configured: the alert stays open for the CLI/dashboard

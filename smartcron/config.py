@@ -80,6 +80,14 @@ class Config:
             "check": None,
         },
     )
+    priority_channels: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Channels by task priority: a table of priority = comma-separated "
+            "channel names, used for tasks that name no channels.",
+            "check": None,
+        },
+    )
     renotify_interval: str = _setting(
         "4h",
         "While a failure lasts, repeat its alert this often.",

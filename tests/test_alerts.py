@@ -208,3 +208,73 @@ def test_watchdog_and_fallback_together_send_one_alert(
         assert len(rows) == 1 and rows[0].notify_count == 1
     finally:
         watchdog.stop()
+
+
+def test_alerts_test_command_reaches_the_channel(
+    sd: SystemdEnv, webhook: tuple[str, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTCRON_CHANNELS", json.dumps({"hook": webhook[0]}))
+    result = sd.run("alerts", "test", "hook")
+    assert result.exit_code == 0, result.stderr
+    assert "test alert" in webhook[1].wait(1)[0]["title"]
+    unknown = sd.run("alerts", "test", "nope")
+    assert unknown.exit_code == 2 and "known: hook" in unknown.stderr
+
+
+def test_heartbeat_url_is_fetched(sd: SystemdEnv) -> None:
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfg = config.load(
+        environ={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": str(sd.engine.url),
+            "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+            "SMARTCRON_HEARTBEAT_URL": f"http://127.0.0.1:{server.server_address[1]}/ping/abc",
+        }
+    )
+    watchdog = Watchdog(cfg)
+    threading.Thread(target=watchdog.serve, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 15
+        while not hits and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert hits == ["/ping/abc"]
+    finally:
+        watchdog.stop()
+        server.shutdown()
+
+
+def test_late_run_raises_a_late_alert(sd: SystemdEnv, webhook: tuple[str, Inbox]) -> None:
+    import datetime as dt
+
+    from smartcron.schema import tasks as tasks_table
+
+    name = sd.add("nightly", "--command", "/bin/true", "--schedule", "*/5 * * * *")
+    assert sd.run("sync").exit_code == 0
+    with sd.engine.begin() as conn:  # it has existed for an hour and never ran
+        conn.execute(
+            sa.update(tasks_table)
+            .where(tasks_table.c.name == name)
+            .values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+        )
+    watchdog = _watchdog(sd, str(sd.engine.url), {"hook": webhook[0]}, "4h")
+    try:
+        got = webhook[1].wait(1, timeout=30)
+        assert got and f"smartcron: {name} late" in got[0]["title"]
+        assert "has not started" in got[0]["body"]
+        with sd.engine.connect() as conn:
+            alert = conn.execute(sa.select(alerts).where(alerts.c.kind == "late")).one()
+        assert alert.task_name == name and alert.state == "notified"
+    finally:
+        watchdog.stop()

@@ -242,3 +242,58 @@ def test_systemd_restarts_a_watchdog_whose_main_loop_is_stuck(sd: SystemdEnv) ->
         (sd.systemd.unit_dir / unit).unlink(missing_ok=True)
         shutil.rmtree(sd.systemd.unit_dir / f"{unit}.d", ignore_errors=True)
         sd.systemd.systemctl("daemon-reload")
+
+
+def test_database_outage_is_alerted_directly(sd: SystemdEnv, mariadb: ThrowawayMariaDB) -> None:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    engine = store.make_engine(mariadb.url)
+    store.upgrade(engine)
+    name = sd.add("dbgone", "--command", "/bin/true", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    _start_from_now(engine, sd.systemd.journal_dir)
+    cfg = config.load(
+        environ={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": mariadb.url,
+            "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+            "SMARTCRON_CHANNELS": json.dumps(
+                {"hook": f"json://127.0.0.1:{server.server_address[1]}/h"}
+            ),
+        }
+    )
+    watchdog = Watchdog(cfg)
+    watchdog.db_alert_after = 1.0  # seconds, instead of 5 minutes
+    watchdog.writer.retry_delay = 0.2
+    thread = threading.Thread(target=watchdog.serve, daemon=True)
+    thread.start()
+    try:
+        assert watchdog.listener.subscribed.wait(15)
+        mariadb.kill()
+        sd.systemd.systemctl("start", units.service_name(name))  # a run it cannot write
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert got and got[0]["title"] == "smartcron: cannot reach its database"
+        assert "Runs are kept in memory" in got[0]["message"]
+        time.sleep(2)
+        assert len(got) == 1  # said once, not every second
+    finally:
+        watchdog.stop()
+        thread.join(timeout=15)
+        server.shutdown()
+        engine.dispose()
