@@ -20,43 +20,7 @@ from smartcron import config, store
 from smartcron.schema import alerts
 from smartcron.watchdog import Watchdog
 
-from conftest import SystemdEnv
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, str]] = []
-        self.lock = threading.Lock()
-
-    def add(self, title: str, body: str) -> None:
-        with self.lock:
-            self.messages.append({"title": title, "body": body})
-
-    def wait(self, count: int, timeout: float = 20) -> list[dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.messages) < count:
-            time.sleep(0.1)
-        return list(self.messages)
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, Inbox]]:
-    inbox = Inbox()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            inbox.add(data.get("title", ""), data.get("message", ""))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hook", inbox
-    server.shutdown()
+from conftest import Inbox, SystemdEnv
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from smartcron.journal import Journal
 from smartcron.schema import executions
 from smartcron.watchdog import Watchdog
 
-from conftest import SystemdEnv, need
+from conftest import Inbox, SystemdEnv, need
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
@@ -244,23 +244,11 @@ def test_systemd_restarts_a_watchdog_whose_main_loop_is_stuck(sd: SystemdEnv) ->
         sd.systemd.systemctl("daemon-reload")
 
 
-def test_database_outage_is_alerted_directly(sd: SystemdEnv, mariadb: ThrowawayMariaDB) -> None:
+def test_database_outage_is_alerted_directly(
+    sd: SystemdEnv, mariadb: ThrowawayMariaDB, webhook: tuple[str, Inbox]
+) -> None:
     import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    got: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     engine = store.make_engine(mariadb.url)
     store.upgrade(engine)
     name = sd.add("dbgone", "--command", "/bin/true", "--schedule", "@yearly")
@@ -271,9 +259,7 @@ def test_database_outage_is_alerted_directly(sd: SystemdEnv, mariadb: ThrowawayM
             "SMARTCRON_CONFIG": "",
             "SMARTCRON_DATABASE_URL": mariadb.url,
             "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
-            "SMARTCRON_CHANNELS": json.dumps(
-                {"hook": f"json://127.0.0.1:{server.server_address[1]}/h"}
-            ),
+            "SMARTCRON_CHANNELS": json.dumps({"hook": webhook[0]}),
         }
     )
     watchdog = Watchdog(cfg)
@@ -285,15 +271,12 @@ def test_database_outage_is_alerted_directly(sd: SystemdEnv, mariadb: ThrowawayM
         assert watchdog.listener.subscribed.wait(15)
         mariadb.kill()
         sd.systemd.systemctl("start", units.service_name(name))  # a run it cannot write
-        deadline = time.monotonic() + 30
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.2)
+        got = webhook[1].wait(1, timeout=30)
         assert got and got[0]["title"] == "smartcron: cannot reach its database"
-        assert "Runs are kept in memory" in got[0]["message"]
+        assert "Runs are kept in memory" in got[0]["body"]
         time.sleep(2)
-        assert len(got) == 1  # said once, not every second
+        assert len(webhook[1].messages) == 1  # said once, not every second
     finally:
         watchdog.stop()
         thread.join(timeout=15)
-        server.shutdown()
         engine.dispose()
