@@ -85,7 +85,6 @@ class Writer(threading.Thread):
         self.db_ok = True
         self.db_down_since: float | None = None
         self.last_error = ""
-        self.latencies: list[float] = []  # exit timestamp -> committed row, seconds
         self._reasons: dict[str, str] = {}
         # journald may still be reading a run's output when systemd reports its end: the row
         # is written at once, and its output tail read again a little later.
@@ -158,7 +157,6 @@ class Writer(threading.Thread):
             if not self.db_ok:
                 log.info("database is back; wrote %d held run event(s)", len(batch))
             self.db_ok, self.db_down_since = True, None
-            now = utcnow()
             for item in batch:
                 self.pending.popleft()
                 if not isinstance(item, RunEvent):
@@ -167,8 +165,6 @@ class Writer(threading.Thread):
                 if item.kind == "finished":
                     # The output tail is read once journald has caught up with the run.
                     self._refresh.append((time.monotonic() + self.tail_delay, item.invocation_id))
-                    if item.finished_at and item.source == "dbus":
-                        self.latencies.append((now - item.finished_at).total_seconds())
 
     def _refresh_tails(self) -> None:
         """Re-read the output tail of runs that finished a moment ago; update if it grew."""

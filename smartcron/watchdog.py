@@ -58,7 +58,7 @@ class Watchdog:
             try:
                 with self.engine.connect() as conn:
                     self._cursor = get_state(conn, CURSOR_KEY)
-            except Exception:  # noqa: BLE001 - database down: fall back to the last 24 h
+            except sa.exc.SQLAlchemyError:  # database down: fall back to the last 24 h
                 self._cursor = None
         found = reconcile(self.journal.entries_since(self._cursor))
         for event in found.events:

@@ -19,21 +19,6 @@ from smartcron.schema import alerts as alerts_table
 from smartcron.schema import executions
 from smartcron.tasks import host_timezone
 
-RUN_FIELDS = (
-    "task",
-    "invocation_id",
-    "trigger",
-    "attempt",
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "result",
-    "exit_code",
-    "signal",
-    "outcome",
-    "meaning",
-)
-
 
 @cli.command("watchdog")
 @pass_app
