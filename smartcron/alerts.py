@@ -226,15 +226,21 @@ class AlertEngine:
     def tick(self) -> None:
         """One pass; database errors propagate to the caller (which retries next tick)."""
         with self.engine.begin() as conn:
-            self._evaluate(conn)
+            notices = self._evaluate(conn)
+        # Sent only after the commit: never hold the database during a network send, and a
+        # notice never announces a state that was not stored.
+        for task, notice in notices:
+            self._send_now(task, notice)
         self._deliver()
 
-    def _evaluate(self, conn: Connection) -> None:
+    def _evaluate(self, conn: Connection) -> list[tuple[Task | None, Notice]]:
+        """Record what the new runs mean for alerts; return the notices to send after commit."""
+        notices: list[tuple[Task | None, Notice]] = []
         raw = get_state(conn, RUN_CURSOR)
         if raw is None:  # first start: do not alert for history, start after the newest run
             newest = conn.execute(sa.select(sa.func.max(executions.c.id))).scalar() or 0
             set_state(conn, RUN_CURSOR, str(newest))
-            return
+            return notices
         last = int(raw)
         runs = conn.execute(
             sa.select(executions)
@@ -245,7 +251,7 @@ class AlertEngine:
         for run in runs:
             task = store.find_task(conn, run.task_name)
             if run.outcome == "success":
-                self._on_success(conn, run, task)
+                notices += self._on_success(conn, run, task)
             else:
                 record_failure(conn, run, task)
             last = run.id
@@ -253,8 +259,12 @@ class AlertEngine:
         # only moves past finished rows, and rows are written in id order.
         if runs:
             set_state(conn, RUN_CURSOR, str(last))
+        return notices
 
-    def _on_success(self, conn: Connection, run: Any, task: Task | None) -> None:
+    def _on_success(
+        self, conn: Connection, run: Any, task: Task | None
+    ) -> list[tuple[Task | None, Notice]]:
+        notices: list[tuple[Task | None, Notice]] = []
         existing = active_alert(conn, run.task_name, "failure")
         if existing is not None:
             span = format_duration(max(1, int((utcnow() - existing.opened_at).total_seconds())))
@@ -267,14 +277,11 @@ class AlertEngine:
                 .where(alerts.c.id == existing.id)
                 .values(state="resolved", resolved_at=utcnow(), details=summary)
             )
-            self._send_now(
-                task,
-                Notice(
-                    f"smartcron: {run.task_name} recovered", summary + f"\nLast run: {run.meaning}"
-                ),
-            )
+            title = f"smartcron: {run.task_name} recovered"
+            notices.append((task, Notice(title, summary + f"\nLast run: {run.meaning}")))
         if task is not None and "success" in task.alert_on:
-            self._send_now(task, run_notice(self.config, run, task))
+            notices.append((task, run_notice(self.config, run, task)))
+        return notices
 
     def _send_now(self, task: Task | None, notice: Notice) -> None:
         urls = channel_urls(self.config, task)
