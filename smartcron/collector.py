@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from smartcron import store
 from smartcron.explain import explain
-from smartcron.journal import Journal
+from smartcron.journal import Journal, RunWindow
 from smartcron.runs import RunEvent, RunTracker
 from smartcron.schema import executions, utcnow
 from smartcron.schema import state as state_table
@@ -89,7 +89,7 @@ class Writer(threading.Thread):
         # journald may still be reading a run's output when systemd reports its end: the row
         # is written at once, and its output tail read again a little later.
         self.tail_delay = 2.0
-        self._refresh: collections.deque[tuple[float, str]] = collections.deque()
+        self._refresh: collections.deque[tuple[float, RunWindow]] = collections.deque()
 
     def submit(self, item: RunEvent | CursorMark) -> None:
         """Hand over an event; never blocks (called from the D-Bus thread)."""
@@ -164,7 +164,10 @@ class Writer(threading.Thread):
                 self.written += 1
                 if item.kind == "finished":
                     # The output tail is read once journald has caught up with the run.
-                    self._refresh.append((time.monotonic() + self.tail_delay, item.invocation_id))
+                    window = RunWindow(
+                        item.invocation_id, item.task, item.started_at, item.finished_at
+                    )
+                    self._refresh.append((time.monotonic() + self.tail_delay, window))
 
     def _refresh_tails(self) -> None:
         """Re-read the output tail of runs that finished a moment ago; update if it grew."""
@@ -176,8 +179,9 @@ class Writer(threading.Thread):
             and not self.pending
             and self.inbox.empty()
         ):
-            _due, inv = self._refresh[0]
-            tail = self.journal.tail(inv)
+            _due, window = self._refresh[0]
+            inv = window.invocation_id
+            tail = self.journal.tail(window)
             try:
                 with self.engine.begin() as conn:
                     conn.execute(

@@ -26,7 +26,7 @@ from smartcron.alerts import (
 from smartcron.collector import Writer
 from smartcron.config import Config
 from smartcron.explain import explain
-from smartcron.journal import Journal, reconcile
+from smartcron.journal import Journal, RunWindow, reconcile
 from smartcron.runs import RunEvent, task_of_unit
 from smartcron.schema import executions, utcnow
 
@@ -74,7 +74,11 @@ def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: 
                 executions.c.invocation_id == event.invocation_id,
                 executions.c.output_tail.is_(None),
             )
-            .values(output_tail=journal.tail(event.invocation_id))
+            .values(
+                output_tail=journal.tail(
+                    RunWindow(event.invocation_id, event.task, event.started_at, event.finished_at)
+                )
+            )
         )
         run = conn.execute(
             sa.select(executions).where(executions.c.invocation_id == event.invocation_id)

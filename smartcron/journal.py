@@ -6,6 +6,7 @@ and it copes with rotation and journal file formats across versions.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +22,16 @@ MSG_RESTART_SCHEDULED = "5eb03494b6584870a536b337290809b3"
 EXIT_CODES = {"exited": 1, "killed": 2, "dumped": 3}
 TAIL_LINES = 50
 TAIL_BYTES = 8 * 1024
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """What identifies a run's output: its invocation id, task name and times."""
+
+    invocation_id: str
+    task: str = ""
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
 
 
 @dataclass
@@ -44,16 +55,26 @@ class Journal:
         )
         return proc.stdout
 
-    def output(self, invocation_id: str, lines: int | None = None) -> str:
-        """Return a run's own output lines (stdout and stderr), oldest first."""
-        args = [f"_SYSTEMD_INVOCATION_ID={invocation_id}", "-o", "cat"]
+    def output(self, run: RunWindow, lines: int | None = None) -> str:
+        """Return a run's own output lines (stdout and stderr), oldest first.
+
+        Lines are matched by invocation id, or by the task's SyslogIdentifier within the run's
+        time window: journald can store the last lines of a process that exits at once without
+        its invocation id (systemd #2913), and those must not be lost.
+        """
+        args = [f"_SYSTEMD_INVOCATION_ID={run.invocation_id}"]
+        if run.task and run.started_at is not None:
+            since = int(run.started_at.timestamp()) - 1
+            until = int((run.finished_at or run.started_at).timestamp()) + 5
+            args += ["+", f"SYSLOG_IDENTIFIER={run.task}", f"--since=@{since}", f"--until=@{until}"]
+        args += ["-o", "cat"]
         if lines is not None:
             args += ["-n", str(lines)]
         return self.run(*args)
 
-    def tail(self, invocation_id: str) -> str:
+    def tail(self, run: RunWindow) -> str:
         """Return the last 50 lines of a run's output, at most 8 KB."""
-        text = self.output(invocation_id, TAIL_LINES)
+        text = self.output(run, TAIL_LINES)
         data = text.encode()
         if len(data) > TAIL_BYTES:
             text = data[-TAIL_BYTES:].decode(errors="replace").split("\n", 1)[-1]

@@ -14,7 +14,7 @@ from smartcron.alerts import set_alert_state, test_channel
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
 from smartcron.errors import NotFound
-from smartcron.journal import Journal
+from smartcron.journal import Journal, RunWindow
 from smartcron.schema import alerts as alerts_table
 from smartcron.schema import executions
 from smartcron.tasks import host_timezone
@@ -145,7 +145,9 @@ def logs_cmd(app: App, name: str, run_id: int | None, last: bool, follow: bool) 
     if row is None:
         what = f"run {run_id} of task {name!r}" if run_id else f"runs of task {name!r}"
         raise NotFound(f"no {what} recorded; `smartcron runs {name}` lists the recorded runs")
-    text = journal.output(row.invocation_id)
+    text = journal.output(
+        RunWindow(row.invocation_id, row.task_name, row.started_at, row.finished_at)
+    )
     if text:
         click.echo(text, nl=False)
         return

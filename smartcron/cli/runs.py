@@ -17,6 +17,7 @@ from smartcron.cli.output import table
 from smartcron.cli.tasks import task as task_group
 from smartcron.collector import MANUAL_PREFIX, set_state
 from smartcron.errors import OperationFailed
+from smartcron.runs import invocation_hex
 from smartcron.systemd import RUNNING_STATES, Systemd
 from smartcron.tasks import Task
 
@@ -64,7 +65,7 @@ def task_run(app: App, name: str, wait: bool) -> None:
       smartcron task run bank-import --wait
     """
     with store.db_errors(app.engine), app.engine.connect() as conn:
-        store.get_task(conn, name)
+        task = store.get_task(conn, name)
     service = units.service_name(name)
     with Systemd() as systemd:
         props = systemd.properties(service, "LoadState", "ActiveState", "InvocationID", "Job")
@@ -77,11 +78,11 @@ def task_run(app: App, name: str, wait: bool) -> None:
         if props.get("ActiveState") in RUNNING_STATES or job[0]:
             click.echo(
                 f"Task '{name}' is already running (invocation "
-                f"{props.get('InvocationID') or 'pending'}); not starting a second copy. "
+                f"{invocation_hex(props.get('InvocationID')) or 'pending'}); not starting a second copy. "
                 f"Follow it with `journalctl -fu {service}`."
             )
             return
-        before = props.get("InvocationID")
+        requested_usec = int(time.time() * 1_000_000) - 1000  # before StartUnit, same clock
         with store.db_errors(app.engine), app.engine.begin() as conn:
             # Tells the watchdog that the next run of this task was started by hand.
             set_state(conn, MANUAL_PREFIX + name, dt.datetime.now(dt.UTC).isoformat())
@@ -90,7 +91,7 @@ def task_run(app: App, name: str, wait: bool) -> None:
         if not wait:
             click.echo(f"Started task '{name}'. Follow it with `journalctl -fu {service}`.")
             return
-        final = _wait_for(systemd, service, before)
+        final = _wait_for(systemd, service, requested_usec, task.retries)
     status = final.get("ExecMainStatus")
     took = ""
     start, end = (
@@ -99,7 +100,7 @@ def task_run(app: App, name: str, wait: bool) -> None:
     )
     if start and end:
         took = f" after {(end - start).total_seconds():.1f}s"
-    log = f"journalctl _SYSTEMD_INVOCATION_ID={final.get('InvocationID')}"
+    log = f"journalctl _SYSTEMD_INVOCATION_ID={invocation_hex(final.get('InvocationID'))}"
     if final.get("Result") == "success":
         click.echo(f"Task '{name}' succeeded{took}. Output: `{log}`.")
         return
@@ -109,8 +110,13 @@ def task_run(app: App, name: str, wait: bool) -> None:
     )
 
 
-def _wait_for(systemd: Systemd, service: str, before: str | None) -> dict[str, Any]:
-    """Poll until the run started after `before` (and any retries) has finished."""
+def _wait_for(systemd: Systemd, service: str, requested_usec: int, retries: int) -> dict[str, Any]:
+    """Poll until the run requested at `requested_usec` (and its retries) has finished.
+
+    A new InvocationID alone is not enough: systemd shows it briefly while the unit is still
+    inactive, before the process starts. The run must have started after the request, and a
+    failure counts as final only once no retry follows (NRestarts has reached the retries).
+    """
     names = (
         "ActiveState",
         "SubState",
@@ -121,12 +127,15 @@ def _wait_for(systemd: Systemd, service: str, before: str | None) -> dict[str, A
         "ExecMainExitTimestamp",
         "NRestarts",
     )
-    seen_new = False
     while True:
         props = systemd.properties(service, *names)
-        if props.get("InvocationID") and props.get("InvocationID") != before:
-            seen_new = True
-        if seen_new and props.get("ActiveState") in {"inactive", "failed"}:
+        state = props.get("ActiveState")
+        if state == "failed" and props.get("Result") == "start-limit-hit":
+            return props
+        started = int(props.get("ExecMainStartTimestamp") or 0) >= requested_usec
+        if started and state == "inactive":
+            return props
+        if started and state == "failed" and int(props.get("NRestarts") or 0) >= retries:
             return props
         time.sleep(0.1)
 
