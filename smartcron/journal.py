@@ -68,9 +68,11 @@ class Journal:
             until = int((run.finished_at or run.started_at).timestamp()) + 5
             args += ["+", f"SYSLOG_IDENTIFIER={run.task}", f"--since=@{since}", f"--until=@{until}"]
         args += ["-o", "cat"]
-        if lines is not None:
-            args += ["-n", str(lines)]
-        return self.run(*args)
+        if lines is None:
+            return self.run(*args)
+        # With --since, -n would count from the start of the window: read newest first instead.
+        newest = self.run(*args, "--reverse", "-n", str(lines)).splitlines()
+        return "".join(line + "\n" for line in reversed(newest))
 
     def tail(self, run: RunWindow) -> str:
         """Return the last 50 lines of a run's output, at most 8 KB."""

@@ -78,7 +78,8 @@ def task_run(app: App, name: str, wait: bool) -> None:
         if props.get("ActiveState") in RUNNING_STATES or job[0]:
             click.echo(
                 f"Task '{name}' is already running (invocation "
-                f"{invocation_hex(props.get('InvocationID')) or 'pending'}); not starting a second copy. "
+                f"{invocation_hex(props.get('InvocationID')) or 'pending'}); "
+                "not starting a second copy. "
                 f"Follow it with `journalctl -fu {service}`."
             )
             return
