@@ -48,6 +48,18 @@ SPAWN_FAILURES = {
 }
 
 
+# Signals a program raises against itself by crashing, unlike SIGTERM/SIGKILL from outside.
+CRASH_SIGNALS = {
+    signal.SIGSEGV,
+    signal.SIGBUS,
+    signal.SIGFPE,
+    signal.SIGILL,
+    signal.SIGABRT,
+    signal.SIGSYS,
+    signal.SIGTRAP,
+}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome keyword stored with a run, and the sentence shown to people."""
@@ -98,9 +110,10 @@ def explain(
     if result == "start-limit-hit":
         return Verdict(
             "start-limit",
-            "Not started: systemd refused because the task was started "
-            "too often within its start-limit window. Run `systemctl reset-failed` "
-            "on its service to allow starts again." + reason,
+            "Not started: systemd refused the start because the task's last run used up its "
+            "retries within the start-limit window (StartLimitIntervalSec=), which is still "
+            "open. It will start again once the window has passed; to allow it now, run "
+            "`systemctl reset-failed` on its service." + reason,
         )
     if result == "timeout":
         limit = f" of {format_duration(timeout)}" if timeout else ""
@@ -124,6 +137,12 @@ def explain(
     if result == "core-dump" or exec_code == CLD_DUMPED:
         return Verdict(
             "core-dump", f"Crashed with {signal_name(exec_status)} and dumped core{took}.{tail}"
+        )
+    if (exec_code == CLD_KILLED or result == "signal") and exec_status in CRASH_SIGNALS:
+        return Verdict(
+            "killed",
+            f"Crashed with {signal_name(exec_status)}{took}: the program itself hit a fatal "
+            f"error (a bug, a bad memory access or an abort); no core dump was saved.{tail}",
         )
     if exec_code == CLD_KILLED or result == "signal":
         return Verdict(

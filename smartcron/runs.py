@@ -10,6 +10,7 @@ follow the Unit change.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,10 +62,30 @@ class _UnitState:
     active: str = ""
     sub: str = ""
     invocation: str = ""
+    changed_at: int = 0  # StateChangeTimestamp
     service: dict[str, Any] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)
     pending: str | None = None  # "start:<inv>" or "finish:<inv>", waiting for Service values
+    attempts: dict[str, int] = field(default_factory=dict)  # attempt seen at each start
+
+
+def refused_start(unit: str, usec: int) -> RunEvent:
+    """Return the event for a start systemd refused (start limit): no process, no invocation.
+
+    systemd gives a refused start no InvocationID, so the id is derived from the unit and the
+    moment, which keeps the row idempotent if the same signal is handled twice.
+    """
+    when = usec_to_datetime(usec)
+    synthetic = hashlib.sha256(f"refused:{unit}:{usec}".encode()).hexdigest()[:32]
+    return RunEvent(
+        "finished",
+        task_of_unit(unit) or "",
+        synthetic,
+        started_at=when,
+        finished_at=when,
+        result="start-limit-hit",
+    )
 
 
 class RunTracker:
@@ -81,14 +102,24 @@ class RunTracker:
         events = self._complete_pending(unit, state)
         # A real run was in progress (not the pause between retries, and not a new invocation).
         previous_inv = state.invocation
+        previous_active, previous_change = state.active, state.changed_at
         was_running = state.active in RUNNING and state.sub != "auto-restart"
         state.active = changed.get("ActiveState", state.active)
         state.sub = changed.get("SubState", state.sub)
+        state.changed_at = int(changed.get("StateChangeTimestamp", state.changed_at) or 0)
         if "InvocationID" in changed:
             state.invocation = invocation_hex(changed["InvocationID"])
         inv = state.invocation
         if not inv:
             return events
+        if (
+            previous_active == state.active == "failed"
+            and inv == previous_inv
+            and previous_change
+            and state.changed_at > previous_change
+        ):
+            # failed -> failed with no new invocation: a start was refused (start limit).
+            return [*events, refused_start(unit, state.changed_at)]
         if (
             state.active in FINISHED
             and was_running
@@ -138,11 +169,16 @@ class RunTracker:
             attempt=attempt,
             started_at=usec_to_datetime(svc.get("ExecMainStartTimestamp")),
         )
-        if kind == "finish":
+        if kind == "start":
+            state.attempts[inv] = attempt
+        else:
+            # A successful run resets NRestarts (ExecStartPost= reset-failed, see
+            # task.service.j2), so the attempt seen at its start is the one that counts.
+            finished_attempt = attempt - 1 if state.sub == "auto-restart" else attempt
             event = replace(
                 event,
                 kind="finished",
-                attempt=attempt - 1 if state.sub == "auto-restart" else attempt,
+                attempt=max(finished_attempt, state.attempts.pop(inv, 0)),
                 finished_at=usec_to_datetime(svc.get("ExecMainExitTimestamp")),
                 result=svc.get("Result"),
                 exec_code=svc.get("ExecMainCode"),
@@ -152,4 +188,5 @@ class RunTracker:
         if len(state.started) > 64:
             state.started = {inv}
             state.finished = {i for i in state.finished if i == inv}
+            state.attempts = {i: a for i, a in state.attempts.items() if i == inv}
         return [event]

@@ -242,3 +242,21 @@ def test_late_run_raises_a_late_alert(sd: SystemdEnv, webhook: tuple[str, Inbox]
         assert alert.task_name == name and alert.state == "notified"
     finally:
         watchdog.stop()
+
+
+def test_long_run_raises_a_long_run_alert(sd: SystemdEnv, webhook: tuple[str, Inbox]) -> None:
+    name = sd.add(
+        "slow", "--command", "/bin/sleep 30", "--schedule", "@yearly", "--warn-after", "1s",
+        "--alert-on", "long-run",
+    )  # fmt: skip
+    assert sd.run("sync").exit_code == 0
+    watchdog = _watchdog(sd, str(sd.engine.url), {"hook": webhook[0]}, "4h")
+    watchdog.health_every = 1.0
+    try:
+        assert sd.run("task", "run", name).exit_code == 0
+        got = webhook[1].wait(1, timeout=30)
+        assert got and f"smartcron: {name} long-run" in got[0]["title"]
+        assert "longer than its warn_after" in got[0]["body"]
+    finally:
+        watchdog.stop()
+        sd.systemd.systemctl("stop", f"smartcron-{name}.service", check=False)

@@ -80,3 +80,9 @@ def test_explain_retries() -> None:
 def test_explain_start_limit() -> None:
     v = explain("start-limit-hit", 0, 0)
     assert v.outcome == "start-limit" and "reset-failed" in v.meaning
+
+
+def test_explain_crash_signal_is_not_blamed_on_the_outside() -> None:
+    v = explain("signal", 2, 11, duration=0.5)
+    assert v.outcome == "killed" and "Crashed with SIGSEGV (11)" in v.meaning
+    assert "outside" not in v.meaning

@@ -92,3 +92,36 @@ def test_tracker_records_a_run_that_started_before_it_subscribed() -> None:
     ]
     events = _feed(tracker, steps)
     assert [e.kind for e in events] == ["finished"]  # type: ignore[attr-defined]
+
+
+def test_tracker_reports_a_refused_start_once() -> None:
+    # Recorded from the sandbox: a start refused by the start limit leaves the unit failed with
+    # the same InvocationID; only StateChangeTimestamp moves.
+    failed = {"ActiveState": "failed", "SubState": "failed", "InvocationID": INV1}
+    steps = [
+        ("Unit", {**failed, "StateChangeTimestamp": 1_795_789_247_646_682}),
+        ("Service", {"Result": "exit-code", "NRestarts": 2}),
+        ("Unit", {**failed, "StateChangeTimestamp": 1_795_789_247_778_371}),
+        ("Unit", {**failed, "StateChangeTimestamp": 1_795_789_247_778_371}),
+    ]
+    events = _feed(RunTracker(), steps)
+    refused = [e for e in events if getattr(e, "result", None) == "start-limit-hit"]
+    assert len(refused) == 1
+    assert refused[0].kind == "finished" and refused[0].task == "x"
+    assert refused[0].invocation_id not in (bytes(INV1).hex(), "")
+
+
+def test_tracker_keeps_the_attempt_seen_at_start() -> None:
+    # A successful retry resets NRestarts (ExecStartPost reset-failed) before systemd reports
+    # the end of the run: the attempt is still the third.
+    steps = [
+        ("Unit", {"ActiveState": "activating", "SubState": "start", "InvocationID": INV2}),
+        ("Service", {"NRestarts": 2, "ExecMainStartTimestamp": 1_795_782_668_494_102}),
+        ("Unit", {"ActiveState": "inactive", "SubState": "dead", "InvocationID": INV2}),
+        ("Service", {"NRestarts": 0, "Result": "success", "ExecMainCode": 1}),
+    ]
+    events = _feed(RunTracker(), steps)
+    assert [(getattr(e, "kind", ""), getattr(e, "attempt", 0)) for e in events] == [
+        ("started", 3),
+        ("finished", 3),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from smartcron import config
 from smartcron.schema import executions
 from smartcron.watchdog import Watchdog
 
-from conftest import SystemdEnv
+from conftest import SystemdEnv, need
 
 
 @pytest.fixture
@@ -201,3 +202,88 @@ def test_runs_json_and_logs_read_back(sd: SystemdEnv, recorder: Watchdog) -> Non
     assert any(r["invocation_id"] == runs[0]["invocation_id"] for r in failed)
     logs = sd.run("logs", name, "--last")
     assert logs.exit_code == 0 and "line-one" in logs.stdout and "line-two" in logs.stdout
+
+
+def test_watchdog_records_a_start_refused_by_the_start_limit(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    name = sd.add(
+        "refused", "--command", "/bin/false", "--schedule", "@yearly", "--retries", "1",
+        "--retry-delay", "1s",
+    )  # fmt: skip
+    assert sd.run("sync").exit_code == 0
+    sd.run("task", "run", name, "--wait")
+    wait_rows(sd, name, count=2)
+    # The retries are used up and their window is still open: systemd refuses the next start.
+    sd.run("task", "run", name)
+    rows = wait_rows(sd, name, count=3)
+    assert [(r.attempt, r.outcome) for r in rows] == [
+        (1, "failed"),
+        (2, "failed"),
+        (1, "start-limit"),
+    ]
+    assert "retries within the start-limit window" in rows[2].meaning
+    assert rows[2].trigger == "manual"
+
+
+def test_watchdog_successful_runs_never_hit_the_start_limit(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    # StartLimitBurst=2 caps the retries; four successful runs in a row must all still start.
+    name = sd.add(
+        "frequent", "--command", "/bin/true", "--schedule", "@yearly", "--retries", "1",
+        "--retry-delay", "1s",
+    )  # fmt: skip
+    assert sd.run("sync").exit_code == 0
+    for _ in range(4):
+        assert sd.run("task", "run", name, "--wait").exit_code == 0
+    rows = wait_rows(sd, name, count=4)
+    assert [(r.attempt, r.outcome) for r in rows] == [(1, "success")] * 4
+
+
+def test_watchdog_records_a_core_dump(sd: SystemdEnv, recorder: Watchdog) -> None:
+    pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    need(pattern.startswith(("core", "|")), f"core_pattern {pattern!r} writes no core files")
+    workdir = sd.shared / "cores"
+    workdir.mkdir(exist_ok=True)
+    name = sd.add(
+        "crash", "--command", "/bin/sh -c 'kill -SEGV $$'", "--schedule", "@yearly",
+        "--workdir", str(workdir),
+    )  # fmt: skip
+    # Core dumps are off by default (soft LimitCORE=0); an operator enables them per task with
+    # a drop-in like this one.
+    dropin = sd.systemd.unit_dir / f"smartcron-{name}.service.d"
+    dropin.mkdir(exist_ok=True)
+    (dropin / "core.conf").write_text("[Service]\nLimitCORE=infinity\n")
+    assert sd.run("sync").exit_code == 0
+    sd.systemd.systemctl("daemon-reload")
+    sd.run("task", "run", name, "--wait")
+    row = wait_rows(sd, name)[-1]
+    assert (row.result, row.outcome, row.exit_signal) == ("core-dump", "core-dump", "SIGSEGV")
+    assert "Crashed with SIGSEGV (11) and dumped core" in row.meaning
+
+
+def test_watchdog_marks_a_persistent_timer_catch_up(sd: SystemdEnv, recorder: Watchdog) -> None:
+    import datetime as dt
+    import os
+
+    # Daily at an hour 12 h away, so the catch-up start is far from any scheduled time.
+    hour = (dt.datetime.now(dt.UTC).hour + 12) % 24
+    name = sd.add(
+        "missed", "--command", "/bin/true", "--schedule", f"0 {hour} * * *", "--timezone", "UTC",
+        "--catch-up",
+    )  # fmt: skip
+    timer = f"smartcron-{name}.timer"
+    # systemd's record of the last trigger says two days ago: the host was off since then.
+    stamp = Path("/var/lib/systemd/timers") / f"stamp-{timer}"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stamp, (two_days_ago, two_days_ago))
+    try:
+        assert sd.run("sync").exit_code == 0  # starts the timer, which catches up at once
+        row = wait_rows(sd, name)[-1]
+        assert (row.trigger, row.outcome) == ("catch-up", "success")
+    finally:
+        sd.systemd.systemctl("stop", timer, check=False)
+        stamp.unlink(missing_ok=True)
