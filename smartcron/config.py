@@ -102,6 +102,11 @@ class Config:
         "Dead man's switch: an URL the watchdog fetches every minute, so an external monitor "
         "(healthchecks.io, Uptime Kuma, ...) notices when the whole host is down.",
     )
+    backup_dir: str = _setting(
+        "/var/lib/smartcron/backups",
+        "Directory for `smartcron backup`; its free space is one of the health checks.",
+        _check_absolute,
+    )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
 

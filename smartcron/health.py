@@ -97,6 +97,7 @@ def check_disk(config: Config) -> list[Check]:
     paths["journal"] = config.journal_directory or next(
         (p for p in ("/var/log/journal", "/run/log/journal") if os.path.isdir(p)), "/"
     )
+    paths["backups"] = _existing_parent(config.backup_dir)
     out = []
     for label, path in paths.items():
         if not os.path.exists(path):
@@ -114,6 +115,14 @@ def check_disk(config: Config) -> list[Check]:
             )
         )
     return out
+
+
+def _existing_parent(path: str) -> str:
+    """Return `path`, or its nearest existing parent (backups may not have been made yet)."""
+    current = Path(path)
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return str(current)
 
 
 def check_journal(config: Config) -> Check:

@@ -61,6 +61,7 @@ def test_health_command_reports_timers_and_late_runs(sd: SystemdEnv) -> None:
     report = json.loads(result.stdout)
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["database"]["status"] == "ok"
+    assert {"disk:database", "disk:journal", "disk:backups"} <= set(checks)
     assert checks[f"timer:{name}"]["status"] == "ok"
     assert f"late:{name}" not in checks
     assert 0 <= report["score"] <= 100
