@@ -1,6 +1,165 @@
-"""The staff dashboard (Flask). Installed as `smartcron.dashboard`.
+"""The staff dashboard: a Flask app (installed as `smartcron.dashboard`).
 
-Not built yet: the pages, login and API arrive with the dashboard issue. This package exists so
-that the layout and packaging (installed inside `smartcron`, never as a top-level `dashboard`)
-are fixed and tested from the start.
+`create_app()` builds it from smartcron's configuration. Every route needs a logged-in user
+except `/healthz`, the login page and the static files; `/api/v1` and `/metrics` also accept an
+API token (`Authorization: Bearer ...`, see `smartcron user token`). Every form that changes
+state carries a CSRF token (Flask-WTF).
 """
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.engine import Engine
+
+from smartcron import config as config_mod
+from smartcron import store, users
+from smartcron.collector import get_state, set_state
+
+# Reachable without logging in; everything else is checked in `_require_login`.
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "api.healthz"})
+# These also accept an API token instead of a session.
+TOKEN_PREFIXES = ("/api/", "/metrics")
+SECRET_KEY_STATE = "dashboard.secret_key"  # noqa: S105 - a state table key, not a secret
+
+csrf = CSRFProtect()
+
+
+def engine() -> Engine:
+    """Return the app's database engine."""
+    value: Engine = g.get("_engine") or _ext()["engine"]
+    return value
+
+
+def config() -> config_mod.Config:
+    value: config_mod.Config = _ext()["config"]
+    return value
+
+
+def _ext() -> dict[str, Any]:
+    from flask import current_app
+
+    value: dict[str, Any] = current_app.extensions["smartcron"]
+    return value
+
+
+def _secret_key(cfg: config_mod.Config, eng: Engine) -> str:
+    """Return the configured secret key, or the one generated once and kept in the database."""
+    if cfg.secret_key:
+        return cfg.secret_key
+    with eng.begin() as conn:
+        key = get_state(conn, SECRET_KEY_STATE)
+        if key is None:
+            key = secrets.token_urlsafe(48)
+            set_state(conn, SECRET_KEY_STATE, key)
+    return key
+
+
+def create_app(
+    cfg: config_mod.Config | None = None, overrides: dict[str, Any] | None = None
+) -> Flask:
+    """Given smartcron's configuration (default: loaded as the CLI does), return the app."""
+    cfg = cfg or config_mod.load()
+    eng = store.make_engine(cfg.database_url)
+    app = Flask(__name__)
+    app.extensions["smartcron"] = {"config": cfg, "engine": eng}
+    app.config.update(
+        SECRET_KEY=_secret_key(cfg, eng),
+        SESSION_COOKIE_NAME="smartcron_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=cfg.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        # The CSRF token lives as long as the session; forms left open for hours still work.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.config.update(overrides or {})
+    csrf.init_app(app)
+
+    from . import actions, api, auth, pages
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(actions.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # token-authenticated and read-only
+
+    app.before_request(_require_login)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.jinja_env.filters["local"] = _local_time
+    app.jinja_env.filters["duration"] = _duration
+    app.jinja_env.globals["can"] = lambda role: g.get("user") is not None and g.user.can(role)
+    return app
+
+
+def _require_login() -> Response | None:
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        with engine().begin() as conn:
+            g.user = users.load_user(conn, int(user_id))
+        if g.user is None:
+            session.clear()  # the user was removed or disabled: the session ends now
+    if g.user is None and request.path.startswith(TOKEN_PREFIXES):
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            with engine().begin() as conn:
+                g.user = users.user_of_token(conn, header[len("Bearer ") :].strip())
+    if g.user is not None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request.path.startswith(TOKEN_PREFIXES):
+        response = jsonify(
+            error="login required: send `Authorization: Bearer <token>` "
+            "(create one with `smartcron user token NAME`)"
+        )
+        response.status_code = 401
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+
+
+def _security_headers(response: Response) -> Response:
+    # Only our own scripts and styles: task output can never run as script in the page.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    return (
+        f"Refused: {exc.description} Reload the page and try again; the form's security "
+        "token was missing or stale.",
+        400,
+    )
+
+
+def _local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
+    if moment is None:
+        return "-"
+    tz = ZoneInfo(zone) if zone else None
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"

@@ -41,6 +41,12 @@ def _check_url(name: str, value: Any) -> str | None:
     return None if ok else "sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
 
 
+def _check_listen(name: str, value: Any) -> str | None:
+    host, _, port = str(value).rpartition(":")
+    ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
+    return None if ok else "host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
+
+
 def _setting(default: Any, help: str, check: Any = None) -> Any:
     return field(default=default, metadata={"help": help, "check": check})
 
@@ -106,6 +112,22 @@ class Config:
         "/var/lib/smartcron/backups",
         "Directory for `smartcron backup`; its free space is one of the health checks.",
         _check_absolute,
+    )
+    dashboard_listen: str = _setting(
+        "127.0.0.1:8080",
+        "Address and port the dashboard listens on (host:port). Keep it on 127.0.0.1 behind a "
+        "TLS reverse proxy, or choose an office-network address.",
+        _check_listen,
+    )
+    secret_key: str = _setting(
+        "",
+        "Key that signs dashboard sessions. install.sh writes a random one; if empty, one is "
+        "generated once and kept in the database.",
+    )
+    secure_cookies: bool = _setting(
+        True,
+        "Mark the dashboard's session cookie Secure (sent over HTTPS only; browsers also accept "
+        "it from http://localhost). Set false only for plain-HTTP access on a trusted network.",
     )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})

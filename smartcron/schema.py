@@ -139,6 +139,8 @@ executions = sa.Table(
     # Recent runs across all tasks, failures first.
     sa.Index("ix_executions_started", "started_at"),
     sa.Index("ix_executions_outcome_started", "outcome", "started_at"),
+    # Per task: last success, failure totals and 7-day rates without reading every run.
+    sa.Index("ix_executions_task_outcome_started", "task_name", "outcome", "started_at"),
     **TABLE_OPTS,
 )
 
@@ -208,6 +210,22 @@ users = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_login_at", UTCDateTime, nullable=True),
+    # Login throttling, shared by every dashboard worker: failures in a row, and a lock.
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    **TABLE_OPTS,
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
     **TABLE_OPTS,
 )
 

@@ -189,7 +189,8 @@ def render_target() -> str:
     return (resources.files("smartcron.unit_templates") / "tasks.target.j2").read_text("utf-8")
 
 
-def render_watchdog_unit(
+def render_own_unit(
+    template: str,
     smartcron: str,
     *,
     user: str | None = "smartcron",
@@ -197,13 +198,13 @@ def render_watchdog_unit(
     environment: dict[str, str] | None = None,
     after: str = "",
 ) -> str:
-    """Return smartcron-watchdog.service for the `smartcron` executable at the given path."""
+    """Return one of smartcron's own units (watchdog, dashboard) for the executable's path."""
     for key, value in (environment or {}).items():
         if any(ch in value for ch in '"\\\n%$') or not key.isidentifier():
             raise InvalidInput(f"environment {key}", value, "plain values only in the unit")
     return str(
         _environment()
-        .get_template("smartcron-watchdog.service.j2")
+        .get_template(template)
         .render(
             smartcron=smartcron,
             user=user,
@@ -212,6 +213,23 @@ def render_watchdog_unit(
             after=after,
         )
     )
+
+
+def render_watchdog_unit(smartcron: str, **options: Any) -> str:
+    """Return smartcron-watchdog.service for the `smartcron` executable at the given path."""
+    return render_own_unit("smartcron-watchdog.service.j2", smartcron, **options)
+
+
+def render_dashboard_unit(smartcron: str, **options: Any) -> str:
+    """Return smartcron-dashboard.service for the `smartcron` executable at the given path."""
+    return render_own_unit("smartcron-dashboard.service.j2", smartcron, **options)
+
+
+def polkit_rule() -> str:
+    """Return the polkit rule that lets the smartcron user start/stop task units only."""
+    from importlib.resources import files
+
+    return (files("smartcron.unit_templates") / "50-smartcron.rules").read_text()
 
 
 ALERT_UNIT = "smartcron-alert@.service"

@@ -153,3 +153,23 @@ CREATE INDEX ix_executions_task_started ON executions (task_name, started_at);
 
 INSERT INTO alembic_version (version_num) VALUES ('0001');
 
+-- Running upgrade 0001 -> 0002
+
+ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT '0';
+
+ALTER TABLE users ADD COLUMN locked_until DATETIME(6);
+
+CREATE TABLE api_tokens (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    user_id INTEGER NOT NULL,
+    name VARCHAR(64) NOT NULL,
+    token_hash VARCHAR(64) NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    last_used_at DATETIME(6),
+    CONSTRAINT pk_api_tokens PRIMARY KEY (id),
+    CONSTRAINT fk_api_tokens_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE,
+    CONSTRAINT uq_api_tokens_token_hash UNIQUE (token_hash)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+

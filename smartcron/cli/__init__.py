@@ -77,6 +77,7 @@ def main() -> None:
 
 # Subcommands register themselves on `cli`.
 from smartcron.cli import crontab as _crontab  # noqa: E402
+from smartcron.cli import dashboard as _dashboard  # noqa: E402
 from smartcron.cli import db as _db  # noqa: E402
 from smartcron.cli import history as _history  # noqa: E402
 from smartcron.cli import runs as _runs  # noqa: E402
@@ -84,10 +85,12 @@ from smartcron.cli import schedules as _schedules  # noqa: E402
 from smartcron.cli import sync as _sync  # noqa: E402
 from smartcron.cli import tasks as _tasks  # noqa: E402
 from smartcron.cli import transfer as _transfer  # noqa: E402
+from smartcron.cli import users as _users  # noqa: E402
 
 __all__ = [
     "App",
     "_crontab",
+    "_dashboard",
     "_db",
     "_history",
     "_runs",
@@ -95,6 +98,7 @@ __all__ = [
     "_sync",
     "_tasks",
     "_transfer",
+    "_users",
     "cli",
     "main",
     "pass_app",

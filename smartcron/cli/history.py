@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,6 +14,7 @@ from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
 from smartcron.errors import NotFound
 from smartcron.journal import Journal, RunWindow
+from smartcron.records import alert_dict, run_dict
 from smartcron.schema import alerts as alerts_table
 from smartcron.schema import executions
 from smartcron.tasks import host_timezone
@@ -35,26 +35,6 @@ def watchdog_cmd(app: App) -> None:
     from smartcron import watchdog
 
     raise SystemExit(watchdog.run(app.config))
-
-
-def run_dict(row: Any) -> dict[str, Any]:
-    """Given an executions row, return the run as the JSON object `runs --json` prints."""
-    m = row._mapping
-    return {
-        "id": m["id"],
-        "task": m["task_name"],
-        "invocation_id": m["invocation_id"],
-        "trigger": m["trigger"],
-        "attempt": m["attempt"],
-        "started_at": m["started_at"].isoformat() if m["started_at"] else None,
-        "finished_at": m["finished_at"].isoformat() if m["finished_at"] else None,
-        "duration_s": m["duration_s"],
-        "result": m["result"],
-        "exit_code": m["exit_code"],
-        "signal": m["exit_signal"],
-        "outcome": m["outcome"],
-        "meaning": m["meaning"],
-    }
 
 
 @cli.command("runs")
@@ -180,21 +160,7 @@ def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
         query = query.where(alerts_table.c.state != "resolved")
     with store.db_errors(app.engine), app.engine.connect() as conn:
         rows = conn.execute(query).fetchall()
-    data = [
-        {
-            "id": r.id,
-            "task": r.task_name,
-            "kind": r.kind,
-            "state": r.state,
-            "severity": r.severity,
-            "summary": r.summary,
-            "failures": r.failure_count,
-            "notified": r.notify_count,
-            "opened_at": r.opened_at.isoformat() if r.opened_at else None,
-            "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
-        }
-        for r in rows
-    ]
+    data = [alert_dict(r) for r in rows]
     if as_json:
         echo_json(data)
         return

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
-from smartcron import schedule, store, units
-from smartcron import sync as sync_mod
+from smartcron import control, schedule, store, units
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import table
 from smartcron.cli.tasks import task as task_group
-from smartcron.collector import MANUAL_PREFIX, set_state
 from smartcron.errors import OperationFailed
 from smartcron.runs import invocation_hex
 from smartcron.systemd import RUNNING_STATES, Systemd
@@ -38,19 +35,7 @@ def _local(moment: dt.datetime | None, zone: str) -> str:
 
 def apply_task(app: App, task: Task) -> None:
     """Bring one task's units and timer in line with the database (used by pause/resume)."""
-    unit_dir = Path(app.config.unit_dir)
-    try:
-        with sync_mod.locked(unit_dir), Systemd() as systemd:
-            plans = sync_mod.plan([task], unit_dir, accuracy=app.config.timer_accuracy, prune=False)
-            failed = sync_mod.apply(plans, unit_dir, systemd).failed
-        problem = failed[0]["error"] if failed else ""
-    except (OperationFailed, OSError) as exc:
-        problem = str(exc)
-    if problem:
-        raise OperationFailed(
-            f"the database was updated but systemd was not: {problem} "
-            "Run `smartcron sync` as root once systemd is reachable."
-        )
+    control.apply_task(app.config, task)
 
 
 @task_group.command("run")
@@ -67,31 +52,12 @@ def task_run(app: App, name: str, wait: bool) -> None:
     with store.db_errors(app.engine), app.engine.connect() as conn:
         task = store.get_task(conn, name)
     service = units.service_name(name)
+    requested_usec = int(time.time() * 1_000_000) - 1000  # before StartUnit, same clock
+    started, message = control.run_now(app.engine, name, store.actor())
+    if not started or not wait:
+        click.echo(f"{message} Follow it with `journalctl -fu {service}`.")
+        return
     with Systemd() as systemd:
-        props = systemd.properties(service, "LoadState", "ActiveState", "InvocationID", "Job")
-        if props.get("LoadState") != "loaded":
-            raise OperationFailed(
-                f"{service} is not installed (LoadState={props.get('LoadState')}); "
-                "run `smartcron sync` first."
-            )
-        job = props.get("Job") or (0, "")
-        if props.get("ActiveState") in RUNNING_STATES or job[0]:
-            click.echo(
-                f"Task '{name}' is already running (invocation "
-                f"{invocation_hex(props.get('InvocationID')) or 'pending'}); "
-                "not starting a second copy. "
-                f"Follow it with `journalctl -fu {service}`."
-            )
-            return
-        requested_usec = int(time.time() * 1_000_000) - 1000  # before StartUnit, same clock
-        with store.db_errors(app.engine), app.engine.begin() as conn:
-            # Tells the watchdog that the next run of this task was started by hand.
-            set_state(conn, MANUAL_PREFIX + name, dt.datetime.now(dt.UTC).isoformat())
-            store.audit(conn, store.actor(), "task.run", name)
-        systemd.start(service)
-        if not wait:
-            click.echo(f"Started task '{name}'. Follow it with `journalctl -fu {service}`.")
-            return
         final = _wait_for(systemd, service, requested_usec, task.retries)
     status = final.get("ExecMainStatus")
     took = ""

@@ -1,0 +1,92 @@
+"""State-changing actions (POST only, CSRF-checked, operator role or higher, audited):
+run now, pause, resume, acknowledge and resolve alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Response, abort, flash, g, redirect, request, url_for
+
+from smartcron import alerts, control
+from smartcron.errors import SmartcronError
+
+from . import config, engine
+
+bp = Blueprint("actions", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operator_only(view: F) -> F:
+    """Refuse (403) the action unless the user is an operator or admin."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not g.user.can("operator"):
+            abort(
+                403, "Viewers cannot change anything; ask an administrator for the operator role."
+            )
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def _back(default: str) -> Response:
+    target = request.form.get("next", "")
+    if not (target.startswith("/") and not target.startswith("//")):
+        target = default
+    return redirect(target)  # type: ignore[return-value]
+
+
+def _attempt(action: Callable[[], str]) -> None:
+    try:
+        flash(action(), "ok")
+    except SmartcronError as exc:
+        flash(f"Could not do it: {exc}", "error")
+
+
+@bp.route("/tasks/<name>/run", methods=["POST"])
+@operator_only
+def run_now(name: str) -> Response:
+    def act() -> str:
+        started, message = control.run_now(engine(), name, g.user.username)
+        return message + (" Its run appears below within seconds." if started else "")
+
+    _attempt(act)
+    return _back(url_for("pages.task", name=name))
+
+
+@bp.route("/tasks/<name>/pause", methods=["POST"])
+@operator_only
+def pause(name: str) -> Response:
+    def act() -> str:
+        control.set_paused(config(), engine(), name, True, g.user.username)
+        return f"Task '{name}' is paused: its timer will not fire until it is resumed."
+
+    _attempt(act)
+    return _back(url_for("pages.task", name=name))
+
+
+@bp.route("/tasks/<name>/resume", methods=["POST"])
+@operator_only
+def resume(name: str) -> Response:
+    def act() -> str:
+        control.set_paused(config(), engine(), name, False, g.user.username)
+        return f"Task '{name}' is active again: its timer is running."
+
+    _attempt(act)
+    return _back(url_for("pages.task", name=name))
+
+
+@bp.route("/alerts/<int:alert_id>/<any(ack, resolve):verb>", methods=["POST"])
+@operator_only
+def alert_state(alert_id: int, verb: str) -> Response:
+    state = "acknowledged" if verb == "ack" else "resolved"
+
+    def act() -> str:
+        alerts.set_alert_state(engine(), alert_id, state, g.user.username)
+        return f"Alert {alert_id} {state}."
+
+    _attempt(act)
+    return _back(url_for("pages.alerts"))

@@ -1,0 +1,158 @@
+"""JSON API under /api/v1 (tasks, runs, alerts, health), Prometheus /metrics and /healthz.
+
+/api/v1 and /metrics accept a logged-in session or `Authorization: Bearer <token>`
+(`smartcron user token NAME`); /healthz answers anyone, and says only whether the dashboard and
+its database work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, jsonify, request
+
+from smartcron import store
+from smartcron.records import alert_dict, run_dict
+
+from . import engine, queries
+
+bp = Blueprint("api", __name__)
+
+
+def _task_json(task: Any, last: Any, now: dt.datetime) -> dict[str, Any]:
+    when = queries.next_run(task, now)
+    return {
+        **task.to_dict(),
+        "next_run": when.isoformat() if when else None,
+        "last_run": run_dict(last) if last is not None else None,
+    }
+
+
+@bp.route("/api/v1/tasks")
+def tasks() -> Response:
+    now = dt.datetime.now(dt.UTC)
+    with engine().connect() as conn:
+        found = store.list_tasks(conn)
+        last = queries.last_runs(conn, [t.name for t in found])
+    return jsonify([_task_json(t, last.get(t.name), now) for t in found])
+
+
+@bp.route("/api/v1/tasks/<name>")
+def task(name: str) -> Response:
+    with engine().connect() as conn:
+        found = store.find_task(conn, name)
+        if found is None:
+            abort(404)
+        last = queries.last_runs(conn, [name])
+    return jsonify(_task_json(found, last.get(name), dt.datetime.now(dt.UTC)))
+
+
+@bp.route("/api/v1/runs")
+def runs() -> Response:
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    with engine().connect() as conn:
+        rows, more = queries.task_runs(
+            conn, request.args.get("task") or None, request.args.get("outcome") or None, page
+        )
+    return jsonify(runs=[run_dict(r) for r in rows], page=page, more=more)
+
+
+@bp.route("/api/v1/alerts")
+def alerts() -> Response:
+    states = request.args.get("state", "open,notified,acknowledged").split(",")
+    with engine().connect() as conn:
+        rows = queries.alert_rows(conn, states)
+    return jsonify([alert_dict(r) for r in rows])
+
+
+@bp.route("/api/v1/health")
+def health() -> Response:
+    with engine().connect() as conn:
+        checked_at, checks = queries.latest_health(conn)
+    listed = [c for c in checks if c.check_name != "score"]
+    return jsonify(
+        checked_at=checked_at.isoformat() if checked_at else None,
+        score=next((int(c.value) for c in checks if c.check_name == "score"), None),
+        checks=[
+            {"name": c.check_name, "status": c.status, "value": c.value, "message": c.message}
+            for c in listed
+        ],
+    )
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@bp.route("/metrics")
+def metrics() -> Response:
+    """Prometheus text format: per task the last outcome, last success, duration, failures."""
+    with engine().connect() as conn:
+        names = [t.name for t in store.list_tasks(conn)]
+        last = queries.last_runs(conn, names)
+        success = queries.last_success(conn, names)
+        failures = queries.failures_total(conn, names)
+        _at, checks = queries.latest_health(conn)
+    lines = [
+        "# HELP smartcron_task_last_success Whether the task's latest finished run succeeded.",
+        "# TYPE smartcron_task_last_success gauge",
+    ]
+    for name in names:
+        run = last.get(name)
+        if run is not None and run.outcome != "running":
+            ok = 1 if run.outcome == "success" else 0
+            lines.append(
+                f'smartcron_task_last_success{{task="{_label(name)}",'
+                f'outcome="{_label(run.outcome)}"}} {ok}'
+            )
+    lines += [
+        "# HELP smartcron_task_last_success_timestamp_seconds Start of the latest successful run.",
+        "# TYPE smartcron_task_last_success_timestamp_seconds gauge",
+    ]
+    for name in names:
+        when = success.get(name)
+        if when is not None:
+            stamp = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+            lines.append(
+                f'smartcron_task_last_success_timestamp_seconds{{task="{_label(name)}"}} '
+                f"{stamp:.3f}"
+            )
+    lines += [
+        "# HELP smartcron_task_last_duration_seconds Duration of the latest finished run.",
+        "# TYPE smartcron_task_last_duration_seconds gauge",
+    ]
+    for name in names:
+        run = last.get(name)
+        if run is not None and run.duration_s is not None:
+            lines.append(
+                f'smartcron_task_last_duration_seconds{{task="{_label(name)}"}} '
+                f"{run.duration_s:.3f}"
+            )
+    lines += [
+        "# HELP smartcron_task_failures_total Failed runs recorded (retention may lower it).",
+        "# TYPE smartcron_task_failures_total counter",
+    ]
+    lines += [f'smartcron_task_failures_total{{task="{_label(n)}"}} {failures[n]}' for n in names]
+    score_row = next((c for c in checks if c.check_name == "score"), None)
+    if score_row is not None:
+        lines += [
+            "# HELP smartcron_health_score Health score 0-100 from the latest checks.",
+            "# TYPE smartcron_health_score gauge",
+            f"smartcron_health_score {score_row.value:g}",
+        ]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+
+
+@bp.route("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        with engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200

@@ -1,0 +1,71 @@
+"""Log in and out. Failures are throttled per account (in the database, see users.py) and per
+client address (here, per worker), and every login and failure goes into the audit log."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
+
+from smartcron import store, users
+
+from . import engine
+
+bp = Blueprint("auth", __name__)
+
+ADDRESS_LIMIT = 20  # failures per address ...
+ADDRESS_WINDOW = 900.0  # ... within 15 minutes
+_failures: defaultdict[str, deque[float]] = defaultdict(deque)
+_lock = threading.Lock()
+
+
+def _address_blocked(address: str, now: float) -> bool:
+    with _lock:
+        recent = _failures[address]
+        while recent and now - recent[0] > ADDRESS_WINDOW:
+            recent.popleft()
+        return len(recent) >= ADDRESS_LIMIT
+
+
+def _note_failure(address: str, now: float) -> None:
+    with _lock:
+        _failures[address].append(now)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: never redirect a user to another site after login.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    error = ""
+    if request.method == "POST":
+        address = request.remote_addr or "?"
+        now = time.monotonic()
+        username = request.form.get("username", "").strip()
+        if _address_blocked(address, now):
+            error = "Too many failed logins from this address; wait 15 minutes and try again."
+        else:
+            with engine().begin() as conn:
+                user, error = users.authenticate(conn, username, request.form.get("password", ""))
+            if user is not None:
+                session.clear()  # a fresh session: nothing from before the login survives
+                session["user_id"] = user.id
+                session.permanent = True
+                return redirect(_safe_next(request.args.get("next")))  # type: ignore[return-value]
+            _note_failure(address, now)
+    return render_template("login.html", error=error)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    if g.user is not None:
+        with engine().begin() as conn:
+            store.audit(conn, g.user.username, "logout", g.user.username)
+    session.clear()
+    return redirect(url_for("auth.login"))  # type: ignore[return-value]

@@ -1,0 +1,278 @@
+"""The pages staff read: overview, tasks, task detail, runs, run detail with its log, alerts,
+health and the audit log. Everything from task output or configuration is escaped by Jinja."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+
+from smartcron import schedule, store
+from smartcron.health import score
+from smartcron.journal import Journal, RunWindow
+from smartcron.schema import executions
+from smartcron.tasks import Task
+
+from . import charts, config, engine, queries
+
+bp = Blueprint("pages", __name__)
+TASKS_PAGE = 100
+ALERT_STATES = {
+    "open": ("open", "notified"),
+    "acknowledged": ("acknowledged",),
+    "resolved": ("resolved",),
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _state_of(task: Task, last: Any) -> str:
+    if task.paused:
+        return "paused"
+    if last is not None and last.outcome == "running":
+        return "running"
+    if last is not None and last.outcome in queries.FAILED:
+        return "failing"
+    return "ok"
+
+
+def _describe(task: Task) -> str:
+    return queries.cached(
+        f"describe:{task.schedule}", 3600, lambda: schedule.describe(task.schedule)
+    )
+
+
+def _overview_data() -> dict[str, Any]:
+    now = _now()
+    with engine().connect() as conn:
+        tasks = store.list_tasks(conn)
+        last = queries.last_runs(conn, [t.name for t in tasks])
+        hours = queries.runs_by_hour(conn, now)
+        open_alerts = queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
+        checked_at, checks = queries.latest_health(conn)
+    states: dict[str, int] = {"ok": 0, "running": 0, "failing": 0, "paused": 0}
+    failing = []
+    for task in tasks:
+        state = _state_of(task, last.get(task.name))
+        states[state] += 1
+        if state == "failing":
+            failing.append((task, last[task.name]))
+    score_row = next((c for c in checks if c.check_name == "score"), None)
+    return {
+        "now": now,
+        "tasks": tasks,
+        "states": states,
+        "failing": failing,
+        "hours": hours,
+        "open_alerts": open_alerts,
+        "checked_at": checked_at,
+        "problems": [c for c in checks if c.status != "ok"],
+        "score": None if score_row is None else int(score_row.value),
+    }
+
+
+@bp.route("/")
+def overview() -> str:
+    data = _overview_data()
+    tasks = data["tasks"]
+    key = (
+        "upcoming:"
+        + ",".join(f"{t.name}:{t.schedule}:{t.paused}" for t in tasks[:50])
+        + str(len(tasks))
+    )
+    soon = queries.cached(
+        key, 20, lambda: queries.upcoming(tasks, data["now"], dt.timedelta(hours=1))
+    )
+    return render_template(
+        "overview.html", chart=charts.runs_per_hour(data["hours"]), upcoming=soon[:50], **data
+    )
+
+
+@bp.route("/status.json")
+def status() -> Response:
+    """What the pages refresh every few seconds: counts, score, running tasks, open alerts."""
+    data = _overview_data()
+    return jsonify(
+        states=data["states"],
+        score=data["score"],
+        open_alerts=len(data["open_alerts"]),
+        failing=[t.name for t, _run in data["failing"]],
+        at=data["now"].isoformat(),
+    )
+
+
+@bp.route("/tasks")
+def tasks() -> str:
+    now = _now()
+    category = request.args.get("category", "")
+    state = request.args.get("state", "")
+    text = request.args.get("q", "").strip().lower()
+    sort = request.args.get("sort", "name")
+    with engine().connect() as conn:
+        everything = store.list_tasks(conn)
+        chosen = [
+            t
+            for t in everything
+            if (not category or t.category == category)
+            and (not text or text in t.name.lower() or text in t.description.lower())
+        ]
+        last = queries.last_runs(conn, [t.name for t in chosen])
+        rows = [(t, last.get(t.name), _state_of(t, last.get(t.name))) for t in chosen]
+        if state:
+            rows = [r for r in rows if r[2] == state]
+        if sort == "category":
+            rows.sort(key=lambda r: (r[0].category, r[0].name))
+        elif sort == "state":
+            rows.sort(key=lambda r: (r[2], r[0].name))
+        elif sort == "last":
+            rows.sort(key=lambda r: (r[1] is None, -(r[1].started_at.timestamp() if r[1] else 0)))
+        page = _page()
+        shown = rows[(page - 1) * TASKS_PAGE : page * TASKS_PAGE]
+        stats = queries.week_stats(conn, [t.name for t, _l, _s in shown], now)
+    return render_template(
+        "tasks.html",
+        rows=[
+            (t, last_run, st, stats[t.name], queries.next_run(t, now), _describe(t))
+            for t, last_run, st in shown
+        ],
+        categories=sorted({t.category for t in everything}),
+        category=category,
+        state=state,
+        q=request.args.get("q", ""),
+        sort=sort,
+        page=page,
+        more=len(rows) > page * TASKS_PAGE,
+        total=len(rows),
+    )
+
+
+@bp.route("/tasks/<name>")
+def task(name: str) -> str:
+    outcome = request.args.get("outcome", "")
+    with engine().connect() as conn:
+        found = store.find_task(conn, name)
+        if found is None:
+            abort(404, f"No task named {name!r}.")
+        runs, more = queries.task_runs(conn, name, outcome or None, _page())
+        recent = queries.recent_durations(conn, name)
+        stats = queries.week_stats(conn, [name], _now())[name]
+    return render_template(
+        "task.html",
+        task=found,
+        config=found.to_dict(),
+        describe=_describe(found),
+        next_run=queries.next_run(found, _now()),
+        runs=runs,
+        more=more,
+        page=_page(),
+        outcome=outcome,
+        chart=charts.durations(recent),
+        stats=stats,
+    )
+
+
+@bp.route("/runs")
+def runs() -> str:
+    outcome = request.args.get("outcome", "")
+    with engine().connect() as conn:
+        rows, more = queries.task_runs(conn, None, outcome or None, _page())
+    return render_template("runs.html", runs=rows, more=more, page=_page(), outcome=outcome)
+
+
+def _run_row(run_id: int) -> Any:
+    with engine().connect() as conn:
+        row = conn.execute(sa_select_run(run_id)).first()
+    if row is None:
+        abort(404, f"No run {run_id}.")
+    return row
+
+
+def sa_select_run(run_id: int) -> Any:
+    import sqlalchemy as sa
+
+    return sa.select(executions).where(executions.c.id == run_id)
+
+
+def _log(row: Any) -> tuple[str, bool]:
+    """Return the run's output from the journal, or (stored tail, True) when it is gone."""
+    journal = Journal(config().journal_directory)
+    text = journal.output(
+        RunWindow(row.invocation_id, row.task_name, row.started_at, row.finished_at)
+    )
+    if text or row.outcome == "running":
+        return text, False
+    return row.output_tail or "", True
+
+
+@bp.route("/runs/<int:run_id>")
+def run(run_id: int) -> str:
+    row = _run_row(run_id)
+    text, from_tail = _log(row)
+    return render_template(
+        "run.html", run=row, log=text, from_tail=from_tail, lines=text.count("\n")
+    )
+
+
+@bp.route("/runs/<int:run_id>/log.txt")
+def run_log(run_id: int) -> Response:
+    row = _run_row(run_id)
+    text, _from_tail = _log(row)
+    return Response(
+        text,
+        mimetype="text/plain",
+        headers={"Content-Disposition": f'attachment; filename="{row.task_name}-run-{row.id}.log"'},
+    )
+
+
+@bp.route("/runs/<int:run_id>/log.json")
+def run_log_json(run_id: int) -> Response:
+    """The log of a run so far, and its state: the run page polls it while the run goes on."""
+    row = _run_row(run_id)
+    text, from_tail = _log(row)
+    return jsonify(
+        outcome=row.outcome,
+        meaning=row.meaning,
+        log=text,
+        from_tail=from_tail,
+        running=row.outcome == "running",
+    )
+
+
+@bp.route("/alerts")
+def alerts() -> str:
+    with engine().connect() as conn:
+        groups = {state: queries.alert_rows(conn, values) for state, values in ALERT_STATES.items()}
+    return render_template("alerts.html", groups=groups)
+
+
+@bp.route("/health")
+def health() -> str:
+    with engine().connect() as conn:
+        checked_at, checks = queries.latest_health(conn)
+        history = {
+            c.check_name: queries.health_history(conn, c.check_name, 30)
+            for c in checks
+            if c.status != "ok" or c.check_name == "score"
+        }
+    return render_template(
+        "health.html", checked_at=checked_at, checks=checks, history=history, score_of=score
+    )
+
+
+@bp.route("/audit")
+def audit() -> str:
+    if not g.user.can("operator"):
+        abort(403, "The audit log is for operators and administrators.")
+    with engine().connect() as conn:
+        rows, more = queries.audit_rows(conn, _page())
+    return render_template("audit.html", rows=rows, more=more, page=_page())

@@ -1,0 +1,237 @@
+"""What the pages show, read with queries that stay fast on years of runs.
+
+Every query on `executions` uses an index (task_name+started_at, started_at,
+task_name+outcome+started_at); the latest run of each task is one index seek per task.
+Figures that cost a scan over all tasks (upcoming runs) are cached for a few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smartcron import schedule
+from smartcron.schema import alerts, audit_log, executions, health_checks
+from smartcron.tasks import Task
+
+PAGE = 50
+FAILED = ("failed", "timeout", "killed", "oom", "core-dump", "could-not-start", "start-limit")
+T = TypeVar("T")
+_cache: dict[str, tuple[float, Any]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached(key: str, ttl: float, compute: Callable[[], T]) -> T:
+    """Return the cached value of `key` if younger than `ttl` seconds, else compute it."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        value: T = hit[1]
+        return value
+    value = compute()
+    with _cache_lock:
+        _cache[key] = (now, value)
+    return value
+
+
+def last_runs(conn: Connection, names: Sequence[str]) -> dict[str, Any]:
+    """Given task names, return {name: its latest run row}."""
+    if not names:
+        return {}
+    latest = (
+        sa.select(executions.c.id)
+        .where(executions.c.task_name == sa.bindparam("n"))
+        .order_by(executions.c.started_at.desc(), executions.c.id.desc())
+        .limit(1)
+    )
+    ids = []
+    for name in names:  # one index seek each; portable and fast on SQLite and MariaDB
+        found = conn.execute(latest, {"n": name}).scalar()
+        if found is not None:
+            ids.append(found)
+    rows: dict[str, Any] = {}
+    for chunk in range(0, len(ids), 500):
+        for row in conn.execute(
+            sa.select(executions).where(executions.c.id.in_(ids[chunk : chunk + 500]))
+        ):
+            rows[row.task_name] = row
+    return rows
+
+
+@dataclass(frozen=True)
+class Stats:
+    runs: int
+    successes: int
+    median_s: float | None
+
+    @property
+    def rate(self) -> float | None:
+        return None if not self.runs else 100.0 * self.successes / self.runs
+
+
+def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict[str, Stats]:
+    """Given task names, return their success rate and median duration over 7 days."""
+    since = now - dt.timedelta(days=7)
+    durations: dict[str, list[float]] = {n: [] for n in names}
+    runs: dict[str, int] = dict.fromkeys(names, 0)
+    for chunk in range(0, len(names), 200):
+        part = list(names[chunk : chunk + 200])
+        for name, outcome, duration in conn.execute(
+            sa.select(executions.c.task_name, executions.c.outcome, executions.c.duration_s).where(
+                executions.c.task_name.in_(part),
+                executions.c.started_at >= since,
+                executions.c.outcome != "running",
+            )
+        ):
+            runs[name] += 1
+            if outcome == "success" and duration is not None:
+                durations[name].append(duration)
+    return {
+        n: Stats(
+            runs[n], len(durations[n]), statistics.median(durations[n]) if durations[n] else None
+        )
+        for n in names
+    }
+
+
+def next_run(task: Task, now: dt.datetime) -> dt.datetime | None:
+    """Return the task's next scheduled start (None when paused or not a cron schedule)."""
+    if task.paused:
+        return None
+    try:
+        times = schedule.next_times(task.schedule, task.timezone, now, 1)
+    except Exception:  # noqa: BLE001 - a schedule we cannot evaluate shows as "-", never a 500
+        return None
+    return times[0] if times else None
+
+
+def upcoming(
+    tasks: Sequence[Task], now: dt.datetime, within: dt.timedelta
+) -> list[tuple[dt.datetime, Task]]:
+    """Return (start, task) for every run scheduled from now to now + within, soonest first."""
+    out = []
+    for task in tasks:
+        when = next_run(task, now)
+        if when is not None and when <= now + within:
+            out.append((when, task))
+    return sorted(out, key=lambda pair: (pair[0], pair[1].name))
+
+
+def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, int, int]]:
+    """Return (hour, successes, failures) for each of the last 24 hours, oldest first."""
+    start = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    buckets = {start + dt.timedelta(hours=i): [0, 0] for i in range(24)}
+    rows = conn.execute(
+        sa.select(executions.c.started_at, executions.c.outcome).where(
+            executions.c.started_at >= start
+        )
+    )
+    for started, outcome in rows:
+        hour = started.replace(minute=0, second=0, microsecond=0)
+        if hour in buckets and outcome != "running":
+            buckets[hour][0 if outcome == "success" else 1] += 1
+    return [(hour, ok, bad) for hour, (ok, bad) in buckets.items()]
+
+
+def task_runs(
+    conn: Connection, name: str | None, outcome: str | None, page: int
+) -> tuple[list[Any], bool]:
+    """Return one page of runs (newest first), of a task or of all, and whether more follow."""
+    query = sa.select(executions)
+    if name is not None:
+        query = query.where(executions.c.task_name == name)
+    if outcome == "failures":
+        query = query.where(executions.c.outcome.in_(FAILED))
+    elif outcome:
+        query = query.where(executions.c.outcome == outcome)
+    query = query.order_by(executions.c.started_at.desc(), executions.c.id.desc())
+    rows = list(conn.execute(query.limit(PAGE + 1).offset((page - 1) * PAGE)))
+    return rows[:PAGE], len(rows) > PAGE
+
+
+def recent_durations(conn: Connection, name: str, count: int = 60) -> list[Any]:
+    rows = conn.execute(
+        sa.select(
+            executions.c.id, executions.c.started_at, executions.c.duration_s, executions.c.outcome
+        )
+        .where(executions.c.task_name == name, executions.c.outcome != "running")
+        .order_by(executions.c.started_at.desc())
+        .limit(count)
+    ).all()
+    return list(reversed(rows))
+
+
+def alert_rows(conn: Connection, states: Sequence[str], limit: int = 200) -> list[Any]:
+    return list(
+        conn.execute(
+            sa.select(alerts)
+            .where(alerts.c.state.in_(states))
+            .order_by(alerts.c.opened_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def latest_health(conn: Connection) -> tuple[dt.datetime | None, list[Any]]:
+    """Return the time of the newest health check round and its checks."""
+    at = conn.execute(sa.select(sa.func.max(health_checks.c.checked_at))).scalar()
+    if at is None:
+        return None, []
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    rows = conn.execute(
+        sa.select(health_checks)
+        .where(health_checks.c.checked_at == at)
+        .order_by(health_checks.c.status.desc(), health_checks.c.check_name)
+    ).all()
+    return at, list(rows)
+
+
+def health_history(conn: Connection, name: str, limit: int = 60) -> list[Any]:
+    return list(
+        conn.execute(
+            sa.select(health_checks)
+            .where(health_checks.c.check_name == name)
+            .order_by(health_checks.c.checked_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def audit_rows(conn: Connection, page: int) -> tuple[list[Any], bool]:
+    rows = list(
+        conn.execute(
+            sa.select(audit_log)
+            .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
+            .limit(PAGE + 1)
+            .offset((page - 1) * PAGE)
+        )
+    )
+    return rows[:PAGE], len(rows) > PAGE
+
+
+def failures_total(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    """Return each task's number of failed runs ever recorded (a Prometheus counter)."""
+    counts = dict.fromkeys(names, 0)
+    query = sa.select(sa.func.count()).where(
+        executions.c.task_name == sa.bindparam("n"), executions.c.outcome.in_(FAILED)
+    )
+    for name in names:
+        counts[name] = int(conn.execute(query, {"n": name}).scalar() or 0)
+    return counts
+
+
+def last_success(conn: Connection, names: Sequence[str]) -> dict[str, dt.datetime | None]:
+    query = sa.select(sa.func.max(executions.c.started_at)).where(
+        executions.c.task_name == sa.bindparam("n"), executions.c.outcome == "success"
+    )
+    return {name: conn.execute(query, {"n": name}).scalar() for name in names}

@@ -1,0 +1,41 @@
+"""Runs and alerts as plain JSON objects: one shape for `--json` output and the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def run_dict(row: Any) -> dict[str, Any]:
+    """Given an executions row, return the run as the JSON object `runs --json` prints."""
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "task": m["task_name"],
+        "invocation_id": m["invocation_id"],
+        "trigger": m["trigger"],
+        "attempt": m["attempt"],
+        "started_at": m["started_at"].isoformat() if m["started_at"] else None,
+        "finished_at": m["finished_at"].isoformat() if m["finished_at"] else None,
+        "duration_s": m["duration_s"],
+        "result": m["result"],
+        "exit_code": m["exit_code"],
+        "signal": m["exit_signal"],
+        "outcome": m["outcome"],
+        "meaning": m["meaning"],
+    }
+
+
+def alert_dict(r: Any) -> dict[str, Any]:
+    """Given an alerts row, return the alert as the JSON object `alerts --json` prints."""
+    return {
+        "id": r.id,
+        "task": r.task_name,
+        "kind": r.kind,
+        "state": r.state,
+        "severity": r.severity,
+        "summary": r.summary,
+        "failures": r.failure_count,
+        "notified": r.notify_count,
+        "opened_at": r.opened_at.isoformat() if r.opened_at else None,
+        "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+    }

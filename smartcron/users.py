@@ -1,0 +1,195 @@
+"""Dashboard users: roles, password hashing (scrypt), login throttling and API tokens.
+
+Passwords are hashed with scrypt (werkzeug.security), a memory-hard KDF. Login failures are
+counted in the database, so every dashboard worker sees the same count: after
+`MAX_FAILURES` failures in a row an account is locked for `LOCK_TIME`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from smartcron import store
+from smartcron.errors import InvalidInput, NotFound
+from smartcron.schema import api_tokens, users, utcnow
+
+ROLES = ("viewer", "operator", "admin")
+MIN_PASSWORD = 10
+MAX_FAILURES = 5
+LOCK_TIME = dt.timedelta(minutes=15)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+# Checked against when the user does not exist, so that a wrong name costs as long as a wrong
+# password and the answer time does not reveal which names exist.
+_DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        """Return True if this user has `role` or a higher one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.username, row.role)
+
+
+def check_username(name: str) -> str:
+    if not _NAME.match(name):
+        raise InvalidInput(
+            "username",
+            name,
+            "1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit",
+        )
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput("role", role, f"one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", "*" * len(password), f"at least {MIN_PASSWORD} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(check_password(password), method="scrypt")
+
+
+def add_user(conn: Connection, username: str, role: str, password: str, who: str) -> User:
+    """Given a new user's name, role and password, create the user; return it."""
+    check_username(username)
+    check_role(role)
+    if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+        raise InvalidInput("username", username, "a name not already taken (`smartcron user list`)")
+    result = conn.execute(
+        users.insert().values(
+            username=username,
+            password_hash=hash_password(password),
+            role=role,
+            created_at=utcnow(),
+        )
+    )
+    store.audit(conn, who, "user.add", username, {"role": role})
+    return User(int(result.inserted_primary_key[0]), username, role)  # type: ignore[index]
+
+
+def get_user(conn: Connection, username: str) -> Any:
+    row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise NotFound(f"no user named '{username}'; `smartcron user list` shows the users")
+    return row
+
+
+def set_password(conn: Connection, username: str, password: str, who: str) -> None:
+    """Set a user's password; this also unlocks a locked account."""
+    get_user(conn, username)
+    conn.execute(
+        users.update()
+        .where(users.c.username == username)
+        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None)
+    )
+    store.audit(conn, who, "user.passwd", username)
+
+
+def remove_user(conn: Connection, username: str, who: str) -> None:
+    row = get_user(conn, username)
+    conn.execute(api_tokens.delete().where(api_tokens.c.user_id == row.id))
+    conn.execute(users.delete().where(users.c.id == row.id))
+    store.audit(conn, who, "user.rm", username)
+
+
+def list_users(conn: Connection) -> list[Any]:
+    return list(conn.execute(sa.select(users).order_by(users.c.username)).all())
+
+
+def authenticate(
+    conn: Connection, username: str, password: str, now: dt.datetime | None = None
+) -> tuple[User | None, str]:
+    """Given credentials, return (the user, "") or (None, why the login was refused)."""
+    now = now or utcnow()
+    row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None, "Wrong username or password."
+    if row.disabled:
+        return None, "This account is disabled; ask an administrator."
+    if row.locked_until is not None and row.locked_until > now:
+        minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
+        return None, (
+            f"Too many failed logins: this account is locked for {minutes} more minute(s). "
+            "An administrator can unlock it with `smartcron user passwd`."
+        )
+    if not check_password_hash(row.password_hash, password):
+        failures = row.failed_logins + 1
+        locked = now + LOCK_TIME if failures >= MAX_FAILURES else None
+        conn.execute(
+            users.update()
+            .where(users.c.id == row.id)
+            .values(failed_logins=0 if locked else failures, locked_until=locked)
+        )
+        store.audit(conn, username, "login.failed", username, {"locked": bool(locked)})
+        return None, "Wrong username or password."
+    conn.execute(
+        users.update()
+        .where(users.c.id == row.id)
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+    )
+    store.audit(conn, username, "login", username)
+    return _user(row), ""
+
+
+def load_user(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(
+        sa.select(users).where(users.c.id == user_id, users.c.disabled == sa.false())
+    ).first()
+    return None if row is None else _user(row)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: Connection, username: str, label: str, who: str) -> str:
+    """Create an API token for a user; return it (it is shown once and stored only hashed)."""
+    row = get_user(conn, username)
+    token = "sc_" + secrets.token_urlsafe(32)
+    conn.execute(
+        api_tokens.insert().values(
+            user_id=row.id, name=label[:64], token_hash=_digest(token), created_at=utcnow()
+        )
+    )
+    store.audit(conn, who, "token.create", username, {"name": label})
+    return token
+
+
+def user_of_token(conn: Connection, token: str) -> User | None:
+    """Given a bearer token, return its user, or None for an unknown token."""
+    row = conn.execute(
+        sa.select(users, api_tokens.c.id.label("token_id"))
+        .join(api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_hash == _digest(token), users.c.disabled == sa.false())
+    ).first()
+    if row is None:
+        return None
+    conn.execute(
+        api_tokens.update().where(api_tokens.c.id == row.token_id).values(last_used_at=utcnow())
+    )
+    return _user(row)
