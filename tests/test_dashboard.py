@@ -8,15 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from dashboard_helpers import (
-    PASSWORD,
-    add_alert,
-    add_run,
-    add_task,
-    add_user,
-    csrf_token,
-    login,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -25,6 +16,15 @@ from smartcron.dashboard import PUBLIC_ENDPOINTS, create_app
 from smartcron.schema import audit_log, tasks
 
 from conftest import TestDB, invoke
+from conftest_dashboard import (
+    PASSWORD,
+    add_alert,
+    add_run,
+    add_task,
+    add_user,
+    csrf_token,
+    login,
+)
 
 SAMPLE_ARGS = {"name": "pos-sync", "run_id": 1, "alert_id": 1, "verb": "ack", "filename": "app.js"}
 

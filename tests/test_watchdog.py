@@ -2,61 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from smartcron import config
 from smartcron.schema import executions
 from smartcron.watchdog import Watchdog
 
-from conftest import SystemdEnv, need
-
-
-@pytest.fixture
-def recorder(sd: SystemdEnv) -> Iterator[Watchdog]:
-    """The watchdog running in this process, on the test's database and the sandbox journal."""
-    cfg = config.load(
-        environ={
-            "SMARTCRON_DATABASE_URL": str(sd.engine.url.render_as_string(hide_password=False)),
-            "SMARTCRON_UNIT_DIR": str(sd.systemd.unit_dir),
-            "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
-        }
-    )
-    watchdog = Watchdog(cfg)
-    # The sandbox is shared by the whole session: read its journal from now on, not the runs
-    # of earlier tests (a production watchdog with no cursor starts 24 h back).
-    watchdog._cursor = watchdog.journal.current_cursor()
-    thread = threading.Thread(target=watchdog.serve, daemon=True)
-    thread.start()
-    assert watchdog.listener.subscribed.wait(15), watchdog.listener.error
-    yield watchdog
-    watchdog.stop()
-    thread.join(timeout=15)
-
-
-def wait_rows(sd: SystemdEnv, task: str, count: int = 1, timeout: float = 30) -> list[Any]:
-    """Wait until `count` finished runs of `task` are recorded; return all its rows."""
-    deadline = time.monotonic() + timeout
-    rows: list[Any] = []
-    while time.monotonic() < deadline:
-        with sd.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(executions)
-                .where(executions.c.task_name == task)
-                .order_by(executions.c.id)
-            ).fetchall()
-        if len([r for r in rows if r.outcome != "running"]) >= count:
-            return rows
-        time.sleep(0.1)
-    raise AssertionError(
-        f"{task}: expected {count} finished run(s), have {[r.outcome for r in rows]}"
-    )
+from conftest import SystemdEnv, need, wait_rows
 
 
 def _run(sd: SystemdEnv, short: str, command: str, *options: str) -> tuple[str, Any]:

@@ -1,0 +1,183 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright), served by gunicorn
+(`smartcron dashboard`) on a real database, with tasks in the private systemd.
+
+Screenshots of every page go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from throwaway_mariadb import free_port
+
+from smartcron.watchdog import Watchdog
+
+from conftest import SystemdEnv, need, wait_rows
+from conftest_dashboard import PASSWORD, add_alert, add_run, add_user
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def server(sd: SystemdEnv) -> Iterator[str]:
+    """gunicorn serving the dashboard on the test's database, talking to the private systemd."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SMARTCRON_DATABASE_URL": str(sd.engine.url),
+        "SMARTCRON_CONFIG": str(Path(__file__).parent / "data" / "empty.toml"),
+        "SMARTCRON_UNIT_DIR": str(sd.systemd.unit_dir),
+        "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+        "DBUS_SYSTEM_BUS_ADDRESS": sd.systemd.bus_address,
+    }
+    smartcron = Path(sys.executable).with_name("smartcron")
+    proc = subprocess.Popen(
+        [str(smartcron), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(
+            f"dashboard did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    yield url
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    need(
+        os.path.exists(CHROMIUM),
+        f"{CHROMIUM} is missing (Debian packages chromium, chromium-driver)",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _login(page: Any, url: str, user: str) -> None:
+    page.goto(f"{url}/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def test_dashboard_in_chromium_staff_workflow(
+    sd: SystemdEnv, recorder: Watchdog, server: str, browser: Any
+) -> None:
+    name = sd.add("shop-sync", "--command", "/bin/echo synced", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    add_user(sd.engine, "otto", "operator")
+    failed = add_run(
+        sd.engine,
+        name,
+        "failed",
+        meaning="Failed with exit status 3 (a test failure).",
+        output_tail="connecting to POS\n<script>alert('xss')</script><b>not bold</b>\nERROR: POS unreachable",
+        # Old enough that the journal has no output for it: the stored tail is shown.
+        started_at=__import__("datetime").datetime(
+            2026, 1, 5, 3, 0, tzinfo=__import__("datetime").UTC
+        ),
+    )
+    alert_id = add_alert(sd.engine, name, summary=f"{name} failed: exit status 3")
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    page.goto(f"{server}/tasks")
+    assert "/login" in page.url
+    _shot(page, "login")
+    _login(page, server, "otto")
+    _shot(page, "overview")
+    page.goto(f"{server}/tasks")
+    assert page.locator(f"a:text-is('{name}')").count() == 1
+    _shot(page, "tasks")
+
+    # A failed run: its meaning and its log, with the HTML in the output shown as text.
+    page.goto(f"{server}/runs/{failed}")
+    assert "Failed with exit status 3" in page.inner_text("p.verdict")
+    log = page.inner_text("#log")
+    assert "<script>alert('xss')</script><b>not bold</b>" in log and "ERROR: POS unreachable" in log
+    assert page.locator("#log b").count() == 0 and page.locator("#log script").count() == 0
+    page.fill("#log-search", "error")
+    assert page.inner_text("#log-hits") == "1 matching line(s)"
+    _shot(page, "run")
+    assert dialogs == []
+
+    # Acknowledge the alert (before Run now: its success would resolve it as a recovery).
+    page.goto(f"{server}/alerts")
+    page.locator(f"#alert-{alert_id} button:text-is('Acknowledge')").click()
+    assert f"Alert {alert_id} acknowledged." in page.inner_text("p.flash")
+    assert "by otto" in page.inner_text(f"#alert-{alert_id}")
+    _shot(page, "alerts")
+
+    # Run now: the run appears in the task's history.
+    page.goto(f"{server}/tasks/{name}")
+    page.click("button:text-is('Run now')")
+    assert "Started task" in page.inner_text("p.flash")
+    rows = wait_rows(sd, name, count=2)
+    assert rows[-1].trigger == "manual" and rows[-1].outcome == "success"
+    page.goto(f"{server}/tasks/{name}")
+    assert page.locator(f"a:text-is('#{rows[-1].id}')").count() == 1
+    _shot(page, "task")
+
+    # Pause and resume act on the real timer.
+    page.click("button:text-is('Pause')")
+    assert "is paused" in page.inner_text("p.flash")
+    assert (
+        sd.systemd.systemctl("is-active", f"smartcron-{name}.timer", check=False).stdout.strip()
+        == "inactive"
+    )
+    page.click("button:text-is('Resume')")
+    assert "active again" in page.inner_text("p.flash")
+    assert (
+        sd.systemd.systemctl("is-active", f"smartcron-{name}.timer", check=False).stdout.strip()
+        == "active"
+    )
+
+    for path, shot in [("/runs", "runs"), ("/health", "health"), ("/audit", "audit")]:
+        page.goto(f"{server}{path}")
+        _shot(page, shot)
+    assert "task.run" in page.inner_text("main") and "alert.ack" in page.inner_text("main")
+
+    # Phone width: no page is wider than the screen (tables scroll inside their box).
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    _login(phone, server, "otto")
+    for path, shot in [
+        ("/", "phone-overview"),
+        ("/tasks", "phone-tasks"),
+        (f"/runs/{failed}", "phone-run"),
+    ]:
+        phone.goto(f"{server}{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+        _shot(phone, shot)
