@@ -77,7 +77,9 @@ def health() -> Response:
     listed = [c for c in checks if c.check_name != "score"]
     return jsonify(
         checked_at=checked_at.isoformat() if checked_at else None,
-        score=next((int(c.value) for c in checks if c.check_name == "score"), None),
+        score=next(
+            (int(c.value) for c in checks if c.check_name == "score" and c.value is not None), None
+        ),
         checks=[
             {"name": c.check_name, "status": c.status, "value": c.value, "message": c.message}
             for c in listed

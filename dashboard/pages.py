@@ -77,7 +77,7 @@ def _overview_data() -> dict[str, Any]:
         "open_alerts": open_alerts,
         "checked_at": checked_at,
         "problems": [c for c in checks if c.status != "ok"],
-        "score": None if score_row is None else int(score_row.value),
+        "score": None if score_row is None or score_row.value is None else int(score_row.value),
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from smartcron import schedule
 from smartcron.schema import alerts, audit_log, executions, health_checks
+from smartcron.schema import tasks as tasks_table
 from smartcron.tasks import Task
 
 PAGE = 50
@@ -43,21 +44,35 @@ def cached(key: str, ttl: float, compute: Callable[[], T]) -> T:
     return value
 
 
+def _per_task(conn: Connection, names: Sequence[str], column: Any) -> dict[str, Any]:
+    """Evaluate a correlated scalar subquery for each task in one statement.
+
+    `column` refers to `tasks_table.c.name`; each task costs one index seek on the server, and
+    the whole set one round trip, on SQLite and MariaDB alike.
+    """
+    out: dict[str, Any] = {}
+    for chunk in range(0, len(names), 500):
+        part = list(names[chunk : chunk + 500])
+        query = sa.select(tasks_table.c.name, column.label("value")).where(
+            tasks_table.c.name.in_(part)
+        )
+        out.update({name: value for name, value in conn.execute(query)})
+    return out
+
+
 def last_runs(conn: Connection, names: Sequence[str]) -> dict[str, Any]:
     """Given task names, return {name: its latest run row}."""
     if not names:
         return {}
     latest = (
         sa.select(executions.c.id)
-        .where(executions.c.task_name == sa.bindparam("n"))
+        .where(executions.c.task_name == tasks_table.c.name)
         .order_by(executions.c.started_at.desc(), executions.c.id.desc())
         .limit(1)
+        .correlate(tasks_table)
+        .scalar_subquery()
     )
-    ids = []
-    for name in names:  # one index seek each; portable and fast on SQLite and MariaDB
-        found = conn.execute(latest, {"n": name}).scalar()
-        if found is not None:
-            ids.append(found)
+    ids = [i for i in _per_task(conn, names, latest).values() if i is not None]
     rows: dict[str, Any] = {}
     for chunk in range(0, len(ids), 500):
         for row in conn.execute(
@@ -221,17 +236,32 @@ def audit_rows(conn: Connection, page: int) -> tuple[list[Any], bool]:
 
 def failures_total(conn: Connection, names: Sequence[str]) -> dict[str, int]:
     """Return each task's number of failed runs ever recorded (a Prometheus counter)."""
-    counts = dict.fromkeys(names, 0)
-    query = sa.select(sa.func.count()).where(
-        executions.c.task_name == sa.bindparam("n"), executions.c.outcome.in_(FAILED)
+    count = (
+        sa.select(sa.func.count())
+        .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome.in_(FAILED))
+        .correlate(tasks_table)
+        .scalar_subquery()
     )
-    for name in names:
-        counts[name] = int(conn.execute(query, {"n": name}).scalar() or 0)
-    return counts
+    return {name: int(value or 0) for name, value in _per_task(conn, names, count).items()}
 
 
 def last_success(conn: Connection, names: Sequence[str]) -> dict[str, dt.datetime | None]:
-    query = sa.select(sa.func.max(executions.c.started_at)).where(
-        executions.c.task_name == sa.bindparam("n"), executions.c.outcome == "success"
+    """Return the start of each task's latest successful run."""
+    latest = (
+        sa.select(executions.c.started_at)
+        .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome == "success")
+        .order_by(executions.c.started_at.desc())
+        .limit(1)
+        .correlate(tasks_table)
+        .scalar_subquery()
     )
-    return {name: conn.execute(query, {"n": name}).scalar() for name in names}
+    out = _per_task(conn, names, latest)
+    # A raw scalar subquery bypasses the column type: make the values aware UTC datetimes.
+    return {n: _aware(v) for n, v in out.items()}
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    moment: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
