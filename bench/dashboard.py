@@ -183,7 +183,7 @@ def measure(url: str, requests: int, n_tasks: int) -> dict[str, dict[str, float]
     return results
 
 
-def run_backend(backend: str, n_tasks: int, n_runs: int, requests: int) -> None:
+def run_backend(backend: str, n_tasks: int, n_runs: int, requests: int, keep: bool) -> None:
     if backend == "sqlite":
         workdir = Path(tempfile.mkdtemp(prefix="smartcron-bench-", dir="/var/tmp"))
         url = f"sqlite:///{workdir}/bench.db"
@@ -204,7 +204,9 @@ def run_backend(backend: str, n_tasks: int, n_runs: int, requests: int) -> None:
         verdict = "ok" if figures["p95"] < 150 else "MISSED"
         print(f"{label:<32} {figures['p50']:>8.1f} {figures['p95']:>8.1f}  {verdict}")
     engine.dispose()
-    if backend == "mariadb":
+    if keep:
+        print(f"kept the database: {url}")
+    elif backend == "mariadb":
         with sa.create_engine(url.rsplit("/", 1)[0]).begin() as conn:
             conn.execute(sa.text("DROP DATABASE smartcron_bench"))
 
@@ -215,9 +217,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="Keep the seeded database.")
     args = parser.parse_args()
     for backend in ["sqlite", "mariadb"] if args.backend == "both" else [args.backend]:
-        run_backend(backend, args.tasks, args.runs, args.requests)
+        run_backend(backend, args.tasks, args.runs, args.requests, args.keep)
 
 
 if __name__ == "__main__":

@@ -181,3 +181,61 @@ def test_dashboard_in_chromium_staff_workflow(
         phone.goto(f"{server}{path}")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
         _shot(phone, shot)
+
+
+def _healthz(url: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
+                return int(answer.status)
+        except OSError:
+            time.sleep(0.3)
+    return 0
+
+
+def test_dashboard_unit_serves_from_systemd_and_restarts(sd: SystemdEnv) -> None:
+    from smartcron import store, units
+
+    port = free_port()
+    unit = f"{sd.prefix}-smartcron-dashboard.service"
+    db_url = f"sqlite:///{sd.shared}/dashboard.db"  # where the sandbox can see it
+    store.upgrade(store.make_engine(db_url))
+    text = units.render_dashboard_unit(
+        str(Path(sys.executable).with_name("smartcron")),
+        user=None,
+        environment={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": db_url,
+            "SMARTCRON_DASHBOARD_LISTEN": f"127.0.0.1:{port}",
+        },
+    )
+    path = sd.systemd.unit_dir / unit
+    path.write_text(text)
+    proc = sd.systemd.run(["systemd-analyze", "verify", "--man=no", str(path)], check=False)
+    assert "smartcron-dashboard" not in proc.stderr, proc.stderr
+    # The test's interpreter lives under /root and its database under /var/tmp; an installed
+    # dashboard uses /opt/smartcron and /var/lib/smartcron, which the unit allows.
+    dropin = sd.systemd.unit_dir / f"{unit}.d"
+    dropin.mkdir(exist_ok=True)
+    (dropin / "test.conf").write_text(
+        f"[Service]\nProtectHome=no\nPrivateTmp=no\nReadWritePaths={sd.shared}\n"
+    )
+    sd.systemd.systemctl("daemon-reload")
+    try:
+        sd.systemd.systemctl("start", unit)
+        journal = lambda: sd.systemd.journal("-u", unit, "-o", "cat")[-3000:]  # noqa: E731
+        assert _healthz(f"http://127.0.0.1:{port}", 30) == 200, journal()
+        # Restart=always: a killed dashboard comes back by itself.
+        main_pid = sd.systemd.show(unit, "MainPID")["MainPID"]
+        sd.systemd.run(["kill", "-9", main_pid])
+        time.sleep(3)
+        assert _healthz(f"http://127.0.0.1:{port}", 30) == 200, journal()
+        assert sd.systemd.show(unit, "NRestarts")["NRestarts"] != "0"
+    finally:
+        sd.systemd.systemctl("stop", unit, check=False)
+        path.unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(dropin, ignore_errors=True)
+        sd.systemd.systemctl("daemon-reload")

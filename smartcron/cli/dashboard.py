@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
 from smartcron.cli import App, cli, pass_app
+
+# mkstemp() there makes private, uniquely named files: none of the shared-/tmp risks apply.
+SHM = "/dev/shm"  # noqa: S108
 
 
 def serve(app: App, bind: str, workers: int) -> None:
@@ -31,6 +35,8 @@ def serve(app: App, bind: str, workers: int) -> None:
                 "accesslog": "-",
                 "errorlog": "-",
                 "proc_name": "smartcron-dashboard",
+                # Worker heartbeat files in memory: the unit's file system is read-only.
+                "worker_tmp_dir": SHM if os.path.isdir(SHM) else None,
                 # Forwarded headers only from a reverse proxy on this host.
                 "forwarded_allow_ips": "127.0.0.1,::1",
             }.items():
