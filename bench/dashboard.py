@@ -171,6 +171,8 @@ def measure(url: str, requests: int, n_tasks: int) -> dict[str, dict[str, float]
             for _ in range(requests):
                 if mode == "cold":
                     queries._cache.clear()
+                    queries._next.clear()
+                    queries._tasks_cache.clear()
                 t0 = time.perf_counter()
                 response = client.get(path)
                 times.append((time.perf_counter() - t0) * 1000)

@@ -34,7 +34,7 @@ def _task_json(task: Any, last: Any, now: dt.datetime) -> dict[str, Any]:
 def tasks() -> Response:
     now = dt.datetime.now(dt.UTC)
     with engine().connect() as conn:
-        found = store.list_tasks(conn)
+        found = queries.all_tasks(conn)
         last = queries.last_runs(conn, [t.name for t in found])
     return jsonify([_task_json(t, last.get(t.name), now) for t in found])
 
@@ -95,7 +95,7 @@ def _label(value: str) -> str:
 def metrics() -> Response:
     """Prometheus text format: per task the last outcome, last success, duration, failures."""
     with engine().connect() as conn:
-        names = [t.name for t in store.list_tasks(conn)]
+        names = [t.name for t in queries.all_tasks(conn)]
         last = queries.last_runs(conn, names)
         success = queries.last_success(conn, names)
         failures = queries.failures_total(conn, names)

@@ -55,7 +55,7 @@ def _describe(task: Task) -> str:
 def _overview_data() -> dict[str, Any]:
     now = _now()
     with engine().connect() as conn:
-        tasks = store.list_tasks(conn)
+        tasks = queries.all_tasks(conn)
         last = queries.last_runs(conn, [t.name for t in tasks])
         hours = queries.runs_by_hour(conn, now)
         open_alerts = queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
@@ -84,15 +84,7 @@ def _overview_data() -> dict[str, Any]:
 @bp.route("/")
 def overview() -> str:
     data = _overview_data()
-    tasks = data["tasks"]
-    key = (
-        "upcoming:"
-        + ",".join(f"{t.name}:{t.schedule}:{t.paused}" for t in tasks[:50])
-        + str(len(tasks))
-    )
-    soon = queries.cached(
-        key, 20, lambda: queries.upcoming(tasks, data["now"], dt.timedelta(hours=1))
-    )
+    soon = queries.upcoming(data["tasks"], data["now"], dt.timedelta(hours=1))
     return render_template(
         "overview.html", chart=charts.runs_per_hour(data["hours"]), upcoming=soon[:50], **data
     )
@@ -119,7 +111,7 @@ def tasks() -> str:
     text = request.args.get("q", "").strip().lower()
     sort = request.args.get("sort", "name")
     with engine().connect() as conn:
-        everything = store.list_tasks(conn)
+        everything = queries.all_tasks(conn)
         chosen = [
             t
             for t in everything

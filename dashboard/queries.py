@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron import schedule
+from smartcron import schedule, store
 from smartcron.schema import alerts, audit_log, executions, health_checks
 from smartcron.schema import tasks as tasks_table
 from smartcron.tasks import Task
@@ -42,6 +42,35 @@ def cached(key: str, ttl: float, compute: Callable[[], T]) -> T:
     with _cache_lock:
         _cache[key] = (now, value)
     return value
+
+
+_tasks_cache: dict[str, Any] = {}
+
+
+def all_tasks(conn: Connection) -> list[Task]:
+    """Return every task, re-read only when the tasks table has changed.
+
+    Building 1,000 Task objects costs tens of milliseconds; one aggregate query tells whether
+    anything was added, edited (updated_at), paused or deleted since the last read.
+    """
+    version = tuple(
+        conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.max(tasks_table.c.updated_at),
+                sa.func.max(tasks_table.c.id),
+            )
+        ).one()
+    )
+    where = str(conn.engine.url)
+    with _cache_lock:
+        known = _tasks_cache.get(where)
+    if known is not None and known[0] == version:
+        return list(known[1])
+    found = store.list_tasks(conn)
+    with _cache_lock:
+        _tasks_cache[where] = (version, found)
+    return list(found)
 
 
 def _per_task(conn: Connection, names: Sequence[str], column: Any) -> dict[str, Any]:
@@ -118,15 +147,32 @@ def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict
     }
 
 
+_next: dict[tuple[str, str], dt.datetime | None] = {}
+
+
 def next_run(task: Task, now: dt.datetime) -> dt.datetime | None:
-    """Return the task's next scheduled start (None when paused or not a cron schedule)."""
+    """Return the task's next scheduled start (None when paused or never).
+
+    A computed next start stays right until it has passed, so it is kept until then: each
+    schedule is evaluated about once per run, not once per page view.
+    """
     if task.paused:
         return None
+    key = (task.schedule, task.timezone)
+    with _cache_lock:
+        known = _next.get(key)
+    if known is not None and known > now:
+        return known
     try:
         times = schedule.next_times(task.schedule, task.timezone, now, 1)
     except Exception:  # noqa: BLE001 - a schedule we cannot evaluate shows as "-", never a 500
         return None
-    return times[0] if times else None
+    when = times[0] if times else None
+    with _cache_lock:
+        if len(_next) > 10_000:
+            _next.clear()
+        _next[key] = when
+    return when
 
 
 def upcoming(
@@ -142,19 +188,36 @@ def upcoming(
 
 
 def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, int, int]]:
-    """Return (hour, successes, failures) for each of the last 24 hours, oldest first."""
+    """Return (hour, successes, failures) for each of the last 24 hours, oldest first.
+
+    Counted by the database from indexes alone (started_at; outcome+started_at): no run row is
+    read, so the cost stays flat however many runs a day brings.
+    """
     start = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
-    buckets = {start + dt.timedelta(hours=i): [0, 0] for i in range(24)}
-    rows = conn.execute(
-        sa.select(executions.c.started_at, executions.c.outcome).where(
-            executions.c.started_at >= start
+    hours = [start + dt.timedelta(hours=i) for i in range(24)]
+    bucket = sa.case(
+        *[
+            (executions.c.started_at < hour + dt.timedelta(hours=1), i)
+            for i, hour in enumerate(hours)
+        ],
+        else_=23,
+    ).label("bucket")
+
+    def counts(*where: Any) -> dict[int, int]:
+        query = (
+            sa.select(bucket, sa.func.count())
+            .where(executions.c.started_at >= start, *where)
+            .group_by(bucket)
         )
-    )
-    for started, outcome in rows:
-        hour = started.replace(minute=0, second=0, microsecond=0)
-        if hour in buckets and outcome != "running":
-            buckets[hour][0 if outcome == "success" else 1] += 1
-    return [(hour, ok, bad) for hour, (ok, bad) in buckets.items()]
+        return {int(b): int(n) for b, n in conn.execute(query)}
+
+    total = counts()
+    ok = counts(executions.c.outcome == "success")
+    running = counts(executions.c.outcome == "running")
+    return [
+        (hour, ok.get(i, 0), total.get(i, 0) - ok.get(i, 0) - running.get(i, 0))
+        for i, hour in enumerate(hours)
+    ]
 
 
 def task_runs(
@@ -235,14 +298,22 @@ def audit_rows(conn: Connection, page: int) -> tuple[list[Any], bool]:
 
 
 def failures_total(conn: Connection, names: Sequence[str]) -> dict[str, int]:
-    """Return each task's number of failed runs ever recorded (a Prometheus counter)."""
-    count = (
+    """Return each task's number of failed runs ever recorded (a Prometheus counter).
+
+    One count per failure outcome, added up: each is an exact (task_name, outcome) index range,
+    where `outcome IN (...)` would make MariaDB read every run of the task.
+    """
+    counts = [
         sa.select(sa.func.count())
-        .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome.in_(FAILED))
+        .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome == outcome)
         .correlate(tasks_table)
         .scalar_subquery()
-    )
-    return {name: int(value or 0) for name, value in _per_task(conn, names, count).items()}
+        for outcome in FAILED
+    ]
+    total: sa.ColumnElement[Any] = counts[0]
+    for count in counts[1:]:
+        total = total + count
+    return {name: int(value or 0) for name, value in _per_task(conn, names, total).items()}
 
 
 def last_success(conn: Connection, names: Sequence[str]) -> dict[str, dt.datetime | None]:

@@ -241,3 +241,42 @@ def test_user_commands_add_passwd_rm(client: FlaskClient, db: TestDB) -> None:
     assert missing.exit_code == 1 and "no user named 'anna'" in missing.stderr
     listing = invoke_cli(db, "user", "list").stdout
     assert re.search(r"otto\s+operator", listing)
+
+
+def test_runs_by_hour_counts_each_hour_from_indexes(app: Flask, db: TestDB) -> None:
+    import datetime as dt
+
+    from smartcron.dashboard import queries
+
+    now = dt.datetime(2026, 11, 27, 12, 40, tzinfo=dt.UTC)
+    for minutes, outcome in [
+        (10, "success"),
+        (20, "failed"),
+        (5 * 60, "success"),
+        (30 * 60, "failed"),
+    ]:
+        add_run(db.engine, "pos-sync", outcome, started_at=now - dt.timedelta(minutes=minutes))
+    add_run(db.engine, "pos-sync", "running", started_at=now - dt.timedelta(minutes=1))
+    with db.engine.connect() as conn:
+        hours = queries.runs_by_hour(conn, now)
+    assert len(hours) == 24 and hours[-1][0] == dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+    assert hours[-1][1:] == (1, 1)  # the running run is neither
+    assert hours[-6][1:] == (1, 0)  # 07:40 falls in the 07:00 hour
+    assert sum(ok + bad for _h, ok, bad in hours) == 3  # 30 h ago is outside the chart
+
+
+def test_all_tasks_notices_pause_add_and_delete(app: Flask, db: TestDB) -> None:
+    from smartcron import store
+    from smartcron.dashboard import queries
+    from smartcron.tasks import validate_task
+
+    with db.engine.begin() as conn:
+        assert [t.paused for t in queries.all_tasks(conn)] == [False]
+        task = store.get_task(conn, "pos-sync")
+        store.update_task(conn, validate_task({"paused": True}, base=task, check_host=False), "t")
+        assert [t.paused for t in queries.all_tasks(conn)] == [True]
+    add_task(db.engine, "bank-import")
+    with db.engine.begin() as conn:
+        assert [t.name for t in queries.all_tasks(conn)] == ["bank-import", "pos-sync"]
+        store.delete_task(conn, "bank-import", "t")
+        assert [t.name for t in queries.all_tasks(conn)] == ["pos-sync"]
