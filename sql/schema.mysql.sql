@@ -171,5 +171,7 @@ CREATE TABLE api_tokens (
     CONSTRAINT uq_api_tokens_token_hash UNIQUE (token_hash)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE INDEX ix_executions_task_outcome_started ON executions (task_name, outcome, started_at);
+
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
