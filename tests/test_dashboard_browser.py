@@ -239,3 +239,75 @@ def test_dashboard_unit_serves_from_systemd_and_restarts(sd: SystemdEnv) -> None
 
         shutil.rmtree(dropin, ignore_errors=True)
         sd.systemd.systemctl("daemon-reload")
+
+
+def test_dashboard_follows_the_log_of_a_running_run(
+    sd: SystemdEnv, recorder: Watchdog, server: str, browser: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from smartcron.schema import executions
+
+    name = sd.add(
+        "slowlog", "--command", "/bin/sh -c 'echo first line; sleep 4; echo second line'",
+        "--schedule", "@yearly",
+    )  # fmt: skip
+    assert sd.run("sync").exit_code == 0
+    add_user(sd.engine, "vera", "viewer")
+    assert sd.run("task", "run", name).exit_code == 0
+    deadline = time.monotonic() + 15
+    run_id = None
+    while run_id is None and time.monotonic() < deadline:
+        with sd.engine.connect() as conn:
+            run_id = conn.execute(
+                sa.select(executions.c.id).where(
+                    executions.c.task_name == name, executions.c.outcome == "running"
+                )
+            ).scalar()
+        time.sleep(0.1)
+    assert run_id is not None, "no running row"
+    page = browser.new_page()
+    _login(page, server, "vera")
+    page.goto(f"{server}/runs/{run_id}")
+    assert page.locator("#log[data-follow]").count() == 1
+    assert "second line" not in page.inner_text("#log")  # the run sleeps 4 s before it
+    # The page polls the log while the run goes on, then reloads with the final outcome.
+    # (Locators, not wait_for_function: the page's CSP forbids evaluating strings.)
+    page.locator("#log", has_text="second line").wait_for(timeout=20_000)
+    page.locator("p.verdict .outcome", has_text="success").wait_for(timeout=20_000)
+    assert "first line" in page.inner_text("#log")
+    _shot(page, "run-followed")
+
+
+def test_polkit_rule_allows_only_task_units_for_the_smartcron_user() -> None:
+    import json
+    import shutil
+
+    from smartcron import units
+
+    node = shutil.which("node")
+    need(node is not None, "node is needed to evaluate the polkit rule (JavaScript)")
+    cases = [
+        ("smartcron", "smartcron-pos-sync.service", "start", True),
+        ("smartcron", "smartcron-pos-sync.timer", "stop", True),
+        ("smartcron", "smartcron-pos-sync.service", "restart", True),
+        ("smartcron", "smartcron-watchdog.service", "stop", False),
+        ("smartcron", "smartcron-dashboard.service", "restart", False),
+        ("smartcron", "ssh.service", "stop", False),
+        ("smartcron", "smartcron-x.service/../ssh.service", "start", False),
+        ("smartcron", "smartcron-pos-sync.service", "enable", False),
+        ("www-data", "smartcron-pos-sync.service", "start", False),
+    ]
+    script = units.polkit_rule() + (
+        "\nvar cases = " + json.dumps(cases) + ";\n"
+        "console.log(JSON.stringify(cases.map(function (c) {\n"
+        "  var action = {id: 'org.freedesktop.systemd1.manage-units',\n"
+        "    lookup: function (k) { return k == 'unit' ? c[1] : c[2]; }};\n"
+        "  return rules[0](action, {user: c[0]}) === 'yes';\n"
+        "})));\n"
+    )
+    prelude = "var rules = []; var polkit = {Result: {YES: 'yes'}, addRule: function (f) { rules.push(f); }};\n"
+    proc = subprocess.run(
+        [str(node), "-e", prelude + script], capture_output=True, text=True, check=True
+    )
+    assert json.loads(proc.stdout) == [c[3] for c in cases]
