@@ -136,7 +136,7 @@ def metrics() -> Response:
                 f"{run.duration_s:.3f}"
             )
     lines += [
-        "# HELP smartcron_task_failures_total Failed runs recorded (retention may lower it).",
+        "# HELP smartcron_task_failures_total Failed runs recorded, pruned ones included.",
         "# TYPE smartcron_task_failures_total counter",
     ]
     lines += [f'smartcron_task_failures_total{{task="{_label(n)}"}} {failures[n]}' for n in names]

@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron import schedule, store
-from smartcron.schema import alerts, audit_log, executions, health_checks
+from smartcron.explain import FAILURE_OUTCOMES
+from smartcron.schema import alerts, audit_log, executions, health_checks, task_daily_stats
 from smartcron.schema import tasks as tasks_table
 from smartcron.tasks import Task
 
 PAGE = 50
-FAILED = ("failed", "timeout", "killed", "oom", "core-dump", "could-not-start", "start-limit")
+FAILED = FAILURE_OUTCOMES
 T = TypeVar("T")
 _cache: dict[str, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
@@ -310,8 +311,15 @@ def failures_total(conn: Connection, names: Sequence[str]) -> dict[str, int]:
         .scalar_subquery()
         for outcome in FAILED
     ]
-    total: sa.ColumnElement[Any] = counts[0]
-    for count in counts[1:]:
+    # Runs removed by `smartcron prune` live on in the daily totals: the counter never drops.
+    rolled_up = (
+        sa.select(sa.func.coalesce(sa.func.sum(task_daily_stats.c.failures), 0))
+        .where(task_daily_stats.c.task_name == tasks_table.c.name)
+        .correlate(tasks_table)
+        .scalar_subquery()
+    )
+    total: sa.ColumnElement[Any] = rolled_up
+    for count in counts:
         total = total + count
     return {name: int(value or 0) for name, value in _per_task(conn, names, total).items()}
 

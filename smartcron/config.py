@@ -41,6 +41,10 @@ def _check_url(name: str, value: Any) -> str | None:
     return None if ok else "sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
 
 
+def _check_positive(name: str, value: Any) -> str | None:
+    return None if isinstance(value, int) and value >= 1 else "a whole number, 1 or more"
+
+
 def _check_listen(name: str, value: Any) -> str | None:
     host, _, port = str(value).rpartition(":")
     ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
@@ -112,6 +116,18 @@ class Config:
         "/var/lib/smartcron/backups",
         "Directory for `smartcron backup`; its free space is one of the health checks.",
         _check_absolute,
+    )
+    backup_keep_daily: int = _setting(
+        7, "Backups kept: the newest of each of this many days.", _check_positive
+    )
+    backup_keep_weekly: int = _setting(
+        4, "Backups kept besides: the newest of each of this many ISO weeks.", _check_positive
+    )
+    retention_days: int = _setting(
+        90,
+        "`smartcron prune` rolls up runs older than this into daily totals and deletes them, "
+        "with resolved alerts and health checks.",
+        _check_positive,
     )
     dashboard_listen: str = _setting(
         "127.0.0.1:8080",

@@ -48,6 +48,17 @@ SPAWN_FAILURES = {
 }
 
 
+# Every outcome that counts as a failed run (all but success and running).
+FAILURE_OUTCOMES = (
+    "failed",
+    "timeout",
+    "killed",
+    "oom",
+    "core-dump",
+    "could-not-start",
+    "start-limit",
+)
+
 # Signals a program raises against itself by crashing, unlike SIGTERM/SIGKILL from outside.
 CRASH_SIGNALS = {
     signal.SIGSEGV,

@@ -130,6 +130,16 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Return every migration revision this version knows (head and all before it)."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("smartcron.sql") / "migrations"))
+    return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the database's migration revision, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext

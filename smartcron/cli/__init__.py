@@ -80,6 +80,7 @@ from smartcron.cli import crontab as _crontab  # noqa: E402
 from smartcron.cli import dashboard as _dashboard  # noqa: E402
 from smartcron.cli import db as _db  # noqa: E402
 from smartcron.cli import history as _history  # noqa: E402
+from smartcron.cli import maintenance as _maintenance  # noqa: E402
 from smartcron.cli import runs as _runs  # noqa: E402
 from smartcron.cli import schedules as _schedules  # noqa: E402
 from smartcron.cli import sync as _sync  # noqa: E402
@@ -93,6 +94,7 @@ __all__ = [
     "_dashboard",
     "_db",
     "_history",
+    "_maintenance",
     "_runs",
     "_schedules",
     "_sync",

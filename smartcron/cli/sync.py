@@ -37,24 +37,26 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
     unit_dir = Path(app.config.unit_dir)
     with store.db_errors(app.engine), app.engine.connect() as conn:
         tasks = store.list_tasks(conn)
+    if dry_run or check:
+        # Read-only: no lock, so an unprivileged user (the maintenance timer) can check.
+        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
+        _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
+        drifted = [p for p in plans if p.action not in {"unchanged"}]
+        target = sync_mod.target_drift(unit_dir)
+        if target and not as_json:
+            click.echo(f"  {'to write':<10} {', '.join(target)}")
+        if check and (drifted or target):
+            click.echo(
+                f"{len(drifted)} task(s) drifted from the database; "
+                "run `smartcron sync` to restore them.",
+                err=True,
+            )
+            raise SystemExit(1)
+        if check:
+            click.echo("All units match the database.", err=True)
+        return
     with sync_mod.locked(unit_dir):
         plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
-        if dry_run or check:
-            _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
-            drifted = [p for p in plans if p.action not in {"unchanged"}]
-            target = sync_mod.target_drift(unit_dir)
-            if target and not as_json:
-                click.echo(f"  {'to write':<10} {', '.join(target)}")
-            if check and (drifted or target):
-                click.echo(
-                    f"{len(drifted)} task(s) drifted from the database; "
-                    "run `smartcron sync` to restore them.",
-                    err=True,
-                )
-                raise SystemExit(1)
-            if check:
-                click.echo("All units match the database.", err=True)
-            return
         with Systemd() as systemd:
             result = sync_mod.apply(plans, unit_dir, systemd)
     if as_json:

@@ -1,0 +1,178 @@
+"""`smartcron doctor`: check the whole installation, each finding with how to fix it.
+
+Checks: the config, the database (reachable and migrated), the units (in sync with the
+database), the watchdog (running and reporting), the dashboard (answering), the timers, the
+journal (persistent) and disk space. Any "fail" makes the command exit 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from smartcron import health, store
+from smartcron import sync as sync_mod
+from smartcron.config import Config
+from smartcron.errors import SmartcronError
+from smartcron.schema import health_checks
+from smartcron.systemd import Systemd
+
+WATCHDOG = "smartcron-watchdog.service"
+DASHBOARD = "smartcron-dashboard.service"
+MAINTENANCE = "smartcron-maintenance.timer"
+REPORT_AGE = dt.timedelta(minutes=3)  # the watchdog stores health checks every minute
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: str  # ok, warn, fail
+    message: str
+    fix: str = ""
+
+
+def check_database(engine: Engine) -> Finding:
+    try:
+        current = store.current_revision(engine)
+    except SmartcronError as exc:
+        return Finding("database", "fail", str(exc), "start the database; check database_url")
+    head = store.head_revision()
+    if current != head:
+        return Finding(
+            "database",
+            "fail",
+            f"schema is at {current or 'nothing (empty database)'}, this smartcron needs {head}",
+            "smartcron db upgrade",
+        )
+    return Finding("database", "ok", f"reachable, schema {head} (latest)")
+
+
+def check_units(config: Config, engine: Engine) -> Finding:
+    unit_dir = Path(config.unit_dir)
+    with engine.connect() as conn:
+        tasks = store.list_tasks(conn)
+    plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy)
+    drifted = [p.name for p in plans if p.action != "unchanged"]
+    drifted += sync_mod.target_drift(unit_dir)
+    if drifted:
+        return Finding(
+            "units",
+            "fail",
+            f"{len(drifted)} unit(s) differ from the database: {', '.join(drifted[:5])}",
+            "smartcron sync --dry-run (to see why), then smartcron sync (as root)",
+        )
+    return Finding("units", "ok", f"{len(tasks)} task(s), every unit matches the database")
+
+
+def check_watchdog(systemd: Systemd, engine: Engine, now: dt.datetime) -> Finding:
+    state = systemd.properties(WATCHDOG, "ActiveState", "LoadState", "StatusText")
+    if state.get("ActiveState") != "active":
+        return Finding(
+            "watchdog",
+            "fail",
+            f"{WATCHDOG} is {state.get('LoadState')}/{state.get('ActiveState')}: runs are "
+            "not being recorded and alerts are not sent",
+            f"systemctl enable --now {WATCHDOG}; journalctl -u {WATCHDOG} says why it stopped",
+        )
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(health_checks.c.checked_at))).scalar()
+    if last is None or now - last.replace(tzinfo=dt.UTC) > REPORT_AGE:
+        when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M:%S} UTC"
+        return Finding(
+            "watchdog",
+            "fail",
+            f"{WATCHDOG} runs but has not reported health checks recently ({when})",
+            f"journalctl -u {WATCHDOG}; systemctl restart {WATCHDOG}",
+        )
+    return Finding("watchdog", "ok", f"active; {state.get('StatusText') or 'reporting'}")
+
+
+def check_dashboard(config: Config) -> Finding:
+    host, _, port = config.dashboard_listen.rpartition(":")
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host.strip("[]")  # noqa: S104
+    url = f"http://{host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            status = answer.status
+    except OSError as exc:
+        return Finding(
+            "dashboard",
+            "fail",
+            f"{url} does not answer ({exc})",
+            f"systemctl status {DASHBOARD}; journalctl -u {DASHBOARD}",
+        )
+    if status != 200:
+        return Finding(
+            "dashboard", "fail", f"{url} answered {status}", f"journalctl -u {DASHBOARD}"
+        )
+    return Finding("dashboard", "ok", f"answers at {url}")
+
+
+def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
+    with engine.connect() as conn:
+        tasks = store.list_tasks(conn)
+    out = [
+        Finding("timers", c.status, f"{c.name}: {c.message}", "smartcron sync")
+        for c in health.check_timers(tasks, systemd)
+        if c.status != "ok"
+    ]
+    maintenance = systemd.properties(MAINTENANCE, "ActiveState").get("ActiveState")
+    if maintenance != "active":
+        out.append(
+            Finding(
+                "timers",
+                "fail",
+                f"{MAINTENANCE} is {maintenance}: no backups, no pruning",
+                f"systemctl enable --now {MAINTENANCE}",
+            )
+        )
+    if not out:
+        out.append(Finding("timers", "ok", f"all active, {MAINTENANCE} included"))
+    return out
+
+
+def check_journal(config: Config) -> Finding:
+    if config.journal_directory or os.path.isdir("/var/log/journal"):
+        usage = health.check_journal(config).message
+        return Finding("journal", "ok", f"persistent; {usage}")
+    return Finding(
+        "journal",
+        "warn",
+        "the journal is volatile (no /var/log/journal): task output is lost at every reboot",
+        "mkdir -p /var/log/journal && systemd-tmpfiles --create --prefix /var/log/journal "
+        "&& systemctl restart systemd-journald",
+    )
+
+
+def check_disk(config: Config) -> list[Finding]:
+    return [
+        Finding(c.name, c.status, c.message, "free space on that file system")
+        for c in health.check_disk(config)
+    ]
+
+
+def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
+    """Given the configuration, return every finding, in the order they are printed."""
+    findings = [Finding("config", "ok", f"valid ({config.source})"), check_database(engine)]
+    database_ok = findings[-1].status == "ok"
+    if database_ok:
+        findings.append(check_units(config, engine))
+    try:
+        with Systemd() as systemd:
+            if database_ok:
+                findings.append(check_watchdog(systemd, engine, now))
+                findings += check_timers(systemd, engine)
+    except SmartcronError as exc:
+        findings.append(
+            Finding("systemd", "fail", f"cannot talk to systemd: {exc}", "run doctor on the host")
+        )
+    findings.append(check_dashboard(config))
+    findings.append(check_journal(config))
+    findings += check_disk(config)
+    return findings
