@@ -227,6 +227,30 @@ class PrivateSystemd:
             )
         return proc
 
+    def isolate_for_install(self) -> None:
+        """Make install.sh inside the instance change nothing on the host.
+
+        Inside the instance's mount namespace only: /etc, /usr/local and /var/lib become
+        copy-on-write overlays, and so does /opt: the user, the config, the units, the polkit
+        rule, the venv and the data land in the upper layers, on a tmpfs.
+        """
+        layers = "/run/smartcron-overlays"  # the instance's own /run (a tmpfs)
+        script = f"mkdir -p {layers} && mount -t tmpfs -o mode=0755 tmpfs {layers}\n"
+        for name, target in (
+            ("etc", "/etc"),
+            ("usr-local", "/usr/local"),
+            ("var-lib", "/var/lib"),
+            ("opt", "/opt"),
+        ):
+            upper, work = f"{layers}/{name}/upper", f"{layers}/{name}/work"
+            script += (
+                f"mkdir -p {upper} {work} && mount -t overlay overlay "
+                f"-o lowerdir={target},upperdir={upper},workdir={work} {target}\n"
+            )
+        self.run(["sh", "-ec", script])
+        # systemd reads unit files and users through the new /etc from now on.
+        self.systemctl("daemon-reload")
+
     def systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run systemctl inside the instance."""
         return self.run(["systemctl", "--no-pager", *args], check=check)

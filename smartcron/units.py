@@ -225,6 +225,35 @@ def render_dashboard_unit(smartcron: str, **options: Any) -> str:
     return render_own_unit("smartcron-dashboard.service.j2", smartcron, **options)
 
 
+OWN_USER = "smartcron"
+
+
+def own_user() -> str | None:
+    """Return the account smartcron's own services run as, if install.sh has created it."""
+    import pwd
+
+    try:
+        pwd.getpwnam(OWN_USER)
+    except KeyError:
+        return None  # not installed (tests, a developer's machine): run as the caller
+    return OWN_USER
+
+
+def own_units(smartcron: str, user: str | None) -> dict[str, str]:
+    """Return smartcron's own unit files (watchdog, dashboard, maintenance) by file name."""
+    files = {
+        "smartcron-watchdog.service": render_watchdog_unit(smartcron, user=user),
+        "smartcron-dashboard.service": render_dashboard_unit(smartcron, user=user),
+        "smartcron-maintenance.service": render_own_unit(
+            "smartcron-maintenance.service.j2", smartcron, user=user
+        ),
+        "smartcron-maintenance.timer": str(
+            _environment().get_template("smartcron-maintenance.timer.j2").render()
+        ),
+    }
+    return {name: text.rstrip("\n") + "\n" for name, text in files.items()}
+
+
 def polkit_rule() -> str:
     """Return the polkit rule that lets the smartcron user start/stop task units only."""
     from importlib.resources import files
@@ -252,6 +281,6 @@ def shared_files() -> dict[str, str]:
     alert = (
         _environment()
         .get_template("smartcron-alert@.service.j2")
-        .render(smartcron=exec_argument(smartcron_executable()))
+        .render(smartcron=exec_argument(smartcron_executable()), user=own_user())
     )
     return {TARGET: render_target(), ALERT_UNIT: str(alert)}

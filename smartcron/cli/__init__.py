@@ -83,6 +83,7 @@ from smartcron.cli import history as _history  # noqa: E402
 from smartcron.cli import maintenance as _maintenance  # noqa: E402
 from smartcron.cli import runs as _runs  # noqa: E402
 from smartcron.cli import schedules as _schedules  # noqa: E402
+from smartcron.cli import setup as _setup  # noqa: E402
 from smartcron.cli import sync as _sync  # noqa: E402
 from smartcron.cli import tasks as _tasks  # noqa: E402
 from smartcron.cli import transfer as _transfer  # noqa: E402
@@ -97,6 +98,7 @@ __all__ = [
     "_maintenance",
     "_runs",
     "_schedules",
+    "_setup",
     "_sync",
     "_tasks",
     "_transfer",
