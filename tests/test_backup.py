@@ -168,3 +168,13 @@ def test_prune_command_reports_what_it_did(db: TestDB) -> None:
     assert "Pruned 1 run(s) older than 30 day(s) into 1 daily total(s)" in result.stdout
     bad = invoke(runner, "prune", "--older-than", "soon")
     assert bad.exit_code == 2 and "--older-than" in bad.stderr
+
+
+def test_example_task_set_is_valid() -> None:
+    from smartcron import taskfile
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "tasks.yaml"
+    entries = taskfile.parse(path.read_text(), str(path))
+    tasks = taskfile.validate_all(entries, str(path), check_host=False)
+    names = {t.name for t in tasks}
+    assert {"pos-sync", "payroll-export", "bank-import", "cleanup-exports"} <= names

@@ -26,3 +26,31 @@ def test_help_of_every_command_has_example(path: tuple[str, ...]) -> None:
     assert result.exit_code == 0
     assert "Example:" in result.stdout
     assert "smartcron " in result.stdout.split("Example:", 1)[1]
+
+
+def test_every_command_is_documented() -> None:
+    """Docs cannot drift: every visible command appears as `smartcron <command>` in the docs."""
+    from pathlib import Path
+
+    import click
+
+    from smartcron.cli import cli
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "README.md").read_text() + "".join(
+        p.read_text() for p in sorted((root / "docs").glob("*.md"))
+    )
+    missing = []
+
+    def walk(group: click.Group, prefix: str) -> None:
+        for name, command in group.commands.items():
+            if command.hidden:
+                continue
+            full = f"smartcron{prefix} {name}"
+            if full not in text:
+                missing.append(full)
+            if isinstance(command, click.Group):
+                walk(command, f"{prefix} {name}")
+
+    walk(cli, "")
+    assert missing == []

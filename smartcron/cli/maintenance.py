@@ -127,6 +127,7 @@ def maintenance_cmd(app: App) -> None:
 
     \b
     Example:
+      sudo -u smartcron smartcron maintenance
       systemctl start smartcron-maintenance.service && journalctl -u smartcron-maintenance
     """
     failed = []
