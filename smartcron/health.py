@@ -285,6 +285,19 @@ def run_checks(config: Config, engine: Engine, *, backlog: int | None = None) ->
     return checks
 
 
+def stored_rows(checks: Sequence[Check]) -> list[Check]:
+    """Return the checks worth keeping in history: all system checks, and per-task checks
+    (timer:NAME, late:NAME, ...) only when they are not ok, summed up in one "tasks" row.
+
+    Storing an "ok" row per task every minute would be most of the table and say nothing.
+    """
+    kept = [c for c in checks if ":" not in c.name or c.status != "ok"]
+    quiet = sum(1 for c in checks if ":" in c.name and c.status == "ok")
+    if quiet:
+        kept.append(Check("tasks", "ok", f"{quiet} per-task check(s) ok", quiet))
+    return kept
+
+
 def store_checks(engine: Engine, checks: Sequence[Check]) -> None:
     now = utcnow()
     with engine.begin() as conn:
@@ -298,7 +311,7 @@ def store_checks(engine: Engine, checks: Sequence[Check]) -> None:
                     "value": c.value,
                     "message": c.message,
                 }
-                for c in checks
+                for c in stored_rows(checks)
             ]
             + [
                 {

@@ -83,3 +83,15 @@ def test_health_command_reports_timers_and_late_runs(sd: SystemdEnv) -> None:
     assert late_checks[f"late:{name}"]["status"] == "fail"
     assert "has not started" in late_checks[f"late:{name}"]["message"]
     assert late["score"] < report["score"]
+
+
+def test_stored_rows_keep_problems_and_sum_up_quiet_task_checks() -> None:
+    checks = [
+        health.Check("database", "ok", "reachable"),
+        health.Check("timer:a", "ok", "fine"),
+        health.Check("timer:b", "ok", "fine"),
+        health.Check("late:c", "fail", "late"),
+    ]
+    stored = {c.name: c for c in health.stored_rows(checks)}
+    assert set(stored) == {"database", "late:c", "tasks"}
+    assert stored["tasks"].message == "2 per-task check(s) ok"
