@@ -243,3 +243,12 @@ def test_watchdog_marks_a_persistent_timer_catch_up(sd: SystemdEnv, recorder: Wa
     finally:
         sd.systemd.systemctl("stop", timer, check=False)
         stamp.unlink(missing_ok=True)
+
+
+def test_watchdog_marks_a_reboot_task_run_as_boot(sd: SystemdEnv, recorder: Watchdog) -> None:
+    # OnBootSec= is long past in the running sandbox, so starting the timer elapses it at once,
+    # as it does at every boot.
+    name = sd.add("atboot", "--command", "/bin/true", "--schedule", "@reboot")
+    assert sd.run("sync").exit_code == 0
+    row = wait_rows(sd, name)[-1]
+    assert (row.trigger, row.outcome) == ("boot", "success")
