@@ -57,22 +57,15 @@ def run_now(name: str) -> Response:
     return _back(url_for("pages.task", name=name))
 
 
-@bp.route("/tasks/<name>/pause", methods=["POST"])
+@bp.route("/tasks/<name>/<any(pause, resume):change>", methods=["POST"])
 @operator_only
-def pause(name: str) -> Response:
+def pause_or_resume(name: str, change: str) -> Response:
+    paused = change == "pause"
+
     def act() -> str:
-        control.set_paused(config(), engine(), name, True, g.user.username)
-        return f"Task '{name}' is paused: its timer will not fire until it is resumed."
-
-    _attempt(act)
-    return _back(url_for("pages.task", name=name))
-
-
-@bp.route("/tasks/<name>/resume", methods=["POST"])
-@operator_only
-def resume(name: str) -> Response:
-    def act() -> str:
-        control.set_paused(config(), engine(), name, False, g.user.username)
+        control.set_paused(config(), engine(), name, paused, g.user.username)
+        if paused:
+            return f"Task '{name}' is paused: its timer will not fire until it is resumed."
         return f"Task '{name}' is active again: its timer is running."
 
     _attempt(act)

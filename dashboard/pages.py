@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 
 from smartcron import schedule, store
@@ -183,16 +184,10 @@ def runs() -> str:
 
 def _run_row(run_id: int) -> Any:
     with engine().connect() as conn:
-        row = conn.execute(sa_select_run(run_id)).first()
+        row = conn.execute(sa.select(executions).where(executions.c.id == run_id)).first()
     if row is None:
         abort(404, f"No run {run_id}.")
     return row
-
-
-def sa_select_run(run_id: int) -> Any:
-    import sqlalchemy as sa
-
-    return sa.select(executions).where(executions.c.id == run_id)
 
 
 def _log(row: Any) -> tuple[str, bool]:

@@ -26,7 +26,14 @@ from conftest_dashboard import (
     login,
 )
 
-SAMPLE_ARGS = {"name": "pos-sync", "run_id": 1, "alert_id": 1, "verb": "ack", "filename": "app.js"}
+SAMPLE_ARGS = {
+    "name": "pos-sync",
+    "run_id": 1,
+    "alert_id": 1,
+    "verb": "ack",
+    "change": "pause",
+    "filename": "app.js",
+}
 
 
 @pytest.fixture
