@@ -182,6 +182,7 @@ class Writer(threading.Thread):
             _due, window = self._refresh[0]
             inv = window.invocation_id
             tail = self.journal.tail(window)
+            figures = self.journal.resources(inv)
             try:
                 with self.engine.begin() as conn:
                     conn.execute(
@@ -192,6 +193,12 @@ class Writer(threading.Thread):
                         )
                         .values(output_tail=tail)
                     )
+                    if figures:
+                        conn.execute(
+                            executions.update()
+                            .where(executions.c.invocation_id == inv)
+                            .values(**figures)
+                        )
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError):
                 return  # database away: keep it queued; the main drain notices the outage
             self._refresh.popleft()

@@ -11,6 +11,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from smartcron.runs import RunEvent, task_of_unit, usec_to_datetime
 
@@ -19,6 +20,15 @@ MSG_PROCESS_EXIT = "98e322203f7a4ed290d09fe03c09fe15"
 MSG_SUCCESS = "7ad2d189f7e94e70a38c781354912448"
 MSG_FAILED = "d9b373ed55a64feb8242e02dbe79a49c"
 MSG_RESTART_SCHEDULED = "5eb03494b6584870a536b337290809b3"
+# "<unit>: Consumed 1.2s CPU time." (SD_MESSAGE_UNIT_RESOURCES), logged when a unit stops, with
+# the figures its cgroup accounting had: only those systemd could measure are present.
+MSG_RESOURCES = "ae8f7b866b0347b9af31fe1c80b127c0"
+RESOURCE_FIELDS = {
+    "CPU_USAGE_NSEC": "cpu_usage_nsec",
+    "MEMORY_PEAK": "memory_peak",
+    "IO_METRIC_READ_BYTES": "io_read_bytes",
+    "IO_METRIC_WRITE_BYTES": "io_write_bytes",
+}
 EXIT_CODES = {"exited": 1, "killed": 2, "dumped": 3}
 TAIL_LINES = 50
 TAIL_BYTES = 8 * 1024
@@ -90,6 +100,17 @@ class Journal:
             if m.strip()
         ]
 
+    def resources(self, invocation_id: str) -> dict[str, int]:
+        """Return the resource figures systemd logged when the run stopped (may be empty)."""
+        out = self.run(
+            f"MESSAGE_ID={MSG_RESOURCES}", f"INVOCATION_ID={invocation_id}", "-o", "json"
+        )
+        figures: dict[str, int] = {}
+        for line in out.splitlines():
+            if line.startswith("{"):
+                figures.update(parse_resources(json.loads(line)))
+        return figures
+
     def current_cursor(self) -> str | None:
         """Return the cursor of the newest journal entry (to start reading from now)."""
         for line in self.run("-n", "0", "--show-cursor").splitlines():
@@ -123,6 +144,19 @@ class _Seen:
 class Reconciled:
     events: list[RunEvent] = field(default_factory=list)
     cursor: str | None = None
+
+
+def parse_resources(entry: dict[str, Any]) -> dict[str, int]:
+    """Given systemd's unit-resources journal entry, return its figures by column name.
+
+    systemd writes "unknown" figures as UINT64_MAX or leaves them out; both are skipped.
+    """
+    figures: dict[str, int] = {}
+    for name, column in RESOURCE_FIELDS.items():
+        value = entry.get(name)
+        if isinstance(value, str) and value.isdigit() and int(value) < 2**63:
+            figures[column] = int(value)
+    return figures
 
 
 def reconcile(entries: Iterator[dict[str, str]]) -> Reconciled:

@@ -125,3 +125,23 @@ def test_tracker_keeps_the_attempt_seen_at_start() -> None:
         ("started", 3),
         ("finished", 3),
     ]
+
+
+def test_resource_figures_come_from_systemds_consumed_message() -> None:
+    from smartcron.journal import parse_resources
+
+    # The fields of "Consumed 1.234s CPU time." (SD_MESSAGE_UNIT_RESOURCES); systemd writes
+    # what it could not measure as UINT64_MAX.
+    entry = {
+        "MESSAGE": "smartcron-x.service: Consumed 1.234s CPU time.",
+        "CPU_USAGE_NSEC": "1234000000",
+        "IO_METRIC_READ_BYTES": "18446744073709551615",
+        "IO_METRIC_WRITE_BYTES": "4096",
+        "MEMORY_PEAK": "52428800",
+    }
+    assert parse_resources(entry) == {
+        "cpu_usage_nsec": 1_234_000_000,
+        "io_write_bytes": 4096,
+        "memory_peak": 52_428_800,
+    }
+    assert parse_resources({"MESSAGE": "nothing measured"}) == {}
