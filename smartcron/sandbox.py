@@ -137,6 +137,9 @@ class PrivateSystemd:
             stdout=subprocess.DEVNULL,
             stderr=open(self._workdir / "boot.log", "wb"),  # noqa: SIM115 - kept for the process
             start_new_session=True,
+            # A clean environment, as PID 1 gets at boot: an inherited DBUS_SYSTEM_BUS_ADDRESS
+            # (say, of an earlier sandbox) would send systemd to the wrong bus for good.
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
             preexec_fn=_die_with_parent,  # runs before exec; no threads exist yet
         )
         self.pid = self._find_child(began + timeout)
@@ -156,20 +159,27 @@ class PrivateSystemd:
         )
 
     def _on_bus(self) -> bool:
-        proc = subprocess.run(
-            [
-                "busctl",
-                f"--address={self.bus_address}",
-                "get-property",
-                "org.freedesktop.systemd1",
-                "/org/freedesktop/systemd1",
-                "org.freedesktop.systemd1.Manager",
-                "Version",
-            ],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+        # A short timeout: while systemd is not on the bus, dbus-daemon holds the call (it
+        # would try to activate the name), and a long wait would use up the whole boot budget
+        # before _wait_on_bus could nudge systemd (seen once in a benchmark).
+        try:
+            proc = subprocess.run(
+                [
+                    "busctl",
+                    f"--address={self.bus_address}",
+                    "--timeout=1",
+                    "get-property",
+                    "org.freedesktop.systemd1",
+                    "/org/freedesktop/systemd1",
+                    "org.freedesktop.systemd1.Manager",
+                    "Version",
+                ],
+                capture_output=True,
+                timeout=3,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return False
         return proc.returncode == 0
 
     def _wait_on_bus(self, deadline: float) -> None:

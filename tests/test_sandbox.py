@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from smartcron.sandbox import PrivateSystemd
+
+from conftest import need
 
 
 def test_sandbox_runs_unit_and_reads_result_and_journal(
@@ -88,3 +92,14 @@ def test_sandbox_starting_a_timer_does_not_run_early_boot_on_the_host(
         props = systemd.show(unit, "LoadState", "ActiveState")
         assert props["ActiveState"] == "inactive", (unit, props)
     systemd.systemctl("stop", timer)
+
+
+def test_sandbox_boots_whatever_bus_address_the_caller_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by bench/sync.py: after an earlier sandbox, DBUS_SYSTEM_BUS_ADDRESS still named its
+    # (gone) bus, the next private systemd inherited it and never registered on its own bus.
+    from smartcron.sandbox import available
+
+    need(available() is None, f"cannot boot a private systemd: {available()}")
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/system_bus_socket")
+    with PrivateSystemd("smartcron-envtest") as instance:
+        assert instance._on_bus()
