@@ -145,7 +145,7 @@ def bench(count: int) -> None:
             f"  daemon_reload={out['daemon_reload']}"
         )
     print(
-        f"  no-op sync in-process: {inproc:7.3f} s  (the command above adds ~0.3 s of Python "
+        f"  no-op sync in-process: {inproc:7.3f} s  (the command above also pays Python "
         "start-up and imports)"
     )
     target = 2 * base + 1

@@ -8,6 +8,7 @@ counted in the database, so every dashboard worker sees the same count: after
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -16,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from smartcron import store
 from smartcron.errors import InvalidInput, NotFound
@@ -27,9 +27,16 @@ MIN_PASSWORD = 10
 MAX_FAILURES = 5
 LOCK_TIME = dt.timedelta(minutes=15)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-# Checked against when the user does not exist, so that a wrong name costs as long as a wrong
-# password and the answer time does not reveal which names exist.
-_DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check against when the user does not exist, so that a wrong name costs as
+    long as a wrong password and the answer time does not reveal which names exist. Made on
+    first use: scrypt is deliberately slow, and every CLI command imports this module."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash("not a password", method="scrypt")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ def check_password(password: str) -> str:
 
 
 def hash_password(password: str) -> str:
+    from werkzeug.security import generate_password_hash
+
     return generate_password_hash(check_password(password), method="scrypt")
 
 
@@ -124,10 +133,12 @@ def authenticate(
     conn: Connection, username: str, password: str, now: dt.datetime | None = None
 ) -> tuple[User | None, str]:
     """Given credentials, return (the user, "") or (None, why the login was refused)."""
+    from werkzeug.security import check_password_hash
+
     now = now or utcnow()
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None, "Wrong username or password."
     if row.disabled:
         return None, "This account is disabled; ask an administrator."
