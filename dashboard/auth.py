@@ -34,6 +34,22 @@ def _note_failure(address: str, now: float) -> None:
         _failures[address].append(now)
 
 
+LOCAL_PROXIES = ("127.0.0.1", "::1")
+
+
+def client_address() -> str:
+    """Return the client's address; behind a reverse proxy on this host, the one it forwards.
+
+    Only a proxy on the host itself is believed (the last X-Forwarded-For entry is the one it
+    added); from anywhere else the header could be forged.
+    """
+    address = request.remote_addr or "?"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if address in LOCAL_PROXIES and forwarded:
+        return forwarded.split(",")[-1].strip() or address
+    return address
+
+
 def _safe_next(target: str | None) -> str:
     # Only local paths: never redirect a user to another site after login.
     if target and target.startswith("/") and not target.startswith("//"):
@@ -45,7 +61,7 @@ def _safe_next(target: str | None) -> str:
 def login() -> str | Response:
     error = ""
     if request.method == "POST":
-        address = request.remote_addr or "?"
+        address = client_address()
         now = time.monotonic()
         username = request.form.get("username", "").strip()
         if _address_blocked(address, now):

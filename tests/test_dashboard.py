@@ -46,6 +46,13 @@ def app(db: TestDB) -> Iterator[Flask]:
     yield app
 
 
+@pytest.fixture(autouse=True)
+def _fresh_address_throttle() -> None:
+    from smartcron.dashboard import auth
+
+    auth._failures.clear()  # per-process state: each test starts with no failed logins
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
@@ -287,3 +294,19 @@ def test_all_tasks_notices_pause_add_and_delete(app: Flask, db: TestDB) -> None:
         assert [t.name for t in queries.all_tasks(conn)] == ["bank-import", "pos-sync"]
         store.delete_task(conn, "bank-import", "t")
         assert [t.name for t in queries.all_tasks(conn)] == ["pos-sync"]
+
+
+def test_dashboard_throttles_by_the_address_a_local_proxy_forwards(client: FlaskClient) -> None:
+    def attempt(forwarded: str) -> str:
+        token = csrf_token(client)
+        return client.post(
+            "/login",
+            data={"username": "nobody", "password": "wrong password", "csrf_token": token},
+            headers={"X-Forwarded-For": forwarded},
+        ).get_data(as_text=True)
+
+    for _ in range(20):
+        attempt("203.0.113.7")
+    assert "Too many failed logins from this address" in attempt("203.0.113.7")
+    # Another client behind the same proxy is not blocked by the first one's failures.
+    assert "Wrong username or password." in attempt("198.51.100.9")
