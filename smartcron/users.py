@@ -191,6 +191,14 @@ def create_token(conn: Connection, username: str, label: str, who: str) -> str:
     return token
 
 
+def revoke_tokens(conn: Connection, username: str, who: str) -> int:
+    """Delete every API token of a user; return how many there were."""
+    row = get_user(conn, username)
+    gone = conn.execute(api_tokens.delete().where(api_tokens.c.user_id == row.id)).rowcount
+    store.audit(conn, who, "token.revoke", username, {"count": gone})
+    return int(gone)
+
+
 def user_of_token(conn: Connection, token: str) -> User | None:
     """Given a bearer token, return its user, or None for an unknown token."""
     row = conn.execute(

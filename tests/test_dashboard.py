@@ -221,6 +221,9 @@ def test_dashboard_api_and_metrics_take_a_bearer_token(client: FlaskClient, db: 
     assert (
         client.get("/api/v1/tasks", headers={"Authorization": "Bearer sc_wrong"}).status_code == 401
     )
+    revoked = invoke_cli(db, "user", "token", "vera", "--revoke")
+    assert revoked.exit_code == 0 and "Revoked 1 API token(s)" in revoked.stdout
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 401
 
 
 def invoke_cli(db: TestDB, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]

@@ -114,15 +114,22 @@ def user_list(app: App) -> None:
 @user.command("token")
 @click.argument("name")
 @click.option("--label", default="api", show_default=True, help="What the token is for.")
+@click.option("--revoke", is_flag=True, help="Delete all of the user's tokens instead.")
 @pass_app
-def user_token(app: App, name: str, label: str) -> None:
+def user_token(app: App, name: str, label: str, revoke: bool) -> None:
     """Create an API token for user NAME (for /api/v1 and /metrics); it is shown once.
 
     \b
     Example:
       smartcron user token prometheus --label scraper
       curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/tasks
+      smartcron user token prometheus --revoke
     """
+    if revoke:
+        with store.db_errors(app.engine), app.engine.begin() as conn:
+            gone = users.revoke_tokens(conn, name, store.actor())
+        click.echo(f"Revoked {gone} API token(s) of '{name}'; they stop working at once.")
+        return
     with store.db_errors(app.engine), app.engine.begin() as conn:
         token = users.create_token(conn, name, label, store.actor())
     click.echo(token)
