@@ -147,8 +147,9 @@ def test_dashboard_in_chromium_staff_workflow(
     assert "Started task" in page.inner_text("p.flash")
     rows = wait_rows(sd, name, count=2)
     assert rows[-1].trigger == "manual" and rows[-1].outcome == "success"
-    page.goto(f"{server}/tasks/{name}")
-    assert page.locator(f"a:text-is('#{rows[-1].id}')").count() == 1
+    # The run table refreshes in place (no reload): the new run shows up by itself.
+    page.locator(f"a:text-is('#{rows[-1].id}')").wait_for(timeout=20_000)
+    assert "Started task" in page.inner_text("p.flash")  # still the same page load
     _shot(page, "task")
 
     # Pause and resume act on the real timer.
@@ -160,6 +161,10 @@ def test_dashboard_in_chromium_staff_workflow(
     )
     page.click("button:text-is('Resume')")
     assert "active again" in page.inner_text("p.flash")
+    # A run recorded while the page is open appears without a reload (live regions).
+    live = add_run(sd.engine, name, "failed", meaning="Recorded while the page was open.")
+    page.locator(f"a:text-is('#{live}')").wait_for(timeout=20_000)
+    assert "active again" in page.inner_text("p.flash")  # the same page load
     assert (
         sd.systemd.systemctl("is-active", f"smartcron-{name}.timer", check=False).stdout.strip()
         == "active"

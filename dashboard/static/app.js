@@ -83,7 +83,34 @@ function sortable(table) {
   });
 }
 
+// Refresh the parts of the page marked data-live (run tables, alerts, charts) every 10 seconds
+// from a fresh copy of the same page, without reloading it. A region the user is working in
+// (focus inside, or a table they sorted) is left alone.
+function liveRegions() {
+  const regions = Array.from(document.querySelectorAll("[data-live][id]"));
+  if (!regions.length) return;
+  setInterval(() => {
+    if (document.visibilityState !== "visible") return;
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then((r) => (r.ok && !r.redirected ? r.text() : null))
+      .then((html) => {
+        if (!html) return;
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        for (const region of regions) {
+          if (region.contains(document.activeElement) || region.querySelector("th[data-dir]")) continue;
+          const next = fresh.getElementById(region.id);
+          if (next && next.innerHTML !== region.innerHTML) {
+            region.innerHTML = next.innerHTML;
+            region.querySelectorAll("table.sortable").forEach(sortable);
+          }
+        }
+      })
+      .catch(() => {});
+  }, 10000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  liveRegions();
   const main = document.querySelector("main[data-status-url]");
   if (main) {
     refreshStatus(main.dataset.statusUrl);
