@@ -30,7 +30,10 @@ def _service(sd: SystemdEnv, name: str, *props: str) -> dict[str, str]:
 
 def test_task_runs_on_time_from_its_timer(sd: SystemdEnv) -> None:
     stamp = sd.shared / "ran-at"
-    script = sd.script("stamp.sh", f"#!/bin/sh\ndate +%s.%N > {stamp}\n")
+    # Written aside and renamed: the test polls for the file and must never read it half-made.
+    script = sd.script(
+        "stamp.sh", f"#!/bin/sh\ndate +%s.%N > {stamp}.part && mv {stamp}.part {stamp}\n"
+    )
     target = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)).replace(microsecond=0)
     name = sd.add(
         "ontime",
