@@ -8,6 +8,8 @@ how it is deduplicated with the watchdog. If the database is unreachable it aler
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -30,24 +32,54 @@ from smartcron.journal import Journal, RunWindow, reconcile
 from smartcron.runs import RunEvent, task_of_unit
 from smartcron.schema import executions, utcnow
 
+FRESH = dt.timedelta(minutes=1)
 
-def last_run(journal: Journal, unit: str) -> RunEvent | None:
-    """Return the most recent finished run of `unit` according to systemd's journal."""
+
+def last_run(journal: Journal, unit: str, wait: float = 15.0) -> RunEvent | None:
+    """Return the most recent finished run of `unit` according to systemd's journal.
+
+    systemd starts this unit the moment the task fails, and journald may not have stored
+    systemd's messages about that run yet: look again for up to `wait` seconds (seen in the
+    install test: without it, the fallback sometimes announced nothing).
+    """
     import json
+    import time
 
-    lines = journal.run("-o", "json", "_PID=1", f"UNIT={unit}", "--since=-2h").splitlines()
-    entries = (json.loads(line) for line in lines if line.startswith("{"))
-    events = reconcile(entries).events
-    return max(events, key=lambda e: e.finished_at or utcnow(), default=None)
+    deadline = time.monotonic() + wait
+    while True:
+        lines = journal.run("-o", "json", "_PID=1", f"UNIT={unit}", "--since=-2h").splitlines()
+        entries = (json.loads(line) for line in lines if line.startswith("{"))
+        newest = max(
+            reconcile(entries).events, key=lambda e: e.finished_at or utcnow(), default=None
+        )
+        # The failure that started this unit ended a moment ago; an older one is not it.
+        fresh = newest is not None and (
+            newest.finished_at is None or utcnow() - newest.finished_at < FRESH
+        )
+        if fresh or time.monotonic() >= deadline:
+            return newest
+        time.sleep(0.5)
 
 
-def announce(config: Config, engine: Engine, unit: str) -> str:
+def announce(config: Config, engine: Engine, unit: str, wait: float = 15.0) -> str:
     """Record and announce the failure of `unit`; return what was done, for the journal."""
     task_name = task_of_unit(unit) or unit
     journal = Journal(config.journal_directory)
-    event = last_run(journal, unit)
+    event = last_run(journal, unit, wait)
     if event is None:
-        return f"no finished run of {unit} in the journal; nothing to announce"
+        # Never stay silent: systemd said the unit failed, even if the details are missing.
+        why = journal.problem or "systemd's messages about the run were not found"
+        notice = Notice(
+            f"smartcron: {task_name} failed",
+            f"What happened: {unit} failed for good (systemd started its OnFailure= alert). "
+            f"The details could not be read from the journal: {why}\n"
+            f"See: systemctl status {unit}; journalctl -u {unit}",
+        )
+        sent = send(list(config.channels.values()), notice)
+        return (
+            f"no finished run of {unit} in the journal ({why}); alerted without details: "
+            f"{'sent' if sent else 'NOT sent (no channel, or sending failed)'}"
+        )
     try:
         return _announce_recorded(config, engine, journal, event)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:

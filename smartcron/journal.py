@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from smartcron.runs import RunEvent, task_of_unit, usec_to_datetime
 
+log = logging.getLogger("smartcron.journal")
 MSG_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"
 MSG_PROCESS_EXIT = "98e322203f7a4ed290d09fe03c09fe15"
 MSG_SUCCESS = "7ad2d189f7e94e70a38c781354912448"
@@ -49,6 +51,9 @@ class Journal:
     """Where to read: the system journal, or a directory (-D) such as a private systemd's."""
 
     directory: str = ""
+    # What journalctl said on stderr the last time, when it could not read (e.g. "No journal
+    # files were opened due to insufficient permissions."): kept so callers can say why.
+    problem: str = ""
 
     def _base(self) -> list[str]:
         cmd = ["journalctl", "--no-pager", "-q"]
@@ -63,6 +68,16 @@ class Journal:
             check=False,
             errors="replace",
         )
+        problem = next(
+            (line for line in proc.stderr.splitlines() if "permission" in line.lower()), ""
+        )
+        if problem and problem != self.problem:
+            log.error(
+                "cannot read the journal: %s Task output and systemd's messages are "
+                "unavailable; add this user to the systemd-journal group.",
+                problem,
+            )
+        self.problem = problem
         return proc.stdout
 
     def output(self, run: RunWindow, lines: int | None = None) -> str:

@@ -257,6 +257,12 @@ class PrivateSystemd:
                 f"mkdir -p {upper} {work} && mount -t overlay overlay "
                 f"-o lowerdir={target},upperdir={upper},workdir={work} {target}\n"
             )
+        # What systemd-tmpfiles does on a real host (masked here): journal files readable by
+        # the systemd-journal group, which the smartcron services use to read task output.
+        script += (
+            "chgrp -R systemd-journal /run/log/journal && chmod 2755 /run/log/journal && "
+            "chmod 2750 /run/log/journal/* && chmod 0640 /run/log/journal/*/*\n"
+        )
         self.run(["sh", "-ec", script])
         # systemd reads unit files and users through the new /etc from now on.
         self.systemctl("daemon-reload")

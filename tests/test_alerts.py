@@ -260,3 +260,25 @@ def test_long_run_raises_a_long_run_alert(sd: SystemdEnv, webhook: tuple[str, In
     finally:
         watchdog.stop()
         sd.systemd.systemctl("stop", f"smartcron-{name}.service", check=False)
+
+
+def test_fallback_alerts_even_without_the_runs_details(
+    sd: SystemdEnv, webhook: tuple[str, Inbox]
+) -> None:
+    from smartcron.fallback import announce
+
+    # A unit systemd reported as failed, but whose run the journal does not show (journal not
+    # readable, or already rotated): the fallback must still say that it failed.
+    cfg = config.load(
+        environ={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": str(sd.engine.url),
+            "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+            "SMARTCRON_CHANNELS": json.dumps({"hook": webhook[0]}),
+        }
+    )
+    said = announce(cfg, sd.engine, "smartcron-ghost.service", wait=0.5)
+    assert "alerted without details: sent" in said
+    got = webhook[1].wait(1, timeout=10)
+    assert got and "smartcron: ghost failed" in got[0]["title"]
+    assert "systemctl status smartcron-ghost.service" in got[0]["body"]

@@ -134,6 +134,9 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     assert runs and runs[0]["trigger"] == "manual", out
     code, out = _sh(box, "smartcron logs hello --last")
     assert "hello from the sandbox" in out
+    # The services' account reads task output too (systemd-journal group).
+    code, out = _sh(box, "runuser -u smartcron -- smartcron logs hello --last")
+    assert "hello from the sandbox" in out and "stored with the run" not in out, out
 
     # Run now from the dashboard: the unprivileged dashboard starts the unit through polkit.
     _dashboard_run_now(port, password.group(1), "hello")
@@ -144,6 +147,30 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     assert len(runs) == 2 and runs[0]["trigger"] == "manual", runs
     # It went through polkit (started on demand over D-Bus), which applied 50-smartcron.rules.
     assert box.show("polkit.service", "ActiveState")["ActiveState"] == "active"
+
+    # A failing task: its OnFailure= alert unit runs as smartcron, hardened, and records it.
+    code, out = _sh(
+        box,
+        "smartcron task add broken --command /bin/false --schedule '@yearly' && smartcron sync "
+        "&& smartcron task run broken --wait",
+    )
+    assert code == 1 and "failed" in out, out
+    alert_unit = "smartcron-alert@smartcron-broken.service.service"
+    deadline, result = time.monotonic() + 30, {}
+    while time.monotonic() < deadline:
+        result = box.show(alert_unit, "Result", "ActiveState", "User")
+        if result.get("ActiveState") in ("inactive", "failed") and result.get("Result"):
+            break
+        time.sleep(0.5)
+    journal = _sh(box, f"journalctl -u {alert_unit} -o cat --no-pager | tail -20")[1]
+    assert result.get("Result") == "success", journal
+    assert result.get("User") == "smartcron"
+    assert "in the journal" not in journal, journal  # it found the run, with its details
+    alerts: list[dict[str, object]] = []
+    while time.monotonic() < deadline + 10 and not alerts:
+        alerts = json.loads(_sh(box, "smartcron alerts --json")[1])
+        time.sleep(0.5)
+    assert [a["task"] for a in alerts] == ["broken"], (alerts, journal)
 
     # The daily maintenance, run now: prune, backup, units check, all as the smartcron user.
     code, out = _sh(box, "systemctl start smartcron-maintenance.service", 300)
