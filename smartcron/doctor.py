@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron import health, store
+from smartcron import health, store, units
 from smartcron import sync as sync_mod
 from smartcron.config import Config
 from smartcron.errors import SmartcronError
@@ -138,16 +139,35 @@ def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
 
 
 def check_journal(config: Config) -> Finding:
-    if config.journal_directory or os.path.isdir("/var/log/journal"):
-        usage = health.check_journal(config).message
-        return Finding("journal", "ok", f"persistent; {usage}")
-    return Finding(
-        "journal",
-        "warn",
-        "the journal is volatile (no /var/log/journal): task output is lost at every reboot",
-        "mkdir -p /var/log/journal && systemd-tmpfiles --create --prefix /var/log/journal "
-        "&& systemctl restart systemd-journald",
-    )
+    if not (config.journal_directory or os.path.isdir("/var/log/journal")):
+        return Finding(
+            "journal",
+            "warn",
+            "the journal is volatile (no /var/log/journal): task output is lost at every reboot",
+            "mkdir -p /var/log/journal && systemd-tmpfiles --create --prefix /var/log/journal "
+            "&& systemctl restart systemd-journald",
+        )
+    account = units.own_user()
+    if account and os.geteuid() == 0 and not config.journal_directory:
+        # The watchdog, the dashboard and the alert unit read task output as this account.
+        proc = subprocess.run(
+            ["runuser", "-u", account, "--", "journalctl", "-q", "-n", "1", "--no-pager"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if "permission" in proc.stderr.lower():
+            return Finding(
+                "journal",
+                "fail",
+                f"the {account} account cannot read the journal: task output and fallback "
+                "alerts lose their details",
+                f"usermod -a -G systemd-journal {account}; systemctl restart "
+                "smartcron-watchdog smartcron-dashboard",
+            )
+    usage = health.check_journal(config).message
+    return Finding("journal", "ok", f"persistent; {usage}")
 
 
 def check_disk(config: Config) -> list[Finding]:
