@@ -201,6 +201,12 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
         == 0
     )
 
+    # --purge also removes the config, the data and the account.
+    code, out = _sh(box, f"bash {INSTALL} --uninstall --purge", 300)
+    assert code == 0, out
+    assert _sh(box, "test -e /etc/smartcron || test -e /var/lib/smartcron")[0] != 0
+    assert _sh(box, "getent passwd smartcron")[0] != 0
+
     # The host saw none of it.
     assert Path("/etc/passwd").read_text() == host_passwd
     assert not Path("/etc/systemd/system/smartcron-watchdog.service").exists()
