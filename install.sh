@@ -160,9 +160,10 @@ if [ "$DRY" = 1 ]; then
     echo "   would create user 'admin' if the database has no dashboard users"
 elif [ -z "$(runuser -u "$USER_NAME" -- "$BIN" user list | tail -n +2)" ]; then
     password="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(12))')"
-    printf '%s\n' "$password" | runuser -u "$USER_NAME" -- "$BIN" user add admin --role admin --password-stdin
+    printf '%s\n' "$password" | runuser -u "$USER_NAME" -- "$BIN" user add admin --role admin \
+        --password-stdin --must-change-password
     echo "Dashboard login: admin / $password"
-    echo "This password is shown once. Change it with: smartcron user passwd admin"
+    echo "This one-time password is shown once; the dashboard asks for a new one at the first login."
 else
     echo "dashboard users exist; none added"
 fi

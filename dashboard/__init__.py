@@ -112,6 +112,18 @@ def _require_login() -> Response | None:
         if header.startswith("Bearer "):
             with engine().begin() as conn:
                 g.user = users.user_of_token(conn, header[len("Bearer ") :].strip())
+    if (
+        g.user is not None
+        and g.user.must_change_password
+        and request.endpoint
+        not in (
+            *PUBLIC_ENDPOINTS,
+            "auth.password",
+            "auth.logout",
+        )
+    ):
+        # A one-time password (install.sh's first admin) buys nothing but choosing a new one.
+        return redirect(url_for("auth.password"))  # type: ignore[return-value]
     if g.user is not None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.path.startswith(TOKEN_PREFIXES):

@@ -7,7 +7,17 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from smartcron import store, users
 
@@ -76,6 +86,25 @@ def login() -> str | Response:
                 return redirect(_safe_next(request.args.get("next")))  # type: ignore[return-value]
             _note_failure(address, now)
     return render_template("login.html", error=error)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password() -> str | Response:
+    """Change one's own password; the only page a user with a one-time password may use."""
+    error = ""
+    if request.method == "POST":
+        with engine().begin() as conn:
+            error = users.change_own_password(
+                conn,
+                g.user,
+                request.form.get("current", ""),
+                request.form.get("new", ""),
+                request.form.get("confirm", ""),
+            )
+        if not error:
+            flash("Your password is changed.", "ok")
+            return redirect(url_for("pages.overview"))  # type: ignore[return-value]
+    return render_template("password.html", error=error, forced=g.user.must_change_password)
 
 
 @bp.route("/logout", methods=["POST"])

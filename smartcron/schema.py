@@ -213,6 +213,8 @@ users = sa.Table(
     # Login throttling, shared by every dashboard worker: failures in a row, and a lock.
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", UTCDateTime, nullable=True),
+    # Set for a one-time password (install.sh's first admin): replaced at the first login.
+    sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
     **TABLE_OPTS,
 )
 

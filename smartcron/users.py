@@ -44,6 +44,7 @@ class User:
     id: int
     username: str
     role: str
+    must_change_password: bool = False
 
     def can(self, role: str) -> bool:
         """Return True if this user has `role` or a higher one."""
@@ -51,7 +52,7 @@ class User:
 
 
 def _user(row: Any) -> User:
-    return User(row.id, row.username, row.role)
+    return User(row.id, row.username, row.role, bool(row.must_change_password))
 
 
 def check_username(name: str) -> str:
@@ -82,7 +83,15 @@ def hash_password(password: str) -> str:
     return generate_password_hash(check_password(password), method="scrypt")
 
 
-def add_user(conn: Connection, username: str, role: str, password: str, who: str) -> User:
+def add_user(
+    conn: Connection,
+    username: str,
+    role: str,
+    password: str,
+    who: str,
+    *,
+    must_change: bool = False,
+) -> User:
     """Given a new user's name, role and password, create the user; return it."""
     check_username(username)
     check_role(role)
@@ -94,10 +103,11 @@ def add_user(conn: Connection, username: str, role: str, password: str, who: str
             password_hash=hash_password(password),
             role=role,
             created_at=utcnow(),
+            must_change_password=must_change,
         )
     )
     store.audit(conn, who, "user.add", username, {"role": role})
-    return User(int(result.inserted_primary_key[0]), username, role)  # type: ignore[index]
+    return User(int(result.inserted_primary_key[0]), username, role, must_change)  # type: ignore[index]
 
 
 def get_user(conn: Connection, username: str) -> Any:
@@ -113,9 +123,31 @@ def set_password(conn: Connection, username: str, password: str, who: str) -> No
     conn.execute(
         users.update()
         .where(users.c.username == username)
-        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None)
+        .values(
+            password_hash=hash_password(password),
+            failed_logins=0,
+            locked_until=None,
+            must_change_password=False,
+        )
     )
     store.audit(conn, who, "user.passwd", username)
+
+
+def change_own_password(conn: Connection, user: User, current: str, new: str, confirm: str) -> str:
+    """Change a logged-in user's password; return "" or why it was refused."""
+    from werkzeug.security import check_password_hash
+
+    row = conn.execute(sa.select(users).where(users.c.id == user.id)).one()
+    if not check_password_hash(row.password_hash, current):
+        return "The current password is wrong."
+    if new != confirm:
+        return "The new password and its confirmation differ."
+    if new == current:
+        return "Choose a new password, not the current one."
+    if len(new) < MIN_PASSWORD:
+        return f"The new password needs at least {MIN_PASSWORD} characters."
+    set_password(conn, user.username, new, user.username)
+    return ""
 
 
 def remove_user(conn: Connection, username: str, who: str) -> None:

@@ -175,3 +175,9 @@ CREATE INDEX ix_executions_task_outcome_started ON executions (task_name, outcom
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
+-- Running upgrade 0002 -> 0003
+
+ALTER TABLE users ADD COLUMN must_change_password BOOL NOT NULL DEFAULT false;
+
+UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+

@@ -313,3 +313,54 @@ def test_dashboard_throttles_by_the_address_a_local_proxy_forwards(client: Flask
     assert "Too many failed logins from this address" in attempt("203.0.113.7")
     # Another client behind the same proxy is not blocked by the first one's failures.
     assert "Wrong username or password." in attempt("198.51.100.9")
+
+
+def test_dashboard_one_time_password_must_be_replaced_first(
+    client: FlaskClient, db: TestDB
+) -> None:
+    from smartcron import users
+
+    with db.engine.begin() as conn:
+        users.add_user(conn, "root-admin", "admin", PASSWORD, "test", must_change=True)
+    login(client, "root-admin")
+    for path in ["/", "/tasks", "/alerts", "/api/v1/tasks"]:
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"] == "/account/password"
+    page = client.get("/account/password").get_data(as_text=True)
+    assert "one-time password" in page
+    token = csrf_token(client, "/account/password")
+
+    def change(current: str, new: str, confirm: str) -> str:
+        form = {"current": current, "new": new, "confirm": confirm, "csrf_token": token}
+        return client.post("/account/password", data=form).get_data(as_text=True)
+
+    assert "current password is wrong" in change(
+        "nope", "a new long password", "a new long password"
+    )
+    assert "differ" in change(PASSWORD, "a new long password", "another long password")
+    assert "at least 10" in change(PASSWORD, "short", "short")
+    response = client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "new": "a new long password",
+            "confirm": "a new long password",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/tasks").status_code == 200
+    with db.engine.connect() as conn:
+        row = users.get_user(conn, "root-admin")
+        actions = [r.action for r in conn.execute(sa.select(audit_log)) if r.target == "root-admin"]
+    assert row.must_change_password is False and "user.passwd" in actions
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert login(client, "root-admin", "a new long password").status_code == 302
+
+
+def test_user_add_must_change_password_flag(db: TestDB) -> None:
+    added = invoke_cli(
+        db, "user", "add", "first", "--role", "admin", "--password-stdin", "--must-change-password",
+        input="one time password\n",
+    )  # fmt: skip
+    assert added.exit_code == 0 and "must choose a new password" in added.stdout

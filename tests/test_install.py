@@ -81,6 +81,18 @@ def _dashboard_run_now(port: int, password: str, task: str) -> None:
     form = {"username": "admin", "password": password, "csrf_token": token(page)}
     status, _page, cookie = request("POST", "/login", cookie, urllib.parse.urlencode(form))
     assert status == 302, "login failed"
+    # The first admin's password is one-time: every page leads to choosing a new one.
+    status, _page, cookie = request("GET", f"/tasks/{task}", cookie)
+    assert status == 302
+    _status, page, cookie = request("GET", "/account/password", cookie)
+    new = {"current": password, "new": password + "-mine", "confirm": password + "-mine"}
+    status, _page, cookie = request(
+        "POST",
+        "/account/password",
+        cookie,
+        urllib.parse.urlencode({**new, "csrf_token": token(page)}),
+    )
+    assert status == 302, "password change failed"
     _status, page, cookie = request("GET", f"/tasks/{task}", cookie)
     status, _page, cookie = request(
         "POST", f"/tasks/{task}/run", cookie, urllib.parse.urlencode({"csrf_token": token(page)})

@@ -37,8 +37,15 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(users.ROLES), default="viewer", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--must-change-password",
+    is_flag=True,
+    help="A one-time password: the user must choose a new one at the first login.",
+)
 @pass_app
-def user_add(app: App, name: str, role: str, password_stdin: bool) -> None:
+def user_add(
+    app: App, name: str, role: str, password_stdin: bool, must_change_password: bool
+) -> None:
     """Create dashboard user NAME. Asks for the password unless --password-stdin is given.
 
     \b
@@ -48,8 +55,11 @@ def user_add(app: App, name: str, role: str, password_stdin: bool) -> None:
     users.check_username(name)
     password = _read_password(password_stdin)
     with store.db_errors(app.engine), app.engine.begin() as conn:
-        users.add_user(conn, name, role, password, store.actor())
-    click.echo(f"Created user '{name}' with role {role}. They can log in to the dashboard now.")
+        users.add_user(conn, name, role, password, store.actor(), must_change=must_change_password)
+    then = " and must choose a new password" if must_change_password else ""
+    click.echo(
+        f"Created user '{name}' with role {role}. They can log in to the dashboard now{then}."
+    )
 
 
 @user.command("passwd")
