@@ -95,6 +95,7 @@ def create_app(
     app.register_error_handler(CSRFError, _csrf_error)
     app.jinja_env.filters["local"] = _local_time
     app.jinja_env.filters["duration"] = _duration
+    app.jinja_env.filters["setting"] = _setting
     app.jinja_env.globals["can"] = lambda role: g.get("user") is not None and g.user.can(role)
     return app
 
@@ -163,6 +164,23 @@ def _local_time(moment: dt.datetime | None, zone: str | None = None) -> str:
         return "-"
     tz = ZoneInfo(zone) if zone else None
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _setting(value: Any, key: str = "") -> str:
+    """Show a task field as people write it: the command as a shell line, yes/no, K=V."""
+    import shlex
+
+    if value is None or value in ([], {}, ""):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "command" and isinstance(value, list):
+        return shlex.join(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
 
 
 def _duration(seconds: float | None) -> str:

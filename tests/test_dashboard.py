@@ -364,3 +364,21 @@ def test_user_add_must_change_password_flag(db: TestDB) -> None:
         input="one time password\n",
     )  # fmt: skip
     assert added.exit_code == 0 and "must choose a new password" in added.stdout
+
+
+def test_dashboard_shows_task_settings_as_people_write_them(
+    client: FlaskClient, db: TestDB
+) -> None:
+    import shlex
+
+    from markupsafe import escape
+
+    argv = ["/bin/echo", "two words", "it's"]
+    add_task(db.engine, "export", command=argv, env={"A": "1"})
+    login(client, "vera")
+    page = client.get("/tasks/export").get_data(as_text=True)
+    config = page.split("<h2>Configuration</h2>")[1].split("</table>")[0]
+    assert f"<code>{escape(shlex.join(argv))}</code>" in config
+    assert "<code>A=1</code>" in config and "<code>final-failure, late</code>" in config
+    assert "<code>yes</code>" in config  # catch_up
+    assert "[" not in config and "{" not in config and "False" not in config
