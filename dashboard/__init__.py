@@ -32,7 +32,7 @@ csrf = CSRFProtect()
 
 def engine() -> Engine:
     """Return the app's database engine."""
-    value: Engine = g.get("_engine") or _ext()["engine"]
+    value: Engine = _ext()["engine"]
     return value
 
 
@@ -102,9 +102,11 @@ def create_app(
 
 def _require_login() -> Response | None:
     g.user = None
+    if request.endpoint == "static":
+        return None  # public, and no database read per stylesheet or script
     user_id = session.get("user_id")
     if user_id is not None:
-        with engine().begin() as conn:
+        with engine().connect() as conn:
             g.user = users.load_user(conn, int(user_id))
         if g.user is None:
             session.clear()  # the user was removed or disabled: the session ends now

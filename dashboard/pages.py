@@ -8,8 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from sqlalchemy.engine import Connection
 
 from smartcron import schedule, store
+from smartcron.explain import FAILURE_OUTCOMES
 from smartcron.health import score
 from smartcron.journal import Journal, RunWindow
 from smartcron.schema import executions
@@ -42,7 +44,7 @@ def _state_of(task: Task, last: Any) -> str:
         return "paused"
     if last is not None and last.outcome == "running":
         return "running"
-    if last is not None and last.outcome in queries.FAILED:
+    if last is not None and last.outcome in FAILURE_OUTCOMES:
         return "failing"
     return "ok"
 
@@ -53,14 +55,11 @@ def _describe(task: Task) -> str:
     )
 
 
-def _overview_data() -> dict[str, Any]:
-    now = _now()
-    with engine().connect() as conn:
-        tasks = queries.all_tasks(conn)
-        last = queries.last_runs(conn, [t.name for t in tasks])
-        hours = queries.runs_by_hour(conn, now)
-        open_alerts = queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
-        checked_at, checks = queries.latest_health(conn)
+def _status(conn: Connection, now: dt.datetime) -> dict[str, Any]:
+    """What both the overview and /status.json show: task states, failing tasks, health."""
+    tasks = queries.all_tasks(conn)
+    last = queries.last_runs(conn, [t.name for t in tasks])
+    checked_at, checks = queries.latest_health(conn)
     states: dict[str, int] = {"ok": 0, "running": 0, "failing": 0, "paused": 0}
     failing = []
     for task in tasks:
@@ -74,8 +73,6 @@ def _overview_data() -> dict[str, Any]:
         "tasks": tasks,
         "states": states,
         "failing": failing,
-        "hours": hours,
-        "open_alerts": open_alerts,
         "checked_at": checked_at,
         "problems": [c for c in checks if c.status != "ok"],
         "score": None if score_row is None or score_row.value is None else int(score_row.value),
@@ -84,21 +81,34 @@ def _overview_data() -> dict[str, Any]:
 
 @bp.route("/")
 def overview() -> str:
-    data = _overview_data()
-    soon = queries.upcoming(data["tasks"], data["now"], dt.timedelta(hours=1))
+    now = _now()
+    with engine().connect() as conn:
+        data = _status(conn, now)
+        hours = queries.runs_by_hour(conn, now)
+        open_alerts = queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
+    soon = queries.upcoming(data["tasks"], now, dt.timedelta(hours=1))
     return render_template(
-        "overview.html", chart=charts.runs_per_hour(data["hours"]), upcoming=soon[:50], **data
+        "overview.html",
+        chart=charts.runs_per_hour(hours),
+        upcoming=soon[:50],
+        open_alerts=open_alerts,
+        **data,
     )
 
 
 @bp.route("/status.json")
 def status() -> Response:
-    """What the pages refresh every few seconds: counts, score, running tasks, open alerts."""
-    data = _overview_data()
+    """What every page refreshes every 5 s: counts, score, failing tasks, open alerts.
+
+    Only what the badge and counters need: no chart, no alert rows (this runs per open tab).
+    """
+    with engine().connect() as conn:
+        data = _status(conn, _now())
+        open_alerts = queries.count_alerts(conn, ALERT_STATES["open"])
     return jsonify(
         states=data["states"],
         score=data["score"],
-        open_alerts=len(data["open_alerts"]),
+        open_alerts=open_alerts,
         failing=[t.name for t, _run in data["failing"]],
         at=data["now"].isoformat(),
     )

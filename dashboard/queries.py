@@ -25,7 +25,6 @@ from smartcron.schema import tasks as tasks_table
 from smartcron.tasks import Task
 
 PAGE = 50
-FAILED = FAILURE_OUTCOMES
 T = TypeVar("T")
 _cache: dict[str, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
@@ -229,7 +228,7 @@ def task_runs(
     if name is not None:
         query = query.where(executions.c.task_name == name)
     if outcome == "failures":
-        query = query.where(executions.c.outcome.in_(FAILED))
+        query = query.where(executions.c.outcome.in_(FAILURE_OUTCOMES))
     elif outcome:
         query = query.where(executions.c.outcome == outcome)
     query = query.order_by(executions.c.started_at.desc(), executions.c.id.desc())
@@ -257,6 +256,15 @@ def alert_rows(conn: Connection, states: Sequence[str], limit: int = 200) -> lis
             .order_by(alerts.c.opened_at.desc())
             .limit(limit)
         )
+    )
+
+
+def count_alerts(conn: Connection, states: Sequence[str]) -> int:
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(alerts).where(alerts.c.state.in_(states))
+        ).scalar()
+        or 0
     )
 
 
@@ -309,7 +317,7 @@ def failures_total(conn: Connection, names: Sequence[str]) -> dict[str, int]:
         .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome == outcome)
         .correlate(tasks_table)
         .scalar_subquery()
-        for outcome in FAILED
+        for outcome in FAILURE_OUTCOMES
     ]
     # Runs removed by `smartcron prune` live on in the daily totals: the counter never drops.
     rolled_up = (

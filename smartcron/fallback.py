@@ -69,29 +69,32 @@ def announce(config: Config, engine: Engine, unit: str, wait: float = 15.0) -> s
     if event is None:
         # Never stay silent: systemd said the unit failed, even if the details are missing.
         why = journal.problem or "systemd's messages about the run were not found"
-        notice = Notice(
+        sent = _alert_directly(
+            config,
             f"smartcron: {task_name} failed",
             f"What happened: {unit} failed for good (systemd started its OnFailure= alert). "
             f"The details could not be read from the journal: {why}\n"
             f"See: systemctl status {unit}; journalctl -u {unit}",
         )
-        sent = send(list(config.channels.values()), notice)
-        return (
-            f"no finished run of {unit} in the journal ({why}); alerted without details: "
-            f"{'sent' if sent else 'NOT sent (no channel, or sending failed)'}"
-        )
+        return f"no finished run of {unit} in the journal ({why}); alerted without details: {sent}"
     try:
         return _announce_recorded(config, engine, journal, event)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         verdict = explain(event.result or "failed", event.exec_code or 0, event.exec_status or 0)
-        notice = Notice(
+        sent = _alert_directly(
+            config,
             f"smartcron: {task_name} failed (database unreachable)",
             f"What happened: {verdict.meaning}\nThe smartcron database could not be "
             f"reached ({getattr(exc, 'orig', exc)}), so this run is not recorded yet."
             f"\nWhole log: journalctl _SYSTEMD_INVOCATION_ID={event.invocation_id}",
         )
-        sent = send(list(config.channels.values()), notice)
-        return f"database unreachable; alerted directly: {'sent' if sent else 'NOT sent'}"
+        return f"database unreachable; alerted directly: {sent}"
+
+
+def _alert_directly(config: Config, title: str, body: str) -> str:
+    """Send a notice through every channel, with no alert row; return "sent" or why not."""
+    sent = send(list(config.channels.values()), Notice(title, body))
+    return "sent" if sent else "NOT sent (no channel, or sending failed)"
 
 
 def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: RunEvent) -> str:

@@ -144,9 +144,10 @@ def change_own_password(conn: Connection, user: User, current: str, new: str, co
         return "The new password and its confirmation differ."
     if new == current:
         return "Choose a new password, not the current one."
-    if len(new) < MIN_PASSWORD:
-        return f"The new password needs at least {MIN_PASSWORD} characters."
-    set_password(conn, user.username, new, user.username)
+    try:
+        set_password(conn, user.username, new, user.username)
+    except InvalidInput as exc:
+        return f"The new password needs {exc.allowed}."
     return ""
 
 
