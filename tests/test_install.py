@@ -12,7 +12,6 @@ import json
 import os
 import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,30 +46,34 @@ def _sh(box: PrivateSystemd, command: str, timeout: float = 120) -> tuple[int, s
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - local test server
-            return int(answer.status)
-    except OSError:
-        return 0
+def _request(
+    port: int, method: str, path: str, cookie: str = "", body: str = ""
+) -> tuple[int, str, str]:
+    """One HTTP request without following redirects; return (status, body, session cookie).
+
+    By hand, not with a cookie jar: the session cookie is Secure, which http.cookiejar would
+    not send over plain HTTP even to 127.0.0.1 (browsers do).
+    """
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Cookie": cookie} if cookie else {}
+    if body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body or None, headers=headers)
+    answer = conn.getresponse()
+    text = answer.read().decode()
+    set_cookie = answer.getheader("Set-Cookie") or ""
+    conn.close()
+    return answer.status, text, set_cookie.split(";", 1)[0] or cookie
 
 
 def _dashboard_run_now(port: int, password: str, task: str) -> None:
     """Log in as admin and press Run now, as a browser would (session cookie, CSRF token)."""
-    import http.client
     import urllib.parse
 
     def request(method: str, path: str, cookie: str = "", body: str = "") -> tuple[int, str, str]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        headers = {"Cookie": cookie} if cookie else {}
-        if body:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body or None, headers=headers)
-        answer = conn.getresponse()
-        text = answer.read().decode()
-        set_cookie = answer.getheader("Set-Cookie") or ""
-        conn.close()
-        return answer.status, text, set_cookie.split(";", 1)[0] or cookie
+        return _request(port, method, path, cookie, body)
 
     def token(page: str) -> str:
         found = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -124,8 +127,9 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
         assert box.show(unit, "ActiveState")["ActiveState"] == "active", unit
     assert box.show("smartcron-watchdog.service", "User")["User"] == "smartcron"
     assert box.show("smartcron-dashboard.service", "User")["User"] == "smartcron"
-    assert _get(f"http://127.0.0.1:{port}/healthz") == 200
-    assert _get(f"http://127.0.0.1:{port}/tasks") in (200, 0)  # redirected to /login
+    assert _request(port, "GET", "/healthz")[0] == 200
+    status, _page, _cookie = _request(port, "GET", "/tasks")
+    assert status == 302  # to the login page: nothing without a session
     config = _sh(box, "stat -c '%a %U %G' /etc/smartcron/smartcron.toml")[1].strip()
     assert config == "640 root smartcron"
 
