@@ -33,9 +33,14 @@ _lock = threading.Lock()
 
 def _address_blocked(address: str, now: float) -> bool:
     with _lock:
-        recent = _failures[address]
+        recent = _failures.get(address)
+        if recent is None:
+            return False
         while recent and now - recent[0] > ADDRESS_WINDOW:
             recent.popleft()
+        if not recent:
+            del _failures[address]  # keep only addresses with recent failures in memory
+            return False
         return len(recent) >= ADDRESS_LIMIT
 
 
