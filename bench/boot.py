@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from smartcron.sandbox import PrivateSystemd
+from smartcron.systemd.sandbox import PrivateSystemd
 
 
 def main() -> None:

@@ -20,13 +20,13 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
-from smartcron import store
-from smartcron.collector import CURSOR_KEY, set_state
-from smartcron.journal import Journal
-from smartcron.sandbox import PrivateSystemd
-from smartcron.schema import executions, utcnow
-from smartcron.schema import tasks as tasks_table
-from smartcron.tasks import validate_task
+from smartcron.db import store
+from smartcron.db.schema import executions, utcnow
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.model.task import validate_task
+from smartcron.systemd.journal import Journal
+from smartcron.systemd.sandbox import PrivateSystemd
+from smartcron.watchdog.collector import CURSOR_KEY, set_state
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 

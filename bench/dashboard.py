@@ -26,11 +26,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartcron import config, store, users
 from smartcron.dashboard import create_app, queries
-from smartcron.schema import alerts, executions, health_checks
-from smartcron.schema import tasks as tasks_table
-from smartcron.tasks import validate_task
+from smartcron.db import store
+from smartcron.db.schema import alerts, executions, health_checks
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.model import config
+from smartcron.model.task import validate_task
+from smartcron.ops import users
 
 OUTCOMES = [("success", 0.95), ("failed", 0.03), ("timeout", 0.01), ("killed", 0.01)]
 MEANINGS = {

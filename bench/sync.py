@@ -24,11 +24,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from smartcron import store
-from smartcron.sandbox import PrivateSystemd
-from smartcron.schema import tasks as tasks_table
-from smartcron.schema import utcnow
-from smartcron.tasks import validate_task
+from smartcron.db import store
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.db.schema import utcnow
+from smartcron.model.task import validate_task
+from smartcron.systemd.sandbox import PrivateSystemd
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
@@ -74,8 +74,8 @@ def run_sync(env: dict[str, str]) -> tuple[float, float, dict[str, object]]:
 
 def in_process_noop(url: str, instance: PrivateSystemd) -> float:
     """Time a no-op sync inside this process: read tasks, plan, apply (no interpreter start)."""
-    from smartcron import sync
-    from smartcron.systemd import Systemd
+    from smartcron.systemd import sync
+    from smartcron.systemd.bus import Systemd
 
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = instance.bus_address
     engine = store.make_engine(url)

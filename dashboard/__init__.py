@@ -17,9 +17,10 @@ from flask import Flask, Response, g, jsonify, redirect, request, session, url_f
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.engine import Engine
 
-from smartcron import config as config_mod
-from smartcron import store, users
-from smartcron.collector import get_state, set_state
+from smartcron.db import store
+from smartcron.model import config as config_mod
+from smartcron.ops import users
+from smartcron.watchdog.collector import get_state, set_state
 
 # Reachable without logging in; everything else is checked in `_require_login`.
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "api.healthz"})

@@ -9,8 +9,9 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, abort, flash, g, redirect, request, url_for
 
-from smartcron import alerts, control
+from smartcron.alerting import alerts
 from smartcron.errors import SmartcronError
+from smartcron.ops import control
 
 from . import config, engine
 

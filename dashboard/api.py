@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, request
 
-from smartcron import store
-from smartcron.records import alert_dict, run_dict
+from smartcron.db import store
+from smartcron.db.records import alert_dict, run_dict
 
 from . import engine, queries
 

@@ -19,7 +19,8 @@ from flask import (
     url_for,
 )
 
-from smartcron import store, users
+from smartcron.db import store
+from smartcron.ops import users
 
 from . import engine
 

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
-from smartcron import schedule, store
-from smartcron.explain import FAILURE_OUTCOMES
-from smartcron.health import score
-from smartcron.journal import Journal, RunWindow
-from smartcron.schema import executions
-from smartcron.tasks import Task
+from smartcron.db import store
+from smartcron.db.schema import executions
+from smartcron.model import schedule
+from smartcron.model.outcome import FAILURE_OUTCOMES
+from smartcron.model.task import Task
+from smartcron.ops.health import score
+from smartcron.systemd.journal import Journal, RunWindow
 
 from . import charts, config, engine, queries
 

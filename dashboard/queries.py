@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron import schedule, store
-from smartcron.explain import FAILURE_OUTCOMES
-from smartcron.schema import alerts, audit_log, executions, health_checks, task_daily_stats
-from smartcron.schema import tasks as tasks_table
-from smartcron.tasks import Task
+from smartcron.db import store
+from smartcron.db.schema import alerts, audit_log, executions, health_checks, task_daily_stats
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.model import schedule
+from smartcron.model.outcome import FAILURE_OUTCOMES
+from smartcron.model.task import Task
 
 PAGE = 50
 T = TypeVar("T")

@@ -25,11 +25,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
-from smartcron import config, store
 from smartcron.cli import cli
-from smartcron.sandbox import PrivateSystemd, available
-from smartcron.schema import executions, metadata
-from smartcron.watchdog import Watchdog
+from smartcron.db import store
+from smartcron.db.schema import executions, metadata
+from smartcron.model import config
+from smartcron.systemd.sandbox import PrivateSystemd, available
+from smartcron.watchdog.service import Watchdog
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 MYSQL_URL = os.environ.get("SMARTCRON_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")

@@ -10,9 +10,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
-from smartcron import store, users
-from smartcron.schema import alerts, executions
-from smartcron.tasks import validate_task
+from smartcron.db import store
+from smartcron.db.schema import alerts, executions
+from smartcron.model.task import validate_task
+from smartcron.ops import users
 
 PASSWORD = "correct horse battery"
 

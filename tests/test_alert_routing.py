@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from smartcron.alerts import channel_urls
-from smartcron.config import Config
-from smartcron.tasks import validate_task
+from smartcron.alerting.alerts import channel_urls
+from smartcron.model.config import Config
+from smartcron.model.task import validate_task
 
 CHANNELS = {"ops": "json://ops/x", "chat": "json://chat/x", "hook": "json://hook/x"}
 

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from throwaway_mariadb import free_port
 
-from smartcron import config, store
-from smartcron.schema import alerts
-from smartcron.watchdog import Watchdog
+from smartcron.db import store
+from smartcron.db.schema import alerts
+from smartcron.model import config
+from smartcron.watchdog.service import Watchdog
 
 from conftest import Inbox, SystemdEnv
 
@@ -222,7 +223,7 @@ def test_heartbeat_url_is_fetched(sd: SystemdEnv) -> None:
 def test_late_run_raises_a_late_alert(sd: SystemdEnv, webhook: tuple[str, Inbox]) -> None:
     import datetime as dt
 
-    from smartcron.schema import tasks as tasks_table
+    from smartcron.db.schema import tasks as tasks_table
 
     name = sd.add("nightly", "--command", "/bin/true", "--schedule", "*/5 * * * *")
     assert sd.run("sync").exit_code == 0
@@ -265,7 +266,7 @@ def test_long_run_raises_a_long_run_alert(sd: SystemdEnv, webhook: tuple[str, In
 def test_fallback_alerts_even_without_the_runs_details(
     sd: SystemdEnv, webhook: tuple[str, Inbox]
 ) -> None:
-    from smartcron.fallback import announce
+    from smartcron.watchdog.fallback import announce
 
     # A unit systemd reported as failed, but whose run the journal does not show (journal not
     # readable, or already rotated): the fallback must still say that it failed.

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from smartcron import backup, retention, store, users
-from smartcron.schema import alerts, executions, health_checks, task_daily_stats
-from smartcron.schema import tasks as tasks_table
+from smartcron.db import store
+from smartcron.db.schema import alerts, executions, health_checks, task_daily_stats
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.ops import backup, retention, users
 
 from conftest import TestDB, invoke
 from conftest_dashboard import add_alert, add_run, add_task
@@ -171,7 +172,7 @@ def test_prune_command_reports_what_it_did(db: TestDB) -> None:
 
 
 def test_example_task_set_is_valid() -> None:
-    from smartcron import taskfile
+    from smartcron.model import taskfile
 
     path = Path(__file__).resolve().parent.parent / "examples" / "tasks.yaml"
     entries = taskfile.parse(path.read_text(), str(path))

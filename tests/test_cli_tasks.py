@@ -94,7 +94,7 @@ def test_task_rm_deletes_task_but_keeps_history(runner: CliRunner, db: TestDB) -
 def test_task_changes_are_audited(runner: CliRunner, db: TestDB) -> None:
     import sqlalchemy as sa
 
-    from smartcron.schema import audit_log
+    from smartcron.db.schema import audit_log
 
     invoke(runner, *ADD)
     invoke(runner, "task", "edit", "pos-sync", "--timeout", "9m")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from smartcron import config
 from smartcron.errors import InvalidInput
+from smartcron.model import config
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from smartcron import config
 from smartcron.dashboard import PUBLIC_ENDPOINTS, create_app
-from smartcron.schema import audit_log, tasks
+from smartcron.db.schema import audit_log, tasks
+from smartcron.model import config
 
 from conftest import TestDB, invoke
 from conftest_dashboard import (
@@ -285,9 +285,9 @@ def test_runs_by_hour_counts_each_hour_from_indexes(app: Flask, db: TestDB) -> N
 
 
 def test_all_tasks_notices_pause_add_and_delete(app: Flask, db: TestDB) -> None:
-    from smartcron import store
     from smartcron.dashboard import queries
-    from smartcron.tasks import validate_task
+    from smartcron.db import store
+    from smartcron.model.task import validate_task
 
     with db.engine.begin() as conn:
         assert [t.paused for t in queries.all_tasks(conn)] == [False]
@@ -320,7 +320,7 @@ def test_dashboard_throttles_by_the_address_a_local_proxy_forwards(client: Flask
 def test_dashboard_one_time_password_must_be_replaced_first(
     client: FlaskClient, db: TestDB
 ) -> None:
-    from smartcron import users
+    from smartcron.ops import users
 
     with db.engine.begin() as conn:
         users.add_user(conn, "root-admin", "admin", PASSWORD, "test", must_change=True)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from throwaway_mariadb import free_port
 
-from smartcron.watchdog import Watchdog
+from smartcron.watchdog.service import Watchdog
 
 from conftest import SystemdEnv, need, wait_rows
 from conftest_dashboard import PASSWORD, add_alert, add_run, add_user
@@ -200,7 +200,8 @@ def _healthz(url: str, timeout: float) -> int:
 
 
 def test_dashboard_unit_serves_from_systemd_and_restarts(sd: SystemdEnv) -> None:
-    from smartcron import store, units
+    from smartcron.db import store
+    from smartcron.systemd import units
 
     port = free_port()
     unit = f"{sd.prefix}-smartcron-dashboard.service"
@@ -251,7 +252,7 @@ def test_dashboard_follows_the_log_of_a_running_run(
 ) -> None:
     import sqlalchemy as sa
 
-    from smartcron.schema import executions
+    from smartcron.db.schema import executions
 
     name = sd.add(
         "slowlog", "--command", "/bin/sh -c 'echo first line; sleep 4; echo second line'",
@@ -288,7 +289,7 @@ def test_polkit_rule_allows_only_task_units_for_the_smartcron_user() -> None:
     import json
     import shutil
 
-    from smartcron import units
+    from smartcron.systemd import units
 
     node = shutil.which("node")
     need(node is not None, "node is needed to evaluate the polkit rule (JavaScript)")

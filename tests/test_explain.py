@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smartcron.explain import explain
+from smartcron.model.outcome import explain
 
 
 def test_explain_success() -> None:

@@ -7,9 +7,9 @@ import json
 
 import sqlalchemy as sa
 
-from smartcron import health
-from smartcron.schema import tasks as tasks_table
-from smartcron.tasks import validate_task
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.model.task import validate_task
+from smartcron.ops import health
 
 from conftest import SystemdEnv
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from smartcron import crontab
+from smartcron.model import crontab
 
 from conftest import TestDB, invoke
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from throwaway_mariadb import free_port
 
-from smartcron.sandbox import PrivateSystemd, available
+from smartcron.systemd.sandbox import PrivateSystemd, available
 
 from conftest import need
 

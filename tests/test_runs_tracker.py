@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smartcron.runs import RunTracker
+from smartcron.watchdog.events import RunTracker
 
 INV1 = list(bytes.fromhex("1f37da91a944436b8946dc793484477f"))
 INV2 = list(bytes.fromhex("e3382dd8371a4723baadc89ad5853325"))
@@ -128,7 +128,7 @@ def test_tracker_keeps_the_attempt_seen_at_start() -> None:
 
 
 def test_resource_figures_come_from_systemds_consumed_message() -> None:
-    from smartcron.journal import parse_resources
+    from smartcron.systemd.journal import parse_resources
 
     # The fields of "Consumed 1.234s CPU time." (SD_MESSAGE_UNIT_RESOURCES); systemd writes
     # what it could not measure as UINT64_MAX.

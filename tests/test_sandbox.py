@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from smartcron.sandbox import PrivateSystemd
+from smartcron.systemd.sandbox import PrivateSystemd
 
 from conftest import need
 
@@ -106,7 +106,7 @@ def test_sandbox_starting_a_timer_does_not_run_early_boot_on_the_host(
 def test_sandbox_boots_whatever_bus_address_the_caller_has(monkeypatch: pytest.MonkeyPatch) -> None:
     # Found by bench/sync.py: after an earlier sandbox, DBUS_SYSTEM_BUS_ADDRESS still named its
     # (gone) bus, the next private systemd inherited it and never registered on its own bus.
-    from smartcron.sandbox import available
+    from smartcron.systemd.sandbox import available
 
     need(available() is None, f"cannot boot a private systemd: {available()}")
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/system_bus_socket")

@@ -18,7 +18,7 @@ from cronsim import CronSim
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from smartcron import schedule
+from smartcron.model import schedule
 
 from conftest import need
 

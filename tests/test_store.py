@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from smartcron import store
-from smartcron.schema import executions, metadata, tasks
-from smartcron.tasks import validate_task
+from smartcron.db import store
+from smartcron.db.schema import executions, metadata, tasks
+from smartcron.model.task import validate_task
 
 from conftest import MYSQL_URL, TestDB, need
 

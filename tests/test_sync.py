@@ -7,7 +7,7 @@ import os
 
 import sqlalchemy as sa
 
-from smartcron.schema import tasks as tasks_table
+from smartcron.db.schema import tasks as tasks_table
 
 from conftest import SystemdEnv
 

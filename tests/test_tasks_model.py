@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from smartcron.errors import InvalidInput
-from smartcron.quantities import format_duration, format_size, parse_duration, parse_size
-from smartcron.schedule import kind_of, parse_cron
-from smartcron.tasks import Task, check_command, check_env, check_name, validate_task
+from smartcron.model.quantities import format_duration, format_size, parse_duration, parse_size
+from smartcron.model.schedule import kind_of, parse_cron
+from smartcron.model.task import Task, check_command, check_env, check_name, validate_task
 
 BASE = {"name": "job", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"}
 

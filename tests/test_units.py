@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smartcron import units
-from smartcron.tasks import validate_task
+from smartcron.model.task import validate_task
+from smartcron.systemd import units
 
 
 def test_exec_argument_escapes_specifiers_variables_and_quotes() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smartcron.schema import executions
-from smartcron.watchdog import Watchdog
+from smartcron.db.schema import executions
+from smartcron.watchdog.service import Watchdog
 
 from conftest import SystemdEnv, need, wait_rows
 

@@ -17,11 +17,13 @@ import pytest
 import sqlalchemy as sa
 from throwaway_mariadb import ThrowawayMariaDB
 
-from smartcron import config, store, units
-from smartcron.collector import CURSOR_KEY, set_state
-from smartcron.journal import Journal
-from smartcron.schema import executions
-from smartcron.watchdog import Watchdog
+from smartcron.db import store
+from smartcron.db.schema import executions
+from smartcron.model import config
+from smartcron.systemd import units
+from smartcron.systemd.journal import Journal
+from smartcron.watchdog.collector import CURSOR_KEY, set_state
+from smartcron.watchdog.service import Watchdog
 
 from conftest import Inbox, SystemdEnv, need
 

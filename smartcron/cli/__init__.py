@@ -12,8 +12,10 @@ from typing import Any
 import click
 from sqlalchemy.engine import Engine
 
-from smartcron import __version__, config, store
+from smartcron import __version__
+from smartcron.db import store
 from smartcron.errors import SmartcronError
+from smartcron.model import config
 
 
 class App:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from smartcron import crontab, store, taskfile
 from smartcron.cli import App, cli, pass_app
+from smartcron.db import store
 from smartcron.errors import InvalidInput
-from smartcron.tasks import Task, validate_task
+from smartcron.model import crontab, taskfile
+from smartcron.model.task import Task, validate_task
 
 
 @cli.command("import-crontab")

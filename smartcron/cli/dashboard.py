@@ -17,8 +17,8 @@ def serve(app: App, bind: str, workers: int) -> None:
     """Run gunicorn in this process; each worker builds its own app and database pool."""
     from gunicorn.app.base import BaseApplication
 
-    from smartcron import store
     from smartcron.dashboard import create_app
+    from smartcron.db import store
 
     cfg = app.config
     with store.db_errors(app.engine):

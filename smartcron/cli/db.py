@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from smartcron import store
 from smartcron.cli import App, cli, pass_app
+from smartcron.db import store
 
 
 def _upgrade(app: App) -> str:

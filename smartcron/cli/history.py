@@ -8,16 +8,16 @@ from zoneinfo import ZoneInfo
 import click
 import sqlalchemy as sa
 
-from smartcron import store
-from smartcron.alerts import set_alert_state, test_channel
+from smartcron.alerting.alerts import set_alert_state, test_channel
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
+from smartcron.db import store
+from smartcron.db.records import alert_dict, run_dict
+from smartcron.db.schema import alerts as alerts_table
+from smartcron.db.schema import executions
 from smartcron.errors import NotFound
-from smartcron.journal import Journal, RunWindow
-from smartcron.records import alert_dict, run_dict
-from smartcron.schema import alerts as alerts_table
-from smartcron.schema import executions
-from smartcron.tasks import host_timezone
+from smartcron.model.task import host_timezone
+from smartcron.systemd.journal import Journal, RunWindow
 
 
 @cli.command("watchdog")
@@ -32,7 +32,7 @@ def watchdog_cmd(app: App) -> None:
       systemctl status smartcron-watchdog.service
       smartcron watchdog    # in the foreground, for debugging
     """
-    from smartcron import watchdog
+    from smartcron.watchdog import service as watchdog
 
     raise SystemExit(watchdog.run(app.config))
 
@@ -240,7 +240,7 @@ def alert_fallback(app: App, unit: str) -> None:
     Example:
       smartcron alert-fallback smartcron-payroll.service
     """
-    from smartcron.fallback import announce
+    from smartcron.watchdog.fallback import announce
 
     click.echo(announce(app.config, app.engine, unit))
 
@@ -256,7 +256,7 @@ def health_cmd(app: App, as_json: bool) -> None:
       smartcron health
       smartcron health --json | jq .score
     """
-    from smartcron import health
+    from smartcron.ops import health
 
     checks = health.run_checks(app.config, app.engine)
     if as_json:

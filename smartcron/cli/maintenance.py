@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
-from smartcron import backup as backup_mod
-from smartcron import doctor as doctor_mod
-from smartcron import retention, store
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json
+from smartcron.db import store
 from smartcron.errors import OperationFailed
-from smartcron.quantities import parse_duration
+from smartcron.model.quantities import parse_duration
+from smartcron.ops import backup as backup_mod
+from smartcron.ops import doctor as doctor_mod
+from smartcron.ops import retention
 
 
 def _now() -> dt.datetime:

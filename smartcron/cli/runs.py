@@ -9,14 +9,17 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from smartcron import control, schedule, store, units
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import table
 from smartcron.cli.tasks import task as task_group
+from smartcron.db import store
 from smartcron.errors import OperationFailed
-from smartcron.runs import invocation_hex
-from smartcron.systemd import RUNNING_STATES, Systemd
-from smartcron.tasks import Task
+from smartcron.model import schedule
+from smartcron.model.task import Task
+from smartcron.ops import control
+from smartcron.systemd import units
+from smartcron.systemd.bus import RUNNING_STATES, Systemd
+from smartcron.watchdog.events import invocation_hex
 
 NEVER = 2**64 - 1
 

@@ -6,11 +6,11 @@ import datetime as dt
 
 import click
 
-from smartcron import schedule as schedule_mod
 from smartcron.cli import cli
 from smartcron.cli.output import echo_json
 from smartcron.errors import InvalidInput
-from smartcron.tasks import check_timezone, host_timezone
+from smartcron.model import schedule as schedule_mod
+from smartcron.model.task import check_timezone, host_timezone
 
 
 @cli.group("schedule")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from smartcron import units
 from smartcron.cli import App, cli, pass_app
 from smartcron.fileio import atomic_write
+from smartcron.systemd import units
 
 POLKIT_DIR = "/etc/polkit-1/rules.d"
 POLKIT_FILE = "50-smartcron.rules"
@@ -91,7 +91,7 @@ def units_remove(app: App, polkit_dir: Path, with_tasks: bool, dry_run: bool) ->
     """
     removed = [p for p in _wanted(app, polkit_dir) if p.exists()]
     if with_tasks:
-        from smartcron import sync
+        from smartcron.systemd import sync
 
         removed += [p for p in sync.generated_files(Path(app.config.unit_dir)) if p not in removed]
     for path in removed:
@@ -99,7 +99,7 @@ def units_remove(app: App, polkit_dir: Path, with_tasks: bool, dry_run: bool) ->
             path.unlink()
         click.echo(f"  {'would remove' if dry_run else 'removed'} {path}")
     if with_tasks and not dry_run:
-        from smartcron import sync
+        from smartcron.systemd import sync
 
         wants = Path(app.config.unit_dir) / sync.WANTS_DIR
         if wants.is_dir() and not any(wants.iterdir()):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from smartcron import store
-from smartcron import sync as sync_mod
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json
-from smartcron.systemd import Systemd
+from smartcron.db import store
+from smartcron.systemd import sync as sync_mod
+from smartcron.systemd.bus import Systemd
 
 
 @cli.command("sync")

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from smartcron import store
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
+from smartcron.db import store
 from smartcron.errors import InvalidInput
-from smartcron.tasks import ALERT_EVENTS, PRIORITIES, Task, validate_task
+from smartcron.model.task import ALERT_EVENTS, PRIORITIES, Task, validate_task
 
 # (option flags, task field, help). Shared by `task add` and `task edit`.
 TASK_OPTIONS: list[tuple[str, str, str]] = [

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from smartcron import store, taskfile
 from smartcron.cli import App, cli, pass_app
+from smartcron.db import store
 from smartcron.errors import InvalidInput
 from smartcron.fileio import atomic_write
+from smartcron.model import taskfile
 
 
 @cli.command("export")

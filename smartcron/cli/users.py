@@ -6,10 +6,11 @@ import sys
 
 import click
 
-from smartcron import store, users
 from smartcron.cli import App, cli, pass_app
 from smartcron.cli.output import table
+from smartcron.db import store
 from smartcron.errors import InvalidInput
+from smartcron.ops import users
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -1,13 +1,13 @@
 """Alembic environment for smartcron.
 
 Online: the caller passes an open connection in config.attributes["connection"] (see
-smartcron.store.upgrade). Offline (`--sql`): DDL is rendered for the URL's dialect, which is
+smartcron.db.store.upgrade). Offline (`--sql`): DDL is rendered for the URL's dialect, which is
 how sql/schema.mysql.sql is generated for DBAs.
 """
 
 from alembic import context
 
-from smartcron.schema import metadata
+from smartcron.db.schema import metadata
 
 config = context.config
 

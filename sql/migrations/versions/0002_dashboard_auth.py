@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import smartcron.schema
+import smartcron.db.schema
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -30,15 +30,17 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False)
         )
-        batch.add_column(sa.Column("locked_until", smartcron.schema.UTCDateTime(), nullable=True))
+        batch.add_column(
+            sa.Column("locked_until", smartcron.db.schema.UTCDateTime(), nullable=True)
+        )
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", smartcron.schema.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", smartcron.schema.UTCDateTime(), nullable=True),
+        sa.Column("created_at", smartcron.db.schema.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", smartcron.db.schema.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],

@@ -15,14 +15,15 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from smartcron import store, units
-from smartcron import sync as sync_mod
-from smartcron.collector import MANUAL_PREFIX, set_state
-from smartcron.config import Config
+from smartcron.db import store
 from smartcron.errors import OperationFailed
-from smartcron.runs import invocation_hex
-from smartcron.systemd import RUNNING_STATES, Systemd
-from smartcron.tasks import Task, validate_task
+from smartcron.model.config import Config
+from smartcron.model.task import Task, validate_task
+from smartcron.systemd import sync as sync_mod
+from smartcron.systemd import units
+from smartcron.systemd.bus import RUNNING_STATES, Systemd
+from smartcron.watchdog.collector import MANUAL_PREFIX, set_state
+from smartcron.watchdog.events import invocation_hex
 
 
 def run_now(engine: Engine, name: str, who: str) -> tuple[bool, str]:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from smartcron.schedule import KEYWORDS, REBOOT
+from smartcron.model.schedule import KEYWORDS, REBOOT
 
 _ENV_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _CRON_CHARS = re.compile(r"^[0-9A-Za-z*,/\-]+$")

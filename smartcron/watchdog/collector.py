@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron import store
-from smartcron.explain import explain
-from smartcron.journal import Journal, RunWindow
-from smartcron.runs import RunEvent, RunTracker
-from smartcron.schema import executions, utcnow
-from smartcron.schema import state as state_table
-from smartcron.tasks import Task
+from smartcron.db import store
+from smartcron.db.schema import executions, utcnow
+from smartcron.db.schema import state as state_table
+from smartcron.model.outcome import explain
+from smartcron.model.task import Task
+from smartcron.systemd.journal import Journal, RunWindow
+from smartcron.watchdog.events import RunEvent, RunTracker
 
 log = logging.getLogger("smartcron.collector")
 CURSOR_KEY = "collector.journal_cursor"
@@ -61,7 +61,7 @@ def trigger_of(event: RunEvent, task: Task | None, manual_at: dt.datetime | None
     if task is not None and task.schedule == "@reboot":
         return "boot"
     if task is not None and started is not None and task.catch_up:
-        from smartcron import schedule
+        from smartcron.model import schedule
 
         if schedule.kind_of(task.schedule) == "cron":
             it = schedule.cron_iter(task.schedule, started.astimezone(ZoneInfo(task.timezone)))

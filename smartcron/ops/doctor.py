@@ -17,12 +17,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron import health, store, units
-from smartcron import sync as sync_mod
-from smartcron.config import Config
+from smartcron.db import store
+from smartcron.db.schema import health_checks
 from smartcron.errors import SmartcronError
-from smartcron.schema import health_checks
-from smartcron.systemd import Systemd
+from smartcron.model.config import Config
+from smartcron.ops import health
+from smartcron.systemd import sync as sync_mod
+from smartcron.systemd import units
+from smartcron.systemd.bus import Systemd
 
 WATCHDOG = "smartcron-watchdog.service"
 DASHBOARD = "smartcron-dashboard.service"

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from smartcron import units
+from smartcron.systemd import units
 
 RUNNING = {"activating", "active", "deactivating", "reloading"}
 FINISHED = {"inactive", "failed"}

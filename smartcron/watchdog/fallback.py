@@ -13,8 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron import store
-from smartcron.alerts import (
+from smartcron.alerting.alerts import (
     AlertEngine,
     Notice,
     active_alert,
@@ -25,12 +24,13 @@ from smartcron.alerts import (
     run_notice,
     send,
 )
-from smartcron.collector import Writer
-from smartcron.config import Config
-from smartcron.explain import explain
-from smartcron.journal import Journal, RunWindow, reconcile
-from smartcron.runs import RunEvent, task_of_unit
-from smartcron.schema import executions, utcnow
+from smartcron.db import store
+from smartcron.db.schema import executions, utcnow
+from smartcron.model.config import Config
+from smartcron.model.outcome import explain
+from smartcron.systemd.journal import Journal, RunWindow, reconcile
+from smartcron.watchdog.collector import Writer
+from smartcron.watchdog.events import RunEvent, task_of_unit
 
 FRESH = dt.timedelta(minutes=1)
 

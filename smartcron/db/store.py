@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 
+from smartcron.db.schema import audit_log, tasks, utcnow
 from smartcron.errors import InvalidInput, NotFound, OperationFailed
-from smartcron.schema import audit_log, tasks, utcnow
-from smartcron.tasks import Task
+from smartcron.model.task import Task
 
 
 def redact(url: str) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron import store
+from smartcron.db import store
+from smartcron.db.schema import api_tokens, users, utcnow
 from smartcron.errors import InvalidInput, NotFound
-from smartcron.schema import api_tokens, users, utcnow
 
 ROLES = ("viewer", "operator", "admin")
 MIN_PASSWORD = 10

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from smartcron.runs import RunEvent, task_of_unit, usec_to_datetime
+from smartcron.watchdog.events import RunEvent, task_of_unit, usec_to_datetime
 
 log = logging.getLogger("smartcron.journal")
 MSG_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"

@@ -18,11 +18,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smartcron import units
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.fileio import atomic_write, fsync_dir
-from smartcron.systemd import Systemd
-from smartcron.tasks import Task
+from smartcron.model.task import Task
+from smartcron.systemd import units
+from smartcron.systemd.bus import Systemd
 
 WANTS_DIR = f"{units.TARGET}.wants"  # one link per active task
 BOOT_LINK = Path("timers.target.wants") / units.TARGET

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from smartcron import schedule as schedule_mod
 from smartcron.errors import InvalidInput
-from smartcron.quantities import format_duration, format_size, parse_duration, parse_size
+from smartcron.model import schedule as schedule_mod
+from smartcron.model.quantities import format_duration, format_size, parse_duration, parse_size
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -26,10 +26,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron import store, taskfile
+from smartcron.db import store
+from smartcron.db.schema import UTCDateTime, metadata
 from smartcron.errors import InvalidInput, OperationFailed
 from smartcron.fileio import atomic_write
-from smartcron.schema import UTCDateTime, metadata
+from smartcron.model import taskfile
 
 FORMAT = 1
 _NAME = re.compile(r"^smartcron-(\d{8}T\d{6}Z)\.(sqlite3|jsonl\.gz)$")

@@ -15,13 +15,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartcron import health, store
-from smartcron.alerts import AlertEngine, Notice, send, sync_condition_alerts
-from smartcron.collector import CURSOR_KEY, CursorMark, SignalListener, Writer, get_state
-from smartcron.config import Config
+from smartcron.alerting.alerts import AlertEngine, Notice, send, sync_condition_alerts
+from smartcron.db import store
 from smartcron.errors import OperationFailed
-from smartcron.journal import Journal, reconcile
-from smartcron.notify import Notifier
+from smartcron.model.config import Config
+from smartcron.ops import health
+from smartcron.systemd.journal import Journal, reconcile
+from smartcron.watchdog.collector import CURSOR_KEY, CursorMark, SignalListener, Writer, get_state
+from smartcron.watchdog.notify import Notifier
 
 log = logging.getLogger("smartcron.watchdog")
 STUCK_AFTER = 30.0  # seconds without a D-Bus loop iteration

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from smartcron import __version__, schedule
+from smartcron import __version__
 from smartcron.errors import InvalidInput
-from smartcron.tasks import Task
+from smartcron.model import schedule
+from smartcron.model.task import Task
 
 PREFIX = "smartcron-"
 TARGET = "smartcron-tasks.target"

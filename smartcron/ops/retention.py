@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron import store
-from smartcron.explain import FAILURE_OUTCOMES
-from smartcron.schema import alerts, executions, health_checks, task_daily_stats
+from smartcron.db import store
+from smartcron.db.schema import alerts, executions, health_checks, task_daily_stats
+from smartcron.model.outcome import FAILURE_OUTCOMES
 
 
 @dataclass

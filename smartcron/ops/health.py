@@ -22,13 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
-from smartcron import schedule, store, units
-from smartcron.config import Config
+from smartcron.db import store
+from smartcron.db.schema import executions, health_checks, utcnow
+from smartcron.db.schema import tasks as tasks_table
 from smartcron.errors import OperationFailed
-from smartcron.schema import executions, health_checks, utcnow
-from smartcron.schema import tasks as tasks_table
-from smartcron.systemd import Systemd
-from smartcron.tasks import Task
+from smartcron.model import schedule
+from smartcron.model.config import Config
+from smartcron.model.task import Task
+from smartcron.systemd import units
+from smartcron.systemd.bus import Systemd
 
 LATE_GRACE = dt.timedelta(minutes=2)
 NEVER = 2**64 - 1

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron import store
-from smartcron.collector import get_state, set_state
-from smartcron.config import Config
+from smartcron.db import store
+from smartcron.db.schema import alerts, executions, utcnow
 from smartcron.errors import InvalidInput, OperationFailed
-from smartcron.quantities import format_duration, parse_duration
-from smartcron.schema import alerts, executions, utcnow
-from smartcron.tasks import Task, host_timezone
+from smartcron.model.config import Config
+from smartcron.model.quantities import format_duration, parse_duration
+from smartcron.model.task import Task, host_timezone
+from smartcron.watchdog.collector import get_state, set_state
 
 log = logging.getLogger("smartcron.alerts")
 RUN_CURSOR = "alerts.last_run_id"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
-from smartcron.quantities import format_duration, format_size
+from smartcron.model.quantities import format_duration, format_size
 
 CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 
