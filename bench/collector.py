@@ -20,13 +20,15 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
-from smartcron.db import store
+from smartcron.db.engine import make_engine
+from smartcron.db.migrate import upgrade
 from smartcron.db.schema import executions, utcnow
 from smartcron.db.schema import tasks as tasks_table
-from smartcron.model.task import validate_task
+from smartcron.db.state import JOURNAL_CURSOR, set_state
+from smartcron.db.tasks import task_values
+from smartcron.model.validate import validate_task
 from smartcron.systemd.journal import Journal
 from smartcron.systemd.sandbox import PrivateSystemd
-from smartcron.watchdog.collector import CURSOR_KEY, set_state
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
@@ -36,8 +38,8 @@ def main() -> None:
     tasks = 50
     workdir = Path(tempfile.mkdtemp(prefix="smartcron-bench-", dir="/var/tmp"))
     url = f"sqlite:///{workdir}/bench.db"
-    engine = store.make_engine(url)
-    store.upgrade(engine)
+    engine = make_engine(url)
+    upgrade(engine)
     now = utcnow()
     with engine.begin() as conn:
         for i in range(tasks):
@@ -50,9 +52,7 @@ def main() -> None:
                 }
             )
             conn.execute(
-                tasks_table.insert().values(
-                    **store.task_values(task), created_at=now, updated_at=now
-                )
+                tasks_table.insert().values(**task_values(task), created_at=now, updated_at=now)
             )
     with PrivateSystemd(name="smartcron-bench") as instance:
         env = {
@@ -65,7 +65,9 @@ def main() -> None:
         }
         subprocess.run([SMARTCRON, "sync"], env=env, check=True, capture_output=True, cwd="/")
         with engine.begin() as conn:
-            set_state(conn, CURSOR_KEY, Journal(str(instance.journal_dir)).current_cursor() or "")
+            set_state(
+                conn, JOURNAL_CURSOR, Journal(str(instance.journal_dir)).current_cursor() or ""
+            )
         watchdog = subprocess.Popen(
             [SMARTCRON, "watchdog"],
             env=env,

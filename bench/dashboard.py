@@ -27,11 +27,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartcron.dashboard import create_app, queries
-from smartcron.db import store
+from smartcron.db.engine import make_engine
+from smartcron.db.migrate import upgrade
 from smartcron.db.schema import alerts, executions, health_checks
 from smartcron.db.schema import tasks as tasks_table
+from smartcron.db.tasks import task_values
 from smartcron.model import config
-from smartcron.model.task import validate_task
+from smartcron.model.validate import validate_task
 from smartcron.ops import users
 
 OUTCOMES = [("success", 0.95), ("failed", 0.03), ("timeout", 0.01), ("killed", 0.01)]
@@ -62,7 +64,7 @@ def seed(engine: sa.engine.Engine, n_tasks: int, n_runs: int) -> float:
                 },
                 check_host=False,
             )
-            rows.append({**store.task_values(task), "created_at": now, "updated_at": now})
+            rows.append({**task_values(task), "created_at": now, "updated_at": now})
         conn.execute(tasks_table.insert(), rows)
         users.add_user(conn, "admin", "admin", "benchmark-password", "bench")
     per_task = n_runs // n_tasks
@@ -198,8 +200,8 @@ def run_backend(backend: str, n_tasks: int, n_runs: int, requests: int, keep: bo
             conn.execute(sa.text("DROP DATABASE IF EXISTS smartcron_bench"))
             conn.execute(sa.text("CREATE DATABASE smartcron_bench CHARACTER SET utf8mb4"))
         url = f"{base}/smartcron_bench"
-    engine = store.make_engine(url)
-    store.upgrade(engine)
+    engine = make_engine(url)
+    upgrade(engine)
     took = seed(engine, n_tasks, n_runs)
     print(f"\n{backend}: seeded {n_tasks} tasks and {n_runs} runs in {took:.0f} s")
     results = measure(url, requests, n_tasks)

@@ -24,18 +24,20 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from smartcron.db import store
+from smartcron.db.engine import make_engine
+from smartcron.db.migrate import upgrade
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.schema import utcnow
-from smartcron.model.task import validate_task
+from smartcron.db.tasks import list_tasks, task_values
+from smartcron.model.validate import validate_task
 from smartcron.systemd.sandbox import PrivateSystemd
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
 
 def seed(url: str, count: int, prefix: str) -> None:
-    engine = store.make_engine(url)
-    store.upgrade(engine)
+    engine = make_engine(url)
+    upgrade(engine)
     schedules = ["*/5 * * * *", "0 * * * *", "30 6 * * 1-5", "0 2 * * *", "0 9 1-7 * mon"]
     now = utcnow()
     rows = []
@@ -48,7 +50,7 @@ def seed(url: str, count: int, prefix: str) -> None:
                 "timezone": "UTC",
             }
         )
-        rows.append({**store.task_values(task), "created_at": now, "updated_at": now})
+        rows.append({**task_values(task), "created_at": now, "updated_at": now})
     with engine.begin() as conn:
         conn.execute(tasks_table.insert(), rows)
     engine.dispose()
@@ -78,15 +80,18 @@ def in_process_noop(url: str, instance: PrivateSystemd) -> float:
     from smartcron.systemd.bus import Systemd
 
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = instance.bus_address
-    engine = store.make_engine(url)
+    engine = make_engine(url)
     best = []
     for _ in range(3):
         began = time.perf_counter()
         with engine.connect() as conn:
-            tasks = store.list_tasks(conn)
+            tasks = list_tasks(conn)
         with sync.locked(instance.unit_dir), Systemd() as systemd:
             result = sync.apply(
-                sync.plan(tasks, instance.unit_dir, accuracy="1s"), instance.unit_dir, systemd
+                sync.plan(tasks, instance.unit_dir, accuracy="1s"),
+                instance.unit_dir,
+                systemd,
+                service_user=None,
             )
         best.append(time.perf_counter() - began)
         assert not result.daemon_reload
@@ -121,7 +126,7 @@ def bench(count: int) -> None:
         # systemd keeps working on the cold sync's start jobs for a while; take the best of
         # three no-op runs so the figure is the sync's own cost, not that backlog.
         noop, noop_rss, noop_out = min((run_sync(env) for _ in range(3)), key=lambda r: r[0])
-        engine = store.make_engine(url)
+        engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(
                 sa.update(tasks_table)

@@ -17,16 +17,16 @@ from flask import Flask, Response, g, jsonify, redirect, request, session, url_f
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.engine import Engine
 
-from smartcron.db import store
+from smartcron.db.engine import make_engine
+from smartcron.db.state import SECRET_KEY, get_state, set_state
 from smartcron.model import config as config_mod
+from smartcron.model.outcome import OUTCOMES
 from smartcron.ops import users
-from smartcron.watchdog.collector import get_state, set_state
 
 # Reachable without logging in; everything else is checked in `_require_login`.
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "api.healthz"})
 # These also accept an API token instead of a session.
 TOKEN_PREFIXES = ("/api/", "/metrics")
-SECRET_KEY_STATE = "dashboard.secret_key"  # noqa: S105 - a state table key, not a secret
 
 csrf = CSRFProtect()
 
@@ -54,10 +54,10 @@ def _secret_key(cfg: config_mod.Config, eng: Engine) -> str:
     if cfg.secret_key:
         return cfg.secret_key
     with eng.begin() as conn:
-        key = get_state(conn, SECRET_KEY_STATE)
+        key = get_state(conn, SECRET_KEY)
         if key is None:
             key = secrets.token_urlsafe(48)
-            set_state(conn, SECRET_KEY_STATE, key)
+            set_state(conn, SECRET_KEY, key)
     return key
 
 
@@ -66,7 +66,7 @@ def create_app(
 ) -> Flask:
     """Given smartcron's configuration (default: loaded as the CLI does), return the app."""
     cfg = cfg or config_mod.load()
-    eng = store.make_engine(cfg.database_url)
+    eng = make_engine(cfg.database_url)
     app = Flask(__name__)
     app.extensions["smartcron"] = {"config": cfg, "engine": eng}
     app.config.update(
@@ -98,6 +98,12 @@ def create_app(
     app.jinja_env.filters["duration"] = _duration
     app.jinja_env.filters["setting"] = _setting
     app.jinja_env.globals["can"] = lambda role: g.get("user") is not None and g.user.can(role)
+    # The run filters offer every outcome explain() can give, from its one list.
+    app.jinja_env.globals["outcome_filters"] = [
+        ("", "all"),
+        ("failures", "all failures"),
+        *OUTCOMES.items(),
+    ]
     return app
 
 

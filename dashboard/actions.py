@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, abort, flash, g, redirect, request, url_for
 
-from smartcron.alerting import alerts
+from smartcron.alerting.engine import set_alert_state
 from smartcron.errors import SmartcronError
 from smartcron.ops import control
 
@@ -79,7 +79,7 @@ def alert_state(alert_id: int, verb: str) -> Response:
     state = "acknowledged" if verb == "ack" else "resolved"
 
     def act() -> str:
-        alerts.set_alert_state(engine(), alert_id, state, g.user.username)
+        set_alert_state(engine(), alert_id, state, g.user.username)
         return f"Alert {alert_id} {state}."
 
     _attempt(act)

@@ -13,8 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, request
 
-from smartcron.db import store
+from smartcron.db import alerts as alert_queries
+from smartcron.db import health as health_queries
+from smartcron.db import runs as run_queries
 from smartcron.db.records import alert_dict, run_dict
+from smartcron.db.tasks import find_task
 
 from . import engine, queries
 
@@ -35,17 +38,17 @@ def tasks() -> Response:
     now = dt.datetime.now(dt.UTC)
     with engine().connect() as conn:
         found = queries.all_tasks(conn)
-        last = queries.last_runs(conn, [t.name for t in found])
+        last = run_queries.last_runs(conn, [t.name for t in found])
     return jsonify([_task_json(t, last.get(t.name), now) for t in found])
 
 
 @bp.route("/api/v1/tasks/<name>")
 def task(name: str) -> Response:
     with engine().connect() as conn:
-        found = store.find_task(conn, name)
+        found = find_task(conn, name)
         if found is None:
             abort(404)
-        last = queries.last_runs(conn, [name])
+        last = run_queries.last_runs(conn, [name])
     return jsonify(_task_json(found, last.get(name), dt.datetime.now(dt.UTC)))
 
 
@@ -56,7 +59,7 @@ def runs() -> Response:
     except ValueError:
         page = 1
     with engine().connect() as conn:
-        rows, more = queries.task_runs(
+        rows, more = run_queries.task_runs(
             conn, request.args.get("task") or None, request.args.get("outcome") or None, page
         )
     return jsonify(runs=[run_dict(r) for r in rows], page=page, more=more)
@@ -66,14 +69,14 @@ def runs() -> Response:
 def alerts() -> Response:
     states = request.args.get("state", "open,notified,acknowledged").split(",")
     with engine().connect() as conn:
-        rows = queries.alert_rows(conn, states)
+        rows = alert_queries.alert_rows(conn, states)
     return jsonify([alert_dict(r) for r in rows])
 
 
 @bp.route("/api/v1/health")
 def health() -> Response:
     with engine().connect() as conn:
-        checked_at, checks = queries.latest_health(conn)
+        checked_at, checks = health_queries.latest_health(conn)
     listed = [c for c in checks if c.check_name != "score"]
     return jsonify(
         checked_at=checked_at.isoformat() if checked_at else None,
@@ -96,10 +99,10 @@ def metrics() -> Response:
     """Prometheus text format: per task the last outcome, last success, duration, failures."""
     with engine().connect() as conn:
         names = [t.name for t in queries.all_tasks(conn)]
-        last = queries.last_runs(conn, names)
-        success = queries.last_success(conn, names)
-        failures = queries.failures_total(conn, names)
-        _at, checks = queries.latest_health(conn)
+        last = run_queries.last_runs(conn, names)
+        success = run_queries.last_success(conn, names)
+        failures = run_queries.failures_total(conn, names)
+        _at, checks = health_queries.latest_health(conn)
     lines = [
         "# HELP smartcron_task_last_success Whether the task's latest finished run succeeded.",
         "# TYPE smartcron_task_last_success gauge",

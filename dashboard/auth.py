@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from smartcron.db import store
+from smartcron.db.audit import audit
 from smartcron.ops import users
 
 from . import engine
@@ -117,6 +117,6 @@ def password() -> str | Response:
 def logout() -> Response:
     if g.user is not None:
         with engine().begin() as conn:
-            store.audit(conn, g.user.username, "logout", g.user.username)
+            audit(conn, g.user.username, "logout", g.user.username)
     session.clear()
     return redirect(url_for("auth.login"))  # type: ignore[return-value]

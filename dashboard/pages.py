@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 from sqlalchemy.engine import Connection
 
-from smartcron.db import store
-from smartcron.db.schema import executions
+from smartcron.db import alerts as alert_queries
+from smartcron.db import audit as audit_queries
+from smartcron.db import health as health_queries
+from smartcron.db import runs as run_queries
+from smartcron.db.tasks import find_task
 from smartcron.model import schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
 from smartcron.model.task import Task
@@ -59,8 +61,8 @@ def _describe(task: Task) -> str:
 def _status(conn: Connection, now: dt.datetime) -> dict[str, Any]:
     """What both the overview and /status.json show: task states, failing tasks, health."""
     tasks = queries.all_tasks(conn)
-    last = queries.last_runs(conn, [t.name for t in tasks])
-    checked_at, checks = queries.latest_health(conn)
+    last = run_queries.last_runs(conn, [t.name for t in tasks])
+    checked_at, checks = health_queries.latest_health(conn)
     states: dict[str, int] = {"ok": 0, "running": 0, "failing": 0, "paused": 0}
     failing = []
     for task in tasks:
@@ -85,8 +87,8 @@ def overview() -> str:
     now = _now()
     with engine().connect() as conn:
         data = _status(conn, now)
-        hours = queries.runs_by_hour(conn, now)
-        open_alerts = queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
+        hours = run_queries.runs_by_hour(conn, now)
+        open_alerts = alert_queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
     soon = queries.upcoming(data["tasks"], now, dt.timedelta(hours=1))
     return render_template(
         "overview.html",
@@ -105,7 +107,7 @@ def status() -> Response:
     """
     with engine().connect() as conn:
         data = _status(conn, _now())
-        open_alerts = queries.count_alerts(conn, ALERT_STATES["open"])
+        open_alerts = alert_queries.count_alerts(conn, ALERT_STATES["open"])
     return jsonify(
         states=data["states"],
         score=data["score"],
@@ -130,7 +132,7 @@ def tasks() -> str:
             if (not category or t.category == category)
             and (not text or text in t.name.lower() or text in t.description.lower())
         ]
-        last = queries.last_runs(conn, [t.name for t in chosen])
+        last = run_queries.last_runs(conn, [t.name for t in chosen])
         rows = [(t, last.get(t.name), _state_of(t, last.get(t.name))) for t in chosen]
         if state:
             rows = [r for r in rows if r[2] == state]
@@ -142,7 +144,7 @@ def tasks() -> str:
             rows.sort(key=lambda r: (r[1] is None, -(r[1].started_at.timestamp() if r[1] else 0)))
         page = _page()
         shown = rows[(page - 1) * TASKS_PAGE : page * TASKS_PAGE]
-        stats = queries.week_stats(conn, [t.name for t, _l, _s in shown], now)
+        stats = run_queries.week_stats(conn, [t.name for t, _l, _s in shown], now)
     return render_template(
         "tasks.html",
         rows=[
@@ -164,12 +166,12 @@ def tasks() -> str:
 def task(name: str) -> str:
     outcome = request.args.get("outcome", "")
     with engine().connect() as conn:
-        found = store.find_task(conn, name)
+        found = find_task(conn, name)
         if found is None:
             abort(404, f"No task named {name!r}.")
-        runs, more = queries.task_runs(conn, name, outcome or None, _page())
-        recent = queries.recent_durations(conn, name)
-        stats = queries.week_stats(conn, [name], _now())[name]
+        runs, more = run_queries.task_runs(conn, name, outcome or None, _page())
+        recent = run_queries.recent_durations(conn, name)
+        stats = run_queries.week_stats(conn, [name], _now())[name]
     return render_template(
         "task.html",
         task=found,
@@ -189,13 +191,13 @@ def task(name: str) -> str:
 def runs() -> str:
     outcome = request.args.get("outcome", "")
     with engine().connect() as conn:
-        rows, more = queries.task_runs(conn, None, outcome or None, _page())
+        rows, more = run_queries.task_runs(conn, None, outcome or None, _page())
     return render_template("runs.html", runs=rows, more=more, page=_page(), outcome=outcome)
 
 
 def _run_row(run_id: int) -> Any:
     with engine().connect() as conn:
-        row = conn.execute(sa.select(executions).where(executions.c.id == run_id)).first()
+        row = run_queries.get_run(conn, run_id)
     if row is None:
         abort(404, f"No run {run_id}.")
     return row
@@ -249,16 +251,18 @@ def run_log_json(run_id: int) -> Response:
 @bp.route("/alerts")
 def alerts() -> str:
     with engine().connect() as conn:
-        groups = {state: queries.alert_rows(conn, values) for state, values in ALERT_STATES.items()}
+        groups = {
+            state: alert_queries.alert_rows(conn, values) for state, values in ALERT_STATES.items()
+        }
     return render_template("alerts.html", groups=groups)
 
 
 @bp.route("/health")
 def health() -> str:
     with engine().connect() as conn:
-        checked_at, checks = queries.latest_health(conn)
+        checked_at, checks = health_queries.latest_health(conn)
         history = {
-            c.check_name: queries.health_history(conn, c.check_name, 30)
+            c.check_name: health_queries.health_history(conn, c.check_name, 30)
             for c in checks
             if c.status != "ok" or c.check_name == "score"
         }
@@ -272,5 +276,5 @@ def audit() -> str:
     if not g.user.can("operator"):
         abort(403, "The audit log is for operators and administrators.")
     with engine().connect() as conn:
-        rows, more = queries.audit_rows(conn, _page())
+        rows, more = audit_queries.audit_rows(conn, _page())
     return render_template("audit.html", rows=rows, more=more, page=_page())

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from smartcron.cli import App, cli, pass_app
+from smartcron.cli.base import App, cli, pass_app
 
 # mkstemp() there makes private, uniquely named files: none of the shared-/tmp risks apply.
 SHM = "/dev/shm"  # noqa: S108
@@ -18,11 +18,12 @@ def serve(app: App, bind: str, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from smartcron.dashboard import create_app
-    from smartcron.db import store
+    from smartcron.db.engine import db_errors
+    from smartcron.db.migrate import upgrade
 
     cfg = app.config
-    with store.db_errors(app.engine):
-        store.upgrade(app.engine)  # also proves the database is reachable before forking
+    with db_errors(app.engine):
+        upgrade(app.engine)  # also proves the database is reachable before forking
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

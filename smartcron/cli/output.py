@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -22,3 +23,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def echo_json(data: Any) -> None:
     """Print data as indented JSON on stdout."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def now() -> dt.datetime:
+    """Return the current time, aware UTC (one place, so tests and commands agree)."""
+    return dt.datetime.now(dt.UTC)

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
-from smartcron.cli import App, cli, pass_app
+from smartcron.cli.base import App, cli, pass_app
 from smartcron.cli.output import echo_json
-from smartcron.db import store
+from smartcron.db.engine import db_errors
+from smartcron.db.tasks import list_tasks
 from smartcron.systemd import sync as sync_mod
+from smartcron.systemd import units
 from smartcron.systemd.bus import Systemd
 
 
@@ -35,14 +37,14 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
       smartcron sync --check || echo "units drifted from the database"
     """
     unit_dir = Path(app.config.unit_dir)
-    with store.db_errors(app.engine), app.engine.connect() as conn:
-        tasks = store.list_tasks(conn)
+    with db_errors(app.engine), app.engine.connect() as conn:
+        tasks = list_tasks(conn)
     if dry_run or check:
         # Read-only: no lock, so an unprivileged user (the maintenance timer) can check.
         plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
         _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
         drifted = [p for p in plans if p.action not in {"unchanged"}]
-        target = sync_mod.target_drift(unit_dir)
+        target = sync_mod.target_drift(unit_dir, units.own_user(app.config.service_user))
         if target and not as_json:
             click.echo(f"  {'to write':<10} {', '.join(target)}")
         if check and (drifted or target):
@@ -58,7 +60,9 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
     with sync_mod.locked(unit_dir):
         plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
         with Systemd() as systemd:
-            result = sync_mod.apply(plans, unit_dir, systemd)
+            result = sync_mod.apply(
+                plans, unit_dir, systemd, service_user=units.own_user(app.config.service_user)
+            )
     if as_json:
         echo_json(result.as_json())
     else:

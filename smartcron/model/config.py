@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smartcron.errors import InvalidInput
+from smartcron.model.quantities import parse_duration
 
 DEFAULT_CONFIG_PATH = Path("/etc/smartcron/smartcron.toml")
 DEFAULT_DATABASE_URL = "sqlite:////var/lib/smartcron/smartcron.db"
@@ -29,26 +30,44 @@ _TIMESPAN = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|sec|m|min|h|hr|d)?$")
 
 
 def _check_timespan(name: str, value: Any) -> str | None:
-    return None if _TIMESPAN.match(str(value)) else "a systemd time span such as 1s, 250ms or 1min"
+    return (
+        None
+        if _TIMESPAN.match(str(value))
+        else "expected a systemd time span such as 1s, 250ms or 1min"
+    )
+
+
+def check_duration(name: str, value: Any) -> str | None:
+    """A smartcron duration (30s, 5m, 4h, 1d): the one grammar of `parse_duration`, so the
+    config check says exactly what the watchdog would say when it reads the setting."""
+    try:
+        parse_duration(name, value, minimum=1)
+    except InvalidInput as exc:
+        return exc.allowed
+    return None
 
 
 def _check_absolute(name: str, value: Any) -> str | None:
-    return None if str(value).startswith("/") else "an absolute path"
+    return None if str(value).startswith("/") else "expected an absolute path"
 
 
 def _check_url(name: str, value: Any) -> str | None:
     ok = str(value).startswith(("sqlite:///", "mysql+pymysql://"))
-    return None if ok else "sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
+    return (
+        None
+        if ok
+        else "expected sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
+    )
 
 
 def _check_positive(name: str, value: Any) -> str | None:
-    return None if isinstance(value, int) and value >= 1 else "a whole number, 1 or more"
+    return None if isinstance(value, int) and value >= 1 else "expected a whole number, 1 or more"
 
 
 def _check_listen(name: str, value: Any) -> str | None:
     host, _, port = str(value).rpartition(":")
     ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
-    return None if ok else "host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
+    return None if ok else "expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
 
 
 def _setting(default: Any, help: str, check: Any = None) -> Any:
@@ -100,8 +119,8 @@ class Config:
     )
     renotify_interval: str = _setting(
         "4h",
-        "While a failure lasts, repeat its alert this often.",
-        _check_timespan,
+        "While a failure lasts, repeat its alert this often (a duration: 30m, 4h, 1d).",
+        check_duration,
     )
     dashboard_url: str = _setting(
         "",
@@ -144,6 +163,12 @@ class Config:
         True,
         "Mark the dashboard's session cookie Secure (sent over HTTPS only; browsers also accept "
         "it from http://localhost). Set false only for plain-HTTP access on a trusted network.",
+    )
+    service_user: str = _setting(
+        "smartcron",
+        "The account smartcron's own services run as: the watchdog, the dashboard, the "
+        "maintenance job and the fallback alert unit (install.sh creates it). Empty, or an "
+        "account that does not exist: they run as root (a development machine).",
     )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
@@ -253,5 +278,5 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                     if ENV_PREFIX + f.name.upper() in env
                     else f"{config_path}: key {f.name!r}"
                 )
-                raise InvalidInput(where, values[f.name], f"expected {problem}")
+                raise InvalidInput(where, values[f.name], problem)
     return Config(**values, source=", ".join(sources) or "built-in defaults")

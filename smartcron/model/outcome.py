@@ -48,16 +48,22 @@ SPAWN_FAILURES = {
 }
 
 
+# Every outcome a run can have, with the words the dashboard's filters use. The only list of
+# outcomes: the filters and FAILURE_OUTCOMES are made from it.
+OUTCOMES: dict[str, str] = {
+    "success": "succeeded",
+    "failed": "failed (exit status)",
+    "timeout": "timed out",
+    "killed": "killed by a signal",
+    "oom": "out of memory",
+    "core-dump": "crashed (core dump)",
+    "could-not-start": "could not start",
+    "start-limit": "refused by the start limit",
+    "running": "running",
+}
+RUNNING = "running"
 # Every outcome that counts as a failed run (all but success and running).
-FAILURE_OUTCOMES = (
-    "failed",
-    "timeout",
-    "killed",
-    "oom",
-    "core-dump",
-    "could-not-start",
-    "start-limit",
-)
+FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", RUNNING))
 
 # Signals a program raises against itself by crashing, unlike SIGTERM/SIGKILL from outside.
 CRASH_SIGNALS = {

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smartcron.errors import InvalidInput
-from smartcron.model.task import Task, validate_task
+from smartcron.model.task import Task
+from smartcron.model.validate import validate_task
 
 FORMAT_VERSION = 1
 

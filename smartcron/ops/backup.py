@@ -26,8 +26,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron.db import store
+from smartcron.db.engine import db_errors
+from smartcron.db.migrate import head_revision, known_revisions, upgrade
 from smartcron.db.schema import UTCDateTime, metadata
+from smartcron.db.tasks import list_tasks
 from smartcron.errors import InvalidInput, OperationFailed
 from smartcron.fileio import atomic_write
 from smartcron.model import taskfile
@@ -43,6 +45,11 @@ class BackupResult:
     tasks_file: Path
     counts: dict[str, int]
     removed: list[Path] = field(default_factory=list)
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """Return "3 task(s), 120 run(s)" for a backup's or a database's row counts."""
+    return f"{counts.get('tasks', 0)} task(s), {counts.get('executions', 0)} run(s)"
 
 
 def _stamp(now: dt.datetime) -> str:
@@ -63,8 +70,8 @@ def backup(engine: Engine, directory: Path, now: dt.datetime) -> BackupResult:
     """Given the database and a directory, write a consistent backup and the tasks' YAML."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o750)
     stamp = _stamp(now)
-    with store.db_errors(engine), engine.connect() as conn:
-        tasks_text = taskfile.dump(store.list_tasks(conn))
+    with db_errors(engine), engine.connect() as conn:
+        tasks_text = taskfile.dump(list_tasks(conn))
     if engine.dialect.name == "sqlite":
         path = directory / f"smartcron-{stamp}.sqlite3"
         counts = _sqlite_backup(engine, path)
@@ -131,7 +138,7 @@ def _decode(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
 def _dump_backup(engine: Engine, path: Path, stamp: str) -> dict[str, int]:
     partial = path.with_name(path.name + ".partial")
     counts: dict[str, int] = {}
-    with store.db_errors(engine), engine.connect() as conn:
+    with db_errors(engine), engine.connect() as conn:
         conn.exec_driver_sql("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
@@ -222,17 +229,17 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
     if not path.is_file():
         raise InvalidInput("FILE", str(path), "an existing backup file")
     revision, rows = _read_rows(path)
-    head = store.head_revision()
-    if revision not in store.known_revisions():
+    head = head_revision()
+    if revision not in known_revisions():
         raise InvalidInput(
             "FILE",
             str(path),
             f"a backup from this smartcron or older (its schema is {revision}, this smartcron "
             f"knows up to {head}); upgrade smartcron first",
         )
-    store.upgrade(engine)  # an empty database gets the schema first
+    upgrade(engine)  # an empty database gets the schema first
     counts: dict[str, int] = {}
-    with store.db_errors(engine), engine.begin() as conn:
+    with db_errors(engine), engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
         batch: list[dict[str, Any]] = []

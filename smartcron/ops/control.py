@@ -1,35 +1,44 @@
 """Run now, pause and resume: the task controls shared by the CLI and the dashboard.
 
 The dashboard runs as the unprivileged `smartcron` user. It changes the database and then asks
-systemd over D-Bus to start or stop only `smartcron-*` units, which the polkit rule installed
-by install.sh allows (unit_templates/50-smartcron.rules). Only root rewrites unit files: when
-the caller is root the task's units are re-synced; otherwise the timer is started or stopped
-now, and the next `smartcron sync` (daily by the maintenance timer) fixes the boot-time link.
+systemd over D-Bus to start or stop only task units, which the polkit rule installed by
+install.sh allows (unit_templates/50-smartcron.rules). Only root rewrites unit files: when the
+caller is root the task's units are re-synced; otherwise the timer is started or stopped now,
+and the next `smartcron sync` (daily by the maintenance timer) fixes the boot-time link. Both
+the CLI and the dashboard call these functions, so pause means the same thing everywhere.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.db import store
+from smartcron.db.audit import audit
+from smartcron.db.engine import db_errors
+from smartcron.db.schema import executions
+from smartcron.db.state import MANUAL_PREFIX, set_state
+from smartcron.db.tasks import get_task, update_task
 from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
-from smartcron.model.task import Task, validate_task
+from smartcron.model.outcome import Verdict, explain
+from smartcron.model.task import Task
+from smartcron.model.validate import validate_task
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd import units
-from smartcron.systemd.bus import RUNNING_STATES, Systemd
-from smartcron.watchdog.collector import MANUAL_PREFIX, set_state
-from smartcron.watchdog.events import invocation_hex
+from smartcron.systemd.bus import RUNNING_STATES, Systemd, invocation_hex, usec_to_datetime
 
 
 def run_now(engine: Engine, name: str, who: str) -> tuple[bool, str]:
     """Start task `name` now unless it is running; return (started, message for the user)."""
-    with store.db_errors(engine), engine.connect() as conn:
-        store.get_task(conn, name)
+    with db_errors(engine), engine.connect() as conn:
+        get_task(conn, name)
     service = units.service_name(name)
     with Systemd() as systemd:
         props = systemd.properties(service, "LoadState", "ActiveState", "InvocationID", "Job")
@@ -45,35 +54,115 @@ def run_now(engine: Engine, name: str, who: str) -> tuple[bool, str]:
                 f"{invocation_hex(props.get('InvocationID')) or 'pending'}); "
                 "not starting a second copy."
             )
-        with store.db_errors(engine), engine.begin() as conn:
+        with db_errors(engine), engine.begin() as conn:
             # Tells the watchdog that the next run of this task was started by hand.
             set_state(conn, MANUAL_PREFIX + name, dt.datetime.now(dt.UTC).isoformat())
-            store.audit(conn, who, "task.run", name)
+            audit(conn, who, "task.run", name)
         systemd.start(service)
     return True, f"Started task '{name}'."
 
 
+@dataclass(frozen=True)
+class FinishedRun:
+    """A run that `wait_for_run` saw end: systemd's verdict and, once recorded, its row id."""
+
+    invocation_id: str
+    verdict: Verdict
+    duration_s: float | None
+    run_id: int | None
+
+
+_WAIT_PROPERTIES = (
+    "ActiveState",
+    "SubState",
+    "InvocationID",
+    "Result",
+    "ExecMainCode",
+    "ExecMainStatus",
+    "ExecMainStartTimestamp",
+    "ExecMainExitTimestamp",
+    "NRestarts",
+)
+
+
+def wait_for_run(engine: Engine, task: Task, requested_usec: int) -> FinishedRun:
+    """Poll until the run of `task` requested at `requested_usec` (and its retries) has ended.
+
+    A new InvocationID alone is not enough: systemd shows it briefly while the unit is still
+    inactive, before the process starts. The run must have started after the request, and a
+    failure counts as final only once no retry follows (NRestarts has reached the retries).
+    """
+    service = units.service_name(task.name)
+    with Systemd() as systemd:
+        while True:
+            props = systemd.properties(service, *_WAIT_PROPERTIES)
+            if _ended(props, requested_usec, task.retries):
+                break
+            time.sleep(0.1)
+    start = usec_to_datetime(props.get("ExecMainStartTimestamp"))
+    end = usec_to_datetime(props.get("ExecMainExitTimestamp"))
+    duration = (end - start).total_seconds() if start and end else None
+    result = str(props.get("Result") or "unknown")
+    verdict = explain(
+        result,
+        int(props.get("ExecMainCode") or 0),
+        int(props.get("ExecMainStatus") or 0),
+        duration=duration,
+        timeout=task.timeout,
+        memory_max=task.memory_max,
+        attempt=int(props.get("NRestarts") or 0) + 1,
+        retries=task.retries,
+    )
+    invocation = invocation_hex(props.get("InvocationID"))
+    return FinishedRun(invocation, verdict, duration, _recorded_id(engine, invocation))
+
+
+def _ended(props: dict[str, Any], requested_usec: int, retries: int) -> bool:
+    state = props.get("ActiveState")
+    if state == "failed" and props.get("Result") == "start-limit-hit":
+        return True
+    started = int(props.get("ExecMainStartTimestamp") or 0) >= requested_usec
+    if started and state == "inactive":
+        return True
+    return started and state == "failed" and int(props.get("NRestarts") or 0) >= retries
+
+
+def _recorded_id(engine: Engine, invocation: str, patience: float = 3.0) -> int | None:
+    """Return the id of the run's row once the watchdog has recorded it (None if it does not
+    within `patience` seconds, e.g. while the watchdog is stopped)."""
+    deadline = time.monotonic() + patience
+    while invocation:
+        with db_errors(engine), engine.connect() as conn:
+            found = conn.execute(
+                sa.select(executions.c.id).where(executions.c.invocation_id == invocation)
+            ).scalar()
+        if found is not None or time.monotonic() > deadline:
+            return None if found is None else int(found)
+        time.sleep(0.2)
+    return None
+
+
 def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str) -> Task:
     """Pause or resume task `name` in the database and in systemd; return the task."""
-    with store.db_errors(engine), engine.begin() as conn:
-        task = store.get_task(conn, name)
+    with db_errors(engine), engine.begin() as conn:
+        task = get_task(conn, name)
         if task.paused != paused:
-            task = store.update_task(
+            task = update_task(
                 conn, validate_task({"paused": paused}, base=task, check_host=False), who
             )
     if os.geteuid() == 0:
         apply_task(config, task)
-    else:
-        timer = units.timer_name(name)
-        try:
-            with Systemd() as systemd:
-                (systemd.stop if paused else systemd.start)(timer)
-        except OperationFailed as exc:
-            raise OperationFailed(
-                f"the task was {'paused' if paused else 'resumed'} in the database but systemd "
-                f"refused to {'stop' if paused else 'start'} {timer}: {exc} Check the polkit "
-                "rule (docs/dashboard.md) or run `smartcron sync` as root."
-            ) from exc
+        return task
+    timer = units.timer_name(name)
+    try:
+        with Systemd() as systemd:
+            (systemd.stop if paused else systemd.start)(timer)
+    except OperationFailed as exc:
+        raise OperationFailed(
+            f"the task was {'paused' if paused else 'resumed'} in the database but systemd "
+            f"refused to {'stop' if paused else 'start'} {timer}: {exc} Check the polkit "
+            "rule (docs/dashboard.md) or run `smartcron sync` as root."
+        ) from exc
     return task
 
 
@@ -83,7 +172,9 @@ def apply_task(config: Config, task: Task) -> None:
     try:
         with sync_mod.locked(unit_dir), Systemd() as systemd:
             plans = sync_mod.plan([task], unit_dir, accuracy=config.timer_accuracy, prune=False)
-            failed = sync_mod.apply(plans, unit_dir, systemd).failed
+            failed = sync_mod.apply(
+                plans, unit_dir, systemd, service_user=units.own_user(config.service_user)
+            ).failed
         problem = failed[0]["error"] if failed else ""
     except (OperationFailed, OSError) as exc:
         problem = str(exc)

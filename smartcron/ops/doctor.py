@@ -8,8 +8,6 @@ journal (persistent) and disk space. Any "fail" makes the command exit 1.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +15,16 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.db import store
+from smartcron.db.migrate import current_revision, head_revision
 from smartcron.db.schema import health_checks
+from smartcron.db.tasks import list_tasks
 from smartcron.errors import SmartcronError
 from smartcron.model.config import Config
 from smartcron.ops import health
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd import units
 from smartcron.systemd.bus import Systemd
+from smartcron.systemd.journal import JOURNAL_GROUP, Journal, account_can_read
 
 WATCHDOG = "smartcron-watchdog.service"
 DASHBOARD = "smartcron-dashboard.service"
@@ -42,10 +42,10 @@ class Finding:
 
 def check_database(engine: Engine) -> Finding:
     try:
-        current = store.current_revision(engine)
+        current = current_revision(engine)
     except SmartcronError as exc:
         return Finding("database", "fail", str(exc), "start the database; check database_url")
-    head = store.head_revision()
+    head = head_revision()
     if current != head:
         return Finding(
             "database",
@@ -59,10 +59,10 @@ def check_database(engine: Engine) -> Finding:
 def check_units(config: Config, engine: Engine) -> Finding:
     unit_dir = Path(config.unit_dir)
     with engine.connect() as conn:
-        tasks = store.list_tasks(conn)
+        tasks = list_tasks(conn)
     plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy)
     drifted = [p.name for p in plans if p.action != "unchanged"]
-    drifted += sync_mod.target_drift(unit_dir)
+    drifted += sync_mod.target_drift(unit_dir, units.own_user(config.service_user))
     if drifted:
         return Finding(
             "units",
@@ -119,7 +119,7 @@ def check_dashboard(config: Config) -> Finding:
 
 def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
     with engine.connect() as conn:
-        tasks = store.list_tasks(conn)
+        tasks = list_tasks(conn)
     out = [
         Finding("timers", c.status, f"{c.name}: {c.message}", "smartcron sync")
         for c in health.check_timers(tasks, systemd)
@@ -141,7 +141,8 @@ def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
 
 
 def check_journal(config: Config) -> Finding:
-    if not (config.journal_directory or os.path.isdir("/var/log/journal")):
+    journal = Journal(config.journal_directory)
+    if not journal.persistent():
         return Finding(
             "journal",
             "warn",
@@ -149,25 +150,17 @@ def check_journal(config: Config) -> Finding:
             "mkdir -p /var/log/journal && systemd-tmpfiles --create --prefix /var/log/journal "
             "&& systemctl restart systemd-journald",
         )
-    account = units.own_user()
-    if account and os.geteuid() == 0 and not config.journal_directory:
+    account = units.own_user(config.service_user)
+    if account and not config.journal_directory and not account_can_read(account):
         # The watchdog, the dashboard and the alert unit read task output as this account.
-        proc = subprocess.run(
-            ["runuser", "-u", account, "--", "journalctl", "-q", "-n", "1", "--no-pager"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+        return Finding(
+            "journal",
+            "fail",
+            f"the {account} account cannot read the journal (not in {JOURNAL_GROUP}): task "
+            "output and fallback alerts lose their details",
+            f"usermod -a -G {JOURNAL_GROUP} {account}; systemctl restart "
+            "smartcron-watchdog smartcron-dashboard",
         )
-        if "permission" in proc.stderr.lower():
-            return Finding(
-                "journal",
-                "fail",
-                f"the {account} account cannot read the journal: task output and fallback "
-                "alerts lose their details",
-                f"usermod -a -G systemd-journal {account}; systemctl restart "
-                "smartcron-watchdog smartcron-dashboard",
-            )
     usage = health.check_journal(config).message
     return Finding("journal", "ok", f"persistent; {usage}")
 

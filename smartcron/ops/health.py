@@ -10,30 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
-from smartcron.db import store
 from smartcron.db.schema import executions, health_checks, utcnow
 from smartcron.db.schema import tasks as tasks_table
+from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model import schedule
 from smartcron.model.config import Config
 from smartcron.model.task import Task
 from smartcron.systemd import units
-from smartcron.systemd.bus import Systemd
+from smartcron.systemd.bus import NEVER, Systemd
+from smartcron.systemd.journal import SYSTEM_JOURNALS, Journal
 
 LATE_GRACE = dt.timedelta(minutes=2)
-NEVER = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -61,12 +59,13 @@ def late_runs(
 
     The most recent time the schedule asked for (at least `grace` ago) must be followed by a
     recorded start; this also catches elapses systemd skipped because the previous run was
-    still going. Returns None when nothing is late (or the schedule is not a cron schedule).
+    still going. Returns None when nothing is late (or the task runs at boot only).
     """
-    if task.paused or schedule.kind_of(task.schedule) != "cron":
+    if task.paused or schedule.kind_of(task.schedule) == "reboot":
         return None
-    it = schedule.cron_iter(task.schedule, (now - grace).astimezone(ZoneInfo(task.timezone)))
-    expected: dt.datetime = it.get_prev(dt.datetime)
+    expected = schedule.previous_run(task.schedule, task.timezone, now - grace)
+    if expected is None:
+        return None
     if since is not None and expected < since:
         return None  # due before the task existed in its current form
     if last_start is not None and last_start >= expected - dt.timedelta(seconds=5):
@@ -92,20 +91,22 @@ def check_database(engine: Engine) -> Check:
 
 
 def check_disk(config: Config) -> list[Check]:
+    """Free space where smartcron writes: the database, the journal and the backups."""
+    import psutil
+
     paths: dict[str, str] = {}
     url = make_url(config.database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         paths["database"] = str(Path(url.database).parent)
     paths["journal"] = config.journal_directory or next(
-        (p for p in ("/var/log/journal", "/run/log/journal") if os.path.isdir(p)), "/"
+        (p for p in SYSTEM_JOURNALS if os.path.isdir(p)), "/"
     )
     paths["backups"] = _existing_parent(config.backup_dir)
     out = []
     for label, path in paths.items():
         if not os.path.exists(path):
             continue
-        usage = shutil.disk_usage(path)
-        free = usage.free / usage.total * 100
+        free = 100.0 - psutil.disk_usage(path).percent
         status = "fail" if free < 5 else "warn" if free < 10 else "ok"
         out.append(
             Check(
@@ -119,6 +120,27 @@ def check_disk(config: Config) -> list[Check]:
     return out
 
 
+def check_memory() -> Check:
+    """Available memory: a host short of it is where the OOM killer picks tasks."""
+    import psutil
+
+    memory = psutil.virtual_memory()
+    free = memory.available / memory.total * 100
+    status = "fail" if free < 5 else "warn" if free < 10 else "ok"
+    advice = "; find what uses it (`systemd-cgtop`, `top`)" if status != "ok" else ""
+    return Check("memory", status, f"{free:.0f}% of memory available{advice}", free)
+
+
+def check_load() -> Check:
+    """The 15-minute load average per CPU: above 2, jobs start to run late and slow."""
+    import psutil
+
+    per_cpu = psutil.getloadavg()[2] / (psutil.cpu_count() or 1)
+    status = "warn" if per_cpu > 2 else "ok"
+    advice = "; tasks may run late" if status != "ok" else ""
+    return Check("load", status, f"load {per_cpu:.2f} per CPU (15 min){advice}", per_cpu)
+
+
 def _existing_parent(path: str) -> str:
     """Return `path`, or its nearest existing parent (backups may not have been made yet)."""
     current = Path(path)
@@ -128,14 +150,23 @@ def _existing_parent(path: str) -> str:
 
 
 def check_journal(config: Config) -> Check:
-    cmd = ["journalctl", "--disk-usage"] + (
-        ["-D", config.journal_directory] if config.journal_directory else []
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-    text = proc.stdout.strip() or proc.stderr.strip()
-    return Check(
-        "journal", "ok" if proc.returncode == 0 else "warn", text or "journalctl gave no answer"
-    )
+    """The journal can be read, and how much room it takes."""
+    journal = Journal(config.journal_directory)
+    try:
+        used = journal.disk_usage()
+    except OSError as exc:
+        return Check("journal", "warn", f"the journal cannot be opened: {exc}")
+    if journal.problem:
+        return Check("journal", "warn", f"the journal cannot be read: {journal.problem}")
+    return Check("journal", "ok", f"journal files take {format_size_short(used)}", used)
+
+
+def format_size_short(size: int) -> str:
+    """Return 12.3M for 12,900,000 bytes: a size for people, rounded."""
+    for unit, factor in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if size >= factor:
+            return f"{size / factor:.1f}{unit}"
+    return f"{size}B"
 
 
 def check_timers(tasks: Sequence[Task], systemd: Systemd) -> list[Check]:
@@ -159,8 +190,9 @@ def check_timers(tasks: Sequence[Task], systemd: Systemd) -> list[Check]:
             )
             continue
         nxt = systemd.properties(timer, "NextElapseUSecRealtime").get("NextElapseUSecRealtime")
-        if schedule.kind_of(task.schedule) == "cron" and nxt not in (None, 0, NEVER):
-            expected = schedule.next_times(task.schedule, task.timezone, now, 1)[0]
+        upcoming = schedule.next_runs(task.schedule, task.timezone, now, 1)
+        if upcoming and nxt not in (None, 0, NEVER):
+            expected = upcoming[0]
             actual = dt.datetime.fromtimestamp(int(nxt) / 1e6, tz=dt.UTC)
             if abs((actual - expected).total_seconds()) > 2:
                 out.append(
@@ -266,11 +298,12 @@ def run_checks(config: Config, engine: Engine, *, backlog: int | None = None) ->
     """Run every check that can run now; a check that cannot run says so."""
     checks = [check_database(engine)]
     checks += check_disk(config)
+    checks += [check_memory(), check_load()]
     checks.append(check_journal(config))
     tasks: list[Task] = []
     if checks[0].status != "fail":
         with engine.connect() as conn:
-            tasks = store.list_tasks(conn)
+            tasks = list_tasks(conn)
         checks += check_runs(engine, tasks, utcnow())
     try:
         with Systemd() as systemd:

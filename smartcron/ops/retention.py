@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron.db import store
+from smartcron.db.engine import db_errors
 from smartcron.db.schema import alerts, executions, health_checks, task_daily_stats
 from smartcron.model.outcome import FAILURE_OUTCOMES
 
@@ -100,7 +100,7 @@ def prune(
     """Given a retention period, roll up and delete older runs, alerts and health checks."""
     cutoff = now - older_than
     result = PruneResult()
-    with store.db_errors(engine):
+    with db_errors(engine):
         while True:
             with engine.begin() as conn:
                 rows = conn.execute(

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron.db import store
+from smartcron.db.audit import audit
 from smartcron.db.schema import api_tokens, users, utcnow
 from smartcron.errors import InvalidInput, NotFound
 
@@ -106,7 +106,7 @@ def add_user(
             must_change_password=must_change,
         )
     )
-    store.audit(conn, who, "user.add", username, {"role": role})
+    audit(conn, who, "user.add", username, {"role": role})
     return User(int(result.inserted_primary_key[0]), username, role, must_change)  # type: ignore[index]
 
 
@@ -130,7 +130,7 @@ def set_password(conn: Connection, username: str, password: str, who: str) -> No
             must_change_password=False,
         )
     )
-    store.audit(conn, who, "user.passwd", username)
+    audit(conn, who, "user.passwd", username)
 
 
 def change_own_password(conn: Connection, user: User, current: str, new: str, confirm: str) -> str:
@@ -155,7 +155,7 @@ def remove_user(conn: Connection, username: str, who: str) -> None:
     row = get_user(conn, username)
     conn.execute(api_tokens.delete().where(api_tokens.c.user_id == row.id))
     conn.execute(users.delete().where(users.c.id == row.id))
-    store.audit(conn, who, "user.rm", username)
+    audit(conn, who, "user.rm", username)
 
 
 def list_users(conn: Connection) -> list[Any]:
@@ -189,14 +189,14 @@ def authenticate(
             .where(users.c.id == row.id)
             .values(failed_logins=0 if locked else failures, locked_until=locked)
         )
-        store.audit(conn, username, "login.failed", username, {"locked": bool(locked)})
+        audit(conn, username, "login.failed", username, {"locked": bool(locked)})
         return None, "Wrong username or password."
     conn.execute(
         users.update()
         .where(users.c.id == row.id)
         .values(failed_logins=0, locked_until=None, last_login_at=now)
     )
-    store.audit(conn, username, "login", username)
+    audit(conn, username, "login", username)
     return _user(row), ""
 
 
@@ -220,7 +220,7 @@ def create_token(conn: Connection, username: str, label: str, who: str) -> str:
             user_id=row.id, name=label[:64], token_hash=_digest(token), created_at=utcnow()
         )
     )
-    store.audit(conn, who, "token.create", username, {"name": label})
+    audit(conn, who, "token.create", username, {"name": label})
     return token
 
 
@@ -228,7 +228,7 @@ def revoke_tokens(conn: Connection, username: str, who: str) -> int:
     """Delete every API token of a user; return how many there were."""
     row = get_user(conn, username)
     gone = conn.execute(api_tokens.delete().where(api_tokens.c.user_id == row.id)).rowcount
-    store.audit(conn, who, "token.revoke", username, {"count": gone})
+    audit(conn, who, "token.revoke", username, {"count": gone})
     return int(gone)
 
 

@@ -8,6 +8,7 @@ opened lazily and reused, because sync makes a few calls per task.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import time
 from collections.abc import Iterator
@@ -39,7 +40,23 @@ UNIT_PROPERTIES = frozenset(
         "NeedDaemonReload",
     }
 )
-RUNNING_STATES = {"activating", "active", "deactivating", "reloading", "refreshing"}
+# The ActiveState values of a unit whose job is not over (systemd.unit(5)); the one list of them.
+RUNNING_STATES = frozenset({"activating", "active", "deactivating", "reloading", "refreshing"})
+NEVER = 2**64 - 1  # systemd's USEC_INFINITY: "no time", e.g. a timer with no next elapse
+
+
+def usec_to_datetime(usec: int | None) -> dt.datetime | None:
+    """Return systemd's microsecond timestamp as an aware UTC datetime (0 is None)."""
+    if not usec or usec >= 2**63:
+        return None
+    return dt.datetime.fromtimestamp(usec / 1_000_000, tz=dt.UTC)
+
+
+def invocation_hex(value: Any) -> str:
+    """Return an InvocationID (bytes or a list of ints from D-Bus) as 32 hex digits."""
+    if isinstance(value, str):
+        return value
+    return bytes(value).hex() if value else ""
 
 
 def _plain(value: Any) -> Any:

@@ -22,12 +22,11 @@ from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.fileio import atomic_write, fsync_dir
 from smartcron.model.task import Task
 from smartcron.systemd import units
-from smartcron.systemd.bus import Systemd
+from smartcron.systemd.bus import NEVER, Systemd
 
 WANTS_DIR = f"{units.TARGET}.wants"  # one link per active task
 BOOT_LINK = Path("timers.target.wants") / units.TARGET
 LOCK_NAME = ".smartcron-sync.lock"
-NEVER = 2**64 - 1  # systemd's USEC_INFINITY
 
 
 @dataclass
@@ -157,11 +156,11 @@ def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
     return all(units.is_pristine(text, expected) for text in current.values())
 
 
-def target_drift(unit_dir: Path) -> list[str]:
+def target_drift(unit_dir: Path, user: str | None) -> list[str]:
     """Return the shared unit files (target, alert template, boot link) that are missing or
     different."""
     problems = []
-    for name, text in units.shared_files().items():
+    for name, text in units.shared_files(user).items():
         path = unit_dir / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             problems.append(str(path))
@@ -171,12 +170,12 @@ def target_drift(unit_dir: Path) -> list[str]:
     return problems
 
 
-def _write_target(unit_dir: Path) -> bool:
+def _write_target(unit_dir: Path, user: str | None) -> bool:
     """Write the shared files and the boot link if needed; return True if anything changed."""
-    drift = target_drift(unit_dir)
+    drift = target_drift(unit_dir, user)
     if not drift:
         return False
-    for name, text in units.shared_files().items():
+    for name, text in units.shared_files(user).items():
         path = unit_dir / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic_write(path, text, mode=0o644, sync_dir=False)
@@ -304,9 +303,12 @@ def verify_timer(systemd: Systemd, task: str, state: tuple[str, str, str] | None
     return None
 
 
-def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncResult:
+def apply(
+    plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd, *, service_user: str | None
+) -> SyncResult:
     """Carry out the plans: files, one daemon-reload, timers, verification.
 
+    `service_user` is the account the alert template runs as (None: root).
     Timer states come from one ListUnitsByPatterns call, so an unchanged, running timer costs
     nothing; only timers that were written or were not active get started and verified.
     """
@@ -316,7 +318,7 @@ def apply(plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd) -> SyncRe
         if p.action == "removed":
             with contextlib.suppress(OperationFailed):
                 systemd.stop(units.timer_name(p.name))
-    changed = _write_target(unit_dir)
+    changed = _write_target(unit_dir, service_user)
     for p in plans:
         if p.action in {"failed", "unchanged"}:
             continue

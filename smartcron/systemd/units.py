@@ -109,12 +109,7 @@ def _environment() -> Any:
 
 def oncalendar_lines(task: Task) -> list[str]:
     """Return the OnCalendar= values of a task (empty for @reboot)."""
-    kind = schedule.kind_of(task.schedule)
-    if kind == "reboot":
-        return []
-    if kind == "cron":
-        return schedule.to_oncalendar(schedule.parse_cron(task.schedule), task.timezone)
-    return [schedule.with_timezone(task.schedule, task.timezone)]
+    return schedule.timer_lines(task.schedule, task.timezone)
 
 
 CHECKSUM_PLACEHOLDER = "0000000000000000"
@@ -226,18 +221,18 @@ def render_dashboard_unit(smartcron: str, **options: Any) -> str:
     return render_own_unit("smartcron-dashboard.service.j2", smartcron, **options)
 
 
-OWN_USER = "smartcron"
-
-
-def own_user() -> str | None:
-    """Return the account smartcron's own services run as, if install.sh has created it."""
+def own_user(account: str) -> str | None:
+    """Given the service_user setting, return the account smartcron's own services run as, or
+    None (run as root) when it is empty or install.sh has not created it."""
     import pwd
 
+    if not account:
+        return None
     try:
-        pwd.getpwnam(OWN_USER)
+        pwd.getpwnam(account)
     except KeyError:
-        return None  # not installed (tests, a developer's machine): run as the caller
-    return OWN_USER
+        return None  # not installed (a developer's machine): run as the caller
+    return account
 
 
 def own_units(smartcron: str, user: str | None) -> dict[str, str]:
@@ -277,11 +272,12 @@ def smartcron_executable() -> str:
     return shutil.which("smartcron") or "/usr/local/bin/smartcron"
 
 
-def shared_files() -> dict[str, str]:
-    """Return the unit files every task relies on: the tasks target and the alert template."""
+def shared_files(user: str | None) -> dict[str, str]:
+    """Return the unit files every task relies on: the tasks target and the alert template
+    (run as `user`, None for root)."""
     alert = (
         _environment()
         .get_template("smartcron-alert@.service.j2")
-        .render(smartcron=exec_argument(smartcron_executable()), user=own_user())
+        .render(smartcron=exec_argument(smartcron_executable()), user=user)
     )
     return {TARGET: render_target(), ALERT_UNIT: str(alert)}

@@ -14,9 +14,10 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from smartcron.systemd import units
+from smartcron.systemd.bus import RUNNING_STATES as RUNNING
+from smartcron.systemd.bus import invocation_hex, usec_to_datetime
+from smartcron.systemd.units import PREFIX
 
-RUNNING = {"activating", "active", "deactivating", "reloading"}
 FINISHED = {"inactive", "failed"}
 
 
@@ -36,25 +37,11 @@ class RunEvent:
     source: str = "dbus"  # or "journal"
 
 
-def usec_to_datetime(usec: int | None) -> dt.datetime | None:
-    """Return systemd's microsecond timestamp as an aware UTC datetime (0 is None)."""
-    if not usec or usec >= 2**63:
-        return None
-    return dt.datetime.fromtimestamp(usec / 1_000_000, tz=dt.UTC)
-
-
 def task_of_unit(unit: str) -> str | None:
     """Return the task name of a smartcron task service unit, else None."""
-    if unit.startswith(units.PREFIX) and unit.endswith(".service") and "@" not in unit:
-        return unit[len(units.PREFIX) : -len(".service")]
+    if unit.startswith(PREFIX) and unit.endswith(".service") and "@" not in unit:
+        return unit[len(PREFIX) : -len(".service")]
     return None
-
-
-def invocation_hex(value: Any) -> str:
-    """Return an InvocationID (bytes or a list of ints from D-Bus) as 32 hex digits."""
-    if isinstance(value, str):
-        return value
-    return bytes(value).hex() if value else ""
 
 
 @dataclass

@@ -13,24 +13,19 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.alerting.alerts import (
-    AlertEngine,
-    Notice,
-    active_alert,
-    channel_urls,
-    claim,
-    record_failure,
-    release,
-    run_notice,
-    send,
-)
-from smartcron.db import store
+from smartcron.alerting.delivery import send
+from smartcron.alerting.engine import renotify_interval
+from smartcron.alerting.notices import Notice, run_notice
+from smartcron.alerting.policy import active_alert, claim, record_failure, release
+from smartcron.alerting.routing import channel_urls
 from smartcron.db.schema import executions, utcnow
+from smartcron.db.tasks import find_task
 from smartcron.model.config import Config
 from smartcron.model.outcome import explain
-from smartcron.systemd.journal import Journal, RunWindow, reconcile
-from smartcron.watchdog.collector import Writer
+from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.watchdog.events import RunEvent, task_of_unit
+from smartcron.watchdog.reconcile import reconcile
+from smartcron.watchdog.record import needs_reason, systemd_reason, write_event
 
 FRESH = dt.timedelta(minutes=1)
 
@@ -42,13 +37,11 @@ def last_run(journal: Journal, unit: str, wait: float = 15.0) -> RunEvent | None
     systemd's messages about that run yet: look again for up to `wait` seconds (seen in the
     install test: without it, the fallback sometimes announced nothing).
     """
-    import json
     import time
 
     deadline = time.monotonic() + wait
     while True:
-        lines = journal.run("-o", "json", "_PID=1", f"UNIT={unit}", "--since=-2h").splitlines()
-        entries = (json.loads(line) for line in lines if line.startswith("{"))
+        entries = journal.unit_entries(unit, dt.timedelta(hours=2))
         newest = max(
             reconcile(entries).events, key=lambda e: e.finished_at or utcnow(), default=None
         )
@@ -98,11 +91,10 @@ def _alert_directly(config: Config, title: str, body: str) -> str:
 
 
 def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: RunEvent) -> str:
-    writer = Writer(engine, journal)
-    if (event.exec_status or 0) >= 200:
-        writer._reason(event)
+    reason = systemd_reason(journal, event.invocation_id) if needs_reason(event) else ""
+    renotify = renotify_interval(config)
     with engine.begin() as conn:
-        writer._write(conn, event)
+        write_event(conn, event, reason)
         conn.execute(
             executions.update()
             .where(
@@ -118,9 +110,8 @@ def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: 
         run = conn.execute(
             sa.select(executions).where(executions.c.invocation_id == event.invocation_id)
         ).one()
-        task = store.find_task(conn, event.task)
+        task = find_task(conn, event.task)
         existing = active_alert(conn, event.task, "failure")
-        renotify = AlertEngine(engine, config).renotify
         if (
             existing is not None
             and existing.state != "open"
@@ -137,7 +128,7 @@ def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: 
     urls = channel_urls(config, task)
     if not urls:
         return f"alert {alert_id} recorded for {event.task}; no alert channel is configured"
-    if not claim(engine, alert_id, AlertEngine(engine, config).renotify):
+    if not claim(engine, alert_id, renotify):
         return f"alert {alert_id} for {event.task} was just sent by the watchdog"
     if not send(urls, run_notice(config, run, task)):
         release(engine, alert_id)

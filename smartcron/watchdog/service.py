@@ -15,14 +15,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartcron.alerting.alerts import AlertEngine, Notice, send, sync_condition_alerts
-from smartcron.db import store
+from smartcron.alerting.delivery import send
+from smartcron.alerting.engine import AlertEngine, sync_condition_alerts
+from smartcron.alerting.notices import Notice
+from smartcron.db.engine import make_engine, redact
+from smartcron.db.state import JOURNAL_CURSOR, get_state
+from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
 from smartcron.ops import health
-from smartcron.systemd.journal import Journal, reconcile
-from smartcron.watchdog.collector import CURSOR_KEY, CursorMark, SignalListener, Writer, get_state
+from smartcron.systemd.journal import Journal
+from smartcron.watchdog.listener import SignalListener
 from smartcron.watchdog.notify import Notifier
+from smartcron.watchdog.reconcile import reconcile
+from smartcron.watchdog.writer import CursorMark, Writer
 
 log = logging.getLogger("smartcron.watchdog")
 STUCK_AFTER = 30.0  # seconds without a D-Bus loop iteration
@@ -33,7 +39,7 @@ class Watchdog:
 
     def __init__(self, config: Config, *, reconcile_every: float = 300.0) -> None:
         self.config = config
-        self.engine = store.make_engine(config.database_url)
+        self.engine = make_engine(config.database_url)
         self.journal = Journal(config.journal_directory)
         self.writer = Writer(self.engine, self.journal)
         self.listener = SignalListener(self.writer.submit)
@@ -58,7 +64,7 @@ class Watchdog:
         if self._cursor is None:
             try:
                 with self.engine.connect() as conn:
-                    self._cursor = get_state(conn, CURSOR_KEY)
+                    self._cursor = get_state(conn, JOURNAL_CURSOR)
             except sa.exc.SQLAlchemyError:  # database down: fall back to the last 24 h
                 self._cursor = None
         found = reconcile(self.journal.entries_since(self._cursor))
@@ -86,7 +92,7 @@ class Watchdog:
             notice = Notice(
                 "smartcron: cannot reach its database",
                 "The watchdog has not been able to write to "
-                f"{store.redact(self.config.database_url)} for {time.monotonic() - down:.0f} s: "
+                f"{redact(self.config.database_url)} for {time.monotonic() - down:.0f} s: "
                 f"{self.writer.last_error}. Runs are kept in "
                 "memory and will be written when it returns; alerts for failed runs wait until "
                 "then. Check the database server.",
@@ -102,7 +108,7 @@ class Watchdog:
             checks = health.run_checks(self.config, self.engine, backlog=self.writer.backlog)
             health.store_checks(self.engine, checks)
             with self.engine.connect() as conn:
-                tasks = {t.name: t for t in store.list_tasks(conn)}
+                tasks = {t.name: t for t in list_tasks(conn)}
             for kind in ("late", "long-run"):
                 problems = {
                     c.name.split(":", 1)[1]: c.message

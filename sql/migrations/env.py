@@ -1,7 +1,7 @@
 """Alembic environment for smartcron.
 
 Online: the caller passes an open connection in config.attributes["connection"] (see
-smartcron.db.store.upgrade). Offline (`--sql`): DDL is rendered for the URL's dialect, which is
+smartcron.db.migrate.upgrade). Offline (`--sql`): DDL is rendered for the URL's dialect, which is
 how sql/schema.mysql.sql is generated for DBAs.
 """
 

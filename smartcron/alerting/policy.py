@@ -1,0 +1,127 @@
+"""Which runs raise an alert, and who sends it: the alert rows and their claims.
+
+One alert row per (task, kind) is open at a time. Its states: open (to be sent) -> notified
+(re-sent every `renotify_interval` while the failure lasts) -> resolved, with a recovery
+notice; `acknowledged` stops the re-notifications. The watchdog and the OnFailure= fallback
+both write these rows; `claim` decides which of them sends, so a failure is sent once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from smartcron.db.schema import alerts, executions, utcnow
+from smartcron.model.task import Task
+
+ACTIVE = ("open", "notified", "acknowledged")
+FAILURE_OUTCOMES_FINAL = {"could-not-start", "start-limit"}
+
+
+def _consecutive_failures(conn: Connection, task: str, upto_id: int) -> int:
+    rows = conn.execute(
+        sa.select(executions.c.outcome)
+        .where(
+            executions.c.task_name == task,
+            executions.c.id <= upto_id,
+            executions.c.outcome != "running",
+        )
+        .order_by(executions.c.id.desc())
+        .limit(1000)
+    ).scalars()
+    count = 0
+    for outcome in rows:
+        if outcome == "success":
+            break
+        count += 1
+    return count
+
+
+def active_alert(conn: Connection, task: str, kind: str) -> Any:
+    return conn.execute(
+        sa.select(alerts).where(
+            alerts.c.task_name == task, alerts.c.kind == kind, alerts.c.state.in_(ACTIVE)
+        )
+    ).first()
+
+
+def is_final(run: Any, task: Task | None) -> bool:
+    """Return True if no retry follows this failed run."""
+    if run.outcome in FAILURE_OUTCOMES_FINAL or task is None:
+        return True
+    return int(run.attempt) >= task.retries + 1
+
+
+def record_failure(conn: Connection, run: Any, task: Task | None) -> int | None:
+    """Open (or update) the task's failure alert for a failed run if its policy says so."""
+    policy = task.alert_on if task else ("final-failure",)
+    final = is_final(run, task)
+    if not ("failure" in policy or ("final-failure" in policy and final)):
+        return None
+    needed = task.alert_after if task else 1
+    if final and _consecutive_failures(conn, run.task_name, run.id) < needed:
+        return None
+    existing = active_alert(conn, run.task_name, "failure")
+    if existing is not None:
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.id == existing.id)
+            .values(
+                failure_count=existing.failure_count
+                + (0 if existing.execution_id == run.id else 1),
+                execution_id=run.id,
+                summary=run.meaning,
+            )
+        )
+        return int(existing.id)
+    result = conn.execute(
+        alerts.insert().values(
+            task_name=run.task_name,
+            kind="failure",
+            state="open",
+            severity=task.priority if task else "high",
+            summary=run.meaning,
+            execution_id=run.id,
+            failure_count=1,
+            opened_at=utcnow(),
+        )
+    )
+    key = result.inserted_primary_key
+    return int(key[0]) if key else None
+
+
+def claim(engine: Engine, alert_id: int, renotify: dt.timedelta) -> bool:
+    """Atomically take the right to send an alert now; False if someone else has it.
+
+    The watchdog and the OnFailure= fallback may both want to send the same alert; only the
+    one whose conditional UPDATE changes the row sends.
+    """
+    now = utcnow()
+    with engine.begin() as conn:
+        result = conn.execute(
+            alerts.update()
+            .where(
+                alerts.c.id == alert_id,
+                sa.or_(
+                    alerts.c.state == "open",
+                    sa.and_(
+                        alerts.c.state == "notified", alerts.c.last_notified_at < now - renotify
+                    ),
+                ),
+            )
+            .values(state="notified", last_notified_at=now, notify_count=alerts.c.notify_count + 1)
+        )
+        return bool(result.rowcount == 1)
+
+
+def release(engine: Engine, alert_id: int) -> None:
+    """Undo a claim after a failed send, so that it is tried again."""
+    with engine.begin() as conn:
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.id == alert_id)
+            .values(state="open", notify_count=alerts.c.notify_count - 1)
+        )

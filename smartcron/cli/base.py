@@ -1,0 +1,76 @@
+"""The `smartcron` command group and what every command shares: the lazily loaded
+configuration and database engine, and the mapping of errors to exit statuses.
+
+Exit statuses: 0 ok, 1 the operation failed, 2 invalid input. Errors are one line on stderr that
+says what went wrong and what to do next.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from smartcron import __version__
+from smartcron.errors import SmartcronError
+from smartcron.model import config
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+class App:
+    """Lazily loaded configuration and database engine, shared by the commands."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+
+    @cached_property
+    def config(self) -> config.Config:
+        return config.load(self.config_path)
+
+    @cached_property
+    def engine(self) -> Engine:
+        from smartcron.db.engine import make_engine
+
+        return make_engine(self.config.database_url)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class SmartcronGroup(click.Group):
+    """A click group that turns SmartcronError into one stderr line and its exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SmartcronError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(
+    cls=SmartcronGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar="SMARTCRON_CONFIG",
+    help="Configuration file (default /etc/smartcron/smartcron.toml; env SMARTCRON_CONFIG).",
+)
+@click.version_option(__version__, prog_name="smartcron")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """smartcron: scheduled jobs you can trust, run by systemd timers.
+
+    \b
+    Example:
+      smartcron init
+      smartcron task add pos-sync --command '/opt/pos/sync --all' --schedule '*/5 * * * *'
+      smartcron task list
+    """
+    ctx.obj = App(config_path)

@@ -1,0 +1,53 @@
+"""`smartcron import`: apply a task file (YAML), all of it or none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from smartcron.cli.base import App, cli, pass_app
+from smartcron.db.audit import actor
+from smartcron.db.engine import db_errors
+from smartcron.errors import InvalidInput
+from smartcron.model import taskfile
+from smartcron.ops.transfer import apply_import, plan_import
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@click.option("--prune", is_flag=True, help="Also delete tasks that are not in FILE.")
+@pass_app
+def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
+    """Apply the task definitions in FILE: all of them or, on any error, none.
+
+    \b
+    Example:
+      smartcron import tasks.yaml --dry-run
+      smartcron import tasks.yaml --prune
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
+    wanted = taskfile.validate_all(taskfile.parse(text, str(file)), str(file))
+    with db_errors(app.engine), app.engine.begin() as conn:
+        plan = plan_import(conn, wanted, prune=prune)
+        for task in plan.added:
+            click.echo(f"  add      {task.name}")
+        for old, new in plan.changed:
+            click.echo(f"  change   {new.name}: {taskfile.describe_change(old, new)}")
+        for task in plan.removed:
+            click.echo(f"  remove   {task.name}")
+        if dry_run:
+            click.echo(f"Dry run: {plan.summary()}. Nothing was changed.")
+            return
+        if plan.is_noop():
+            click.echo(f"Nothing to do: {plan.summary()}.")
+            return
+        apply_import(conn, plan, actor())
+    click.echo(
+        f"Imported {file}: {plan.summary().replace(' to ', ' ')}. "
+        "Next: `smartcron sync` applies it to systemd."
+    )

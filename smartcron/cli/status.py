@@ -1,0 +1,89 @@
+"""`smartcron status`: one line per task, from what the database recorded.
+
+LAST and OUTCOME are the task's latest recorded run (whatever started it), never a guess from
+the timer's stamp; NEXT is the next elapse of its timer, computed in-process exactly as systemd
+does (smartcron.model.schedule). systemd is asked once, for every timer's state, to say which
+tasks are not installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import click
+
+from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.output import table
+from smartcron.db.engine import db_errors
+from smartcron.db.runs import last_runs
+from smartcron.db.tasks import list_tasks
+from smartcron.errors import OperationFailed
+from smartcron.model import schedule
+from smartcron.systemd import units
+from smartcron.systemd.bus import Systemd
+
+
+def _local(moment: dt.datetime | None, zone: str) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+@cli.command("status")
+@pass_app
+def status(app: App) -> None:
+    """One line per task: schedule in plain words, next and last run, last outcome.
+
+    \b
+    Example:
+      smartcron status
+    """
+    with db_errors(app.engine), app.engine.connect() as conn:
+        tasks = list_tasks(conn)
+        last = last_runs(conn, [t.name for t in tasks])
+    if not tasks:
+        click.echo(
+            "No tasks yet. Add one with `smartcron task add NAME --command CMD --schedule EXPR`."
+        )
+        return
+    note = ""
+    try:
+        with Systemd() as systemd:
+            loaded = {
+                name
+                for name, (load, _active, _sub) in systemd.list_units(
+                    f"{units.PREFIX}*.timer"
+                ).items()
+                if load == "loaded"
+            }
+    except OperationFailed as exc:
+        loaded = None
+        note = f"systemd could not be asked ({exc}); whether each timer is installed is unknown."
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for t in tasks:
+        run = last.get(t.name)
+        upcoming = [] if t.paused else schedule.next_runs(t.schedule, t.timezone, now, 1)
+        if loaded is not None and units.timer_name(t.name) not in loaded:
+            state = "not synced"
+        else:
+            state = "paused" if t.paused else "active"
+        rows.append(
+            (
+                t.name,
+                schedule.describe(t.schedule),
+                t.timezone,
+                _local(upcoming[0] if upcoming else None, t.timezone),
+                _local(run.started_at if run is not None else None, t.timezone)
+                if run is not None
+                else "never",
+                run.outcome if run is not None else "-",
+                state,
+            )
+        )
+    click.echo(table(["TASK", "SCHEDULE", "TIMEZONE", "NEXT", "LAST", "OUTCOME", "STATE"], rows))
+    if note:
+        click.echo(note, err=True)
+    if loaded is not None and any(r[-1] == "not synced" for r in rows):
+        click.echo("Tasks marked 'not synced' have no timer yet: run `smartcron sync`.", err=True)

@@ -1,0 +1,269 @@
+"""`smartcron task add|edit|rm|list|show|pause|resume|run`."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.output import echo_json, table
+from smartcron.db.audit import actor
+from smartcron.db.engine import db_errors
+from smartcron.db.tasks import delete_task, get_task, insert_task, list_tasks, update_task
+from smartcron.errors import InvalidInput, OperationFailed
+from smartcron.model.task import FIELD_SPECS, Task
+from smartcron.model.validate import validate_task
+from smartcron.ops.control import run_now, set_paused, wait_for_run
+
+
+def task_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Attach the task field options shared by add and edit (from the task's field specs)."""
+    for spec in reversed(FIELD_SPECS):
+        if spec.flag is not None:
+            func = click.option(spec.flag, spec.name, default=None, help=spec.help)(func)
+    specs = {spec.name: spec for spec in FIELD_SPECS}
+    func = click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help=specs["env"].help)(
+        func
+    )
+    func = click.option(
+        "--channel", "channels", multiple=True, metavar="NAME", help=specs["channels"].help
+    )(func)
+    func = click.option(
+        "--catch-up/--no-catch-up", "catch_up", default=None, help=specs["catch_up"].help
+    )(func)
+    func = click.option("--paused/--active", "paused", default=None, help=specs["paused"].help)(
+        func
+    )
+    return func
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """Return only the options the user actually gave (None and empty tuples are 'not given')."""
+    data = {k: v for k, v in options.items() if v is not None and v != ()}
+    for key in ("channels",):
+        if key in data:
+            data[key] = list(data[key])
+    return data
+
+
+def _describe(task: Task) -> str:
+    state = "paused" if task.paused else "active"
+    return (
+        f"'{task.name}' ({state}): runs {task.schedule!r} in {task.timezone}, "
+        f"timeout {task.to_dict()['timeout']}, retries {task.retries}"
+    )
+
+
+@cli.group()
+def task() -> None:
+    """Add, change, remove and inspect tasks.
+
+    \b
+    Example:
+      smartcron task add bank-import --command '/opt/bank/import' --schedule '30 6 * * 1-5'
+      smartcron task list
+    """
+
+
+@task.command("add")
+@click.argument("name")
+@task_options
+@pass_app
+def task_add(app: App, /, name: str, **options: Any) -> None:
+    """Add a task NAME. --command and --schedule are required.
+
+    \b
+    Example:
+      smartcron task add pos-sync --command '/opt/pos/bin/sync --all' \\
+          --schedule '*/5 * * * *' --timeout 4m --retries 2 --category pos
+    """
+    data = _given(options)
+    if "env" in data:
+        data["env"] = list(data["env"])
+    new = validate_task({"name": name, **data})
+    with db_errors(app.engine), app.engine.begin() as conn:
+        insert_task(conn, new, actor())
+    click.echo(f"Added task {_describe(new)}.")
+    click.echo("Next: `smartcron sync` installs its timer.")
+
+
+@task.command("edit")
+@click.argument("name")
+@task_options
+@click.option("--unset-env", multiple=True, metavar="KEY", help="Remove an environment variable.")
+@pass_app
+def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any) -> None:
+    """Change fields of task NAME; options not given keep their value.
+
+    \b
+    Example:
+      smartcron task edit pos-sync --timeout 8m --env API_REGION=eu
+    """
+    data = _given(options)
+    with db_errors(app.engine), app.engine.begin() as conn:
+        old = get_task(conn, name)
+        env = dict(old.env)
+        for item in data.pop("env", ()):
+            if "=" not in item:
+                raise InvalidInput("env", item, "write each variable as KEY=VALUE")
+            key, _, value = item.partition("=")
+            env[key] = value
+        for key in unset_env:
+            env.pop(key, None)
+        data["env"] = env
+        new = validate_task(data, base=old)
+        if new == old:
+            click.echo(f"Task '{name}' already has these settings; nothing changed.")
+            return
+        update_task(conn, new, actor())
+    click.echo(f"Updated task {_describe(new)}.")
+    click.echo("Next: `smartcron sync` applies the change to its timer and service.")
+
+
+@task.command("rm")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def task_rm(app: App, name: str, yes: bool) -> None:
+    """Delete task NAME. Its run history is kept.
+
+    \b
+    Example:
+      smartcron task rm old-report --yes
+    """
+    with db_errors(app.engine), app.engine.begin() as conn:
+        get_task(conn, name)
+        if not yes:
+            click.confirm(f"Delete task '{name}'? Its run history is kept.", abort=True)
+        delete_task(conn, name, actor())
+    click.echo(f"Deleted task '{name}'. Next: `smartcron sync` removes its timer and service.")
+
+
+@task.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of task objects.")
+@click.option("--category", default=None, help="Only tasks in this category.")
+@pass_app
+def task_list(app: App, as_json: bool, category: str | None) -> None:
+    """List tasks.
+
+    \b
+    Example:
+      smartcron task list --category payroll
+      smartcron task list --json | jq '.[].name'
+    """
+    with db_errors(app.engine), app.engine.connect() as conn:
+        found = [t for t in list_tasks(conn) if category in (None, t.category)]
+    if as_json:
+        echo_json([t.to_dict() for t in found])
+        return
+    if not found:
+        click.echo(
+            "No tasks yet. Add one with `smartcron task add NAME --command CMD --schedule EXPR`."
+        )
+        return
+    rows = [
+        (t.name, t.schedule, t.timezone, t.category, t.priority, "paused" if t.paused else "active")
+        for t in found
+    ]
+    click.echo(table(["NAME", "SCHEDULE", "TIMEZONE", "CATEGORY", "PRIORITY", "STATE"], rows))
+
+
+@task.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as a JSON object.")
+@pass_app
+def task_show(app: App, name: str, as_json: bool) -> None:
+    """Show every field of task NAME.
+
+    \b
+    Example:
+      smartcron task show pos-sync --json
+    """
+    with db_errors(app.engine), app.engine.connect() as conn:
+        found = get_task(conn, name)
+    data = found.to_dict()
+    if as_json:
+        echo_json(data)
+        return
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        click.echo(f"{key.ljust(width)}  {_plain(key, value)}")
+
+
+def _plain(key: str, value: Any) -> str:
+    """Render one field for people: the command as a shell line, empty values as '-'."""
+    if key == "command":
+        return shlex.join(value)
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(value) or "-"
+    if value is None or value == "":
+        return "-"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@task.command("pause")
+@click.argument("name")
+@pass_app
+def task_pause(app: App, name: str) -> None:
+    """Pause task NAME: its timer stops firing until resumed.
+
+    \b
+    Example:
+      smartcron task pause payroll-export
+    """
+    set_paused(app.config, app.engine, name, True, actor())
+    click.echo(
+        f"Task '{name}' is paused: its timer is stopped and will not fire. "
+        f"Resume it with `smartcron task resume {name}`."
+    )
+
+
+@task.command("resume")
+@click.argument("name")
+@pass_app
+def task_resume(app: App, name: str) -> None:
+    """Resume paused task NAME.
+
+    \b
+    Example:
+      smartcron task resume payroll-export
+    """
+    set_paused(app.config, app.engine, name, False, actor())
+    click.echo(f"Task '{name}' is active again: its timer is started.")
+
+
+@task.command("run")
+@click.argument("name")
+@click.option("--wait", is_flag=True, help="Wait for the run (and its retries) to finish.")
+@pass_app
+def task_run(app: App, name: str, wait: bool) -> None:
+    """Start task NAME now, outside its schedule. Never starts a second copy.
+
+    \b
+    Example:
+      smartcron task run bank-import --wait
+    """
+    with db_errors(app.engine), app.engine.connect() as conn:
+        found = get_task(conn, name)
+    requested_usec = int(time.time() * 1_000_000) - 1000  # before StartUnit, same clock
+    started, message = run_now(app.engine, name, actor())
+    if not started or not wait:
+        click.echo(f"{message} Follow it with `smartcron logs {name} --follow`.")
+        return
+    run = wait_for_run(app.engine, found, requested_usec)
+    where = (
+        f"smartcron logs {name} --run {run.run_id}"
+        if run.run_id is not None
+        else f"journalctl _SYSTEMD_INVOCATION_ID={run.invocation_id}"
+        " (the watchdog has not recorded it: is smartcron-watchdog running?)"
+    )
+    if run.verdict.outcome == "success":
+        click.echo(f"Task '{name}': {run.verdict.meaning} Output: `{where}`.")
+        return
+    raise OperationFailed(f"task '{name}': {run.verdict.meaning} Its output: `{where}`.")

@@ -1,0 +1,110 @@
+"""`smartcron units install|remove`: smartcron's own units, for install.sh.
+
+The watchdog, the dashboard and the daily maintenance timer, rendered for this installation's
+`smartcron` executable and the `smartcron` account, and the polkit rule that lets that account
+start and stop task units.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from smartcron.cli.base import App, cli, pass_app
+from smartcron.fileio import atomic_write
+from smartcron.systemd import units
+
+POLKIT_DIR = "/etc/polkit-1/rules.d"
+POLKIT_FILE = "50-smartcron.rules"
+
+
+def _wanted(app: App, polkit_dir: Path) -> dict[Path, str]:
+    unit_dir = Path(app.config.unit_dir)
+    smartcron = units.exec_argument(units.smartcron_executable())
+    files = {
+        unit_dir / n: t
+        for n, t in units.own_units(smartcron, units.own_user(app.config.service_user)).items()
+    }
+    files[polkit_dir / POLKIT_FILE] = units.polkit_rule()
+    return files
+
+
+@cli.group("units")
+def units_group() -> None:
+    """smartcron's own units (watchdog, dashboard, maintenance) and polkit rule.
+
+    \b
+    Example:
+      smartcron units install && systemctl daemon-reload
+    """
+
+
+@units_group.command("install")
+@click.option(
+    "--polkit-dir", default=POLKIT_DIR, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
+@pass_app
+def units_install(app: App, polkit_dir: Path, dry_run: bool) -> None:
+    """Write smartcron's own unit files and polkit rule where they differ. Run as root.
+
+    Does not reload or start anything: install.sh does that after.
+
+    \b
+    Example:
+      smartcron units install --dry-run
+    """
+    changed = []
+    for path, text in _wanted(app, polkit_dir).items():
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        changed.append(path)
+        if not dry_run:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text, mode=0o644)
+    verb = "would write" if dry_run else "wrote"
+    for path in changed:
+        click.echo(f"  {verb} {path}")
+    click.echo(
+        f"{len(changed)} file(s) {'to write' if dry_run else 'written'}"
+        + ("; run `systemctl daemon-reload` next." if changed and not dry_run else ".")
+    )
+
+
+@units_group.command("remove")
+@click.option(
+    "--polkit-dir", default=POLKIT_DIR, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--tasks", "with_tasks", is_flag=True,
+    help="Also every task unit, the tasks target and the alert template (an uninstall).",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@pass_app
+def units_remove(app: App, polkit_dir: Path, with_tasks: bool, dry_run: bool) -> None:
+    """Remove smartcron's own unit files and polkit rule (stop the units first). Run as root.
+
+    With --tasks, also every generated task unit; files smartcron did not write are left.
+
+    \b
+    Example:
+      systemctl disable --now smartcron-watchdog smartcron-dashboard smartcron-maintenance.timer
+      smartcron units remove
+    """
+    removed = [p for p in _wanted(app, polkit_dir) if p.exists()]
+    if with_tasks:
+        from smartcron.systemd import sync
+
+        removed += [p for p in sync.generated_files(Path(app.config.unit_dir)) if p not in removed]
+    for path in removed:
+        if not dry_run:
+            path.unlink()
+        click.echo(f"  {'would remove' if dry_run else 'removed'} {path}")
+    if with_tasks and not dry_run:
+        from smartcron.systemd import sync
+
+        wants = Path(app.config.unit_dir) / sync.WANTS_DIR
+        if wants.is_dir() and not any(wants.iterdir()):
+            wants.rmdir()
+    click.echo(f"{len(removed)} file(s) {'to remove' if dry_run else 'removed'}.")

@@ -1,0 +1,232 @@
+"""Queries on runs, shared by the CLI, the dashboard, the API and /metrics.
+
+Every query on `executions` uses an index (task_name+started_at, started_at,
+task_name+outcome+started_at); the latest run of each task is one index seek per task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smartcron.db.schema import executions, task_daily_stats
+from smartcron.db.schema import tasks as tasks_table
+from smartcron.model.outcome import FAILURE_OUTCOMES
+
+PAGE = 50
+
+
+def recent_runs(
+    conn: Connection, task: str | None = None, *, failed: bool = False, limit: int = 20
+) -> list[Any]:
+    """Return the newest runs (of one task, or of all), newest first; `failed`: failures only."""
+    query = sa.select(executions).order_by(executions.c.started_at.desc(), executions.c.id.desc())
+    if task:
+        query = query.where(executions.c.task_name == task)
+    if failed:
+        query = query.where(executions.c.outcome.in_(FAILURE_OUTCOMES))
+    return list(conn.execute(query.limit(limit)))
+
+
+def find_run(conn: Connection, task: str, run_id: int | None = None) -> Any:
+    """Return run `run_id` of `task`, or its latest run when no id is given (None if none)."""
+    query = sa.select(executions).where(executions.c.task_name == task)
+    if run_id:
+        query = query.where(executions.c.id == run_id)
+    else:
+        query = query.order_by(executions.c.started_at.desc(), executions.c.id.desc()).limit(1)
+    return conn.execute(query).first()
+
+
+def get_run(conn: Connection, run_id: int) -> Any:
+    """Return run `run_id` of any task (None if there is no such run)."""
+    return conn.execute(sa.select(executions).where(executions.c.id == run_id)).first()
+
+
+def _per_task(conn: Connection, names: Sequence[str], column: Any) -> dict[str, Any]:
+    """Evaluate a correlated scalar subquery for each task in one statement.
+
+    `column` refers to `tasks_table.c.name`; each task costs one index seek on the server, and
+    the whole set one round trip, on SQLite and MariaDB alike.
+    """
+    out: dict[str, Any] = {}
+    for chunk in range(0, len(names), 500):
+        part = list(names[chunk : chunk + 500])
+        query = sa.select(tasks_table.c.name, column.label("value")).where(
+            tasks_table.c.name.in_(part)
+        )
+        out.update({name: value for name, value in conn.execute(query)})
+    return out
+
+
+def last_runs(conn: Connection, names: Sequence[str]) -> dict[str, Any]:
+    """Given task names, return {name: its latest run row}."""
+    if not names:
+        return {}
+    latest = (
+        sa.select(executions.c.id)
+        .where(executions.c.task_name == tasks_table.c.name)
+        .order_by(executions.c.started_at.desc(), executions.c.id.desc())
+        .limit(1)
+        .correlate(tasks_table)
+        .scalar_subquery()
+    )
+    ids = [i for i in _per_task(conn, names, latest).values() if i is not None]
+    rows: dict[str, Any] = {}
+    for chunk in range(0, len(ids), 500):
+        for row in conn.execute(
+            sa.select(executions).where(executions.c.id.in_(ids[chunk : chunk + 500]))
+        ):
+            rows[row.task_name] = row
+    return rows
+
+
+@dataclass(frozen=True)
+class Stats:
+    runs: int
+    successes: int
+    median_s: float | None
+
+    @property
+    def rate(self) -> float | None:
+        return None if not self.runs else 100.0 * self.successes / self.runs
+
+
+def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict[str, Stats]:
+    """Given task names, return their success rate and median duration over 7 days."""
+    since = now - dt.timedelta(days=7)
+    durations: dict[str, list[float]] = {n: [] for n in names}
+    runs: dict[str, int] = dict.fromkeys(names, 0)
+    for chunk in range(0, len(names), 200):
+        part = list(names[chunk : chunk + 200])
+        for name, outcome, duration in conn.execute(
+            sa.select(executions.c.task_name, executions.c.outcome, executions.c.duration_s).where(
+                executions.c.task_name.in_(part),
+                executions.c.started_at >= since,
+                executions.c.outcome != "running",
+            )
+        ):
+            runs[name] += 1
+            if outcome == "success" and duration is not None:
+                durations[name].append(duration)
+    return {
+        n: Stats(
+            runs[n], len(durations[n]), statistics.median(durations[n]) if durations[n] else None
+        )
+        for n in names
+    }
+
+
+def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, int, int]]:
+    """Return (hour, successes, failures) for each of the last 24 hours, oldest first.
+
+    Counted by the database from indexes alone (started_at; outcome+started_at): no run row is
+    read, so the cost stays flat however many runs a day brings.
+    """
+    start = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    hours = [start + dt.timedelta(hours=i) for i in range(24)]
+    bucket = sa.case(
+        *[
+            (executions.c.started_at < hour + dt.timedelta(hours=1), i)
+            for i, hour in enumerate(hours)
+        ],
+        else_=23,
+    ).label("bucket")
+
+    def counts(*where: Any) -> dict[int, int]:
+        query = (
+            sa.select(bucket, sa.func.count())
+            .where(executions.c.started_at >= start, *where)
+            .group_by(bucket)
+        )
+        return {int(b): int(n) for b, n in conn.execute(query)}
+
+    total = counts()
+    ok = counts(executions.c.outcome == "success")
+    running = counts(executions.c.outcome == "running")
+    return [
+        (hour, ok.get(i, 0), total.get(i, 0) - ok.get(i, 0) - running.get(i, 0))
+        for i, hour in enumerate(hours)
+    ]
+
+
+def task_runs(
+    conn: Connection, name: str | None, outcome: str | None, page: int
+) -> tuple[list[Any], bool]:
+    """Return one page of runs (newest first), of a task or of all, and whether more follow."""
+    query = sa.select(executions)
+    if name is not None:
+        query = query.where(executions.c.task_name == name)
+    if outcome == "failures":
+        query = query.where(executions.c.outcome.in_(FAILURE_OUTCOMES))
+    elif outcome:
+        query = query.where(executions.c.outcome == outcome)
+    query = query.order_by(executions.c.started_at.desc(), executions.c.id.desc())
+    rows = list(conn.execute(query.limit(PAGE + 1).offset((page - 1) * PAGE)))
+    return rows[:PAGE], len(rows) > PAGE
+
+
+def recent_durations(conn: Connection, name: str, count: int = 60) -> list[Any]:
+    rows = conn.execute(
+        sa.select(
+            executions.c.id, executions.c.started_at, executions.c.duration_s, executions.c.outcome
+        )
+        .where(executions.c.task_name == name, executions.c.outcome != "running")
+        .order_by(executions.c.started_at.desc())
+        .limit(count)
+    ).all()
+    return list(reversed(rows))
+
+
+def failures_total(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    """Return each task's number of failed runs ever recorded (a Prometheus counter).
+
+    One count per failure outcome, added up: each is an exact (task_name, outcome) index range,
+    where `outcome IN (...)` would make MariaDB read every run of the task.
+    """
+    counts = [
+        sa.select(sa.func.count())
+        .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome == outcome)
+        .correlate(tasks_table)
+        .scalar_subquery()
+        for outcome in FAILURE_OUTCOMES
+    ]
+    # Runs removed by `smartcron prune` live on in the daily totals: the counter never drops.
+    rolled_up = (
+        sa.select(sa.func.coalesce(sa.func.sum(task_daily_stats.c.failures), 0))
+        .where(task_daily_stats.c.task_name == tasks_table.c.name)
+        .correlate(tasks_table)
+        .scalar_subquery()
+    )
+    total: sa.ColumnElement[Any] = rolled_up
+    for count in counts:
+        total = total + count
+    return {name: int(value or 0) for name, value in _per_task(conn, names, total).items()}
+
+
+def last_success(conn: Connection, names: Sequence[str]) -> dict[str, dt.datetime | None]:
+    """Return the start of each task's latest successful run."""
+    latest = (
+        sa.select(executions.c.started_at)
+        .where(executions.c.task_name == tasks_table.c.name, executions.c.outcome == "success")
+        .order_by(executions.c.started_at.desc())
+        .limit(1)
+        .correlate(tasks_table)
+        .scalar_subquery()
+    )
+    out = _per_task(conn, names, latest)
+    # A raw scalar subquery bypasses the column type: make the values aware UTC datetimes.
+    return {n: _aware(v) for n, v in out.items()}
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    moment: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,25 @@
+"""Schedules in plain words, for people ("At 06:30, Monday through Friday")."""
+
+from __future__ import annotations
+
+from smartcron.model.schedule.cron import KEYWORDS, kind_of
+
+
+def describe(expression: str) -> str:
+    """Return the schedule in plain words, e.g. "Every 5 minutes".
+
+    Pure: an OnCalendar expression is shown as systemd's own line (it is stored normalized),
+    without asking systemd again on every page view.
+    """
+    kind = kind_of(expression)
+    if kind == "reboot":
+        return "Once, shortly after the machine boots"
+    if kind == "oncalendar":
+        return f"systemd calendar: {expression}"
+    from cron_descriptor import Options, get_description
+
+    options = Options()
+    options.use_24hour_time_format = True
+    options.verbose = False
+    text = KEYWORDS.get(expression.strip().lower(), expression)
+    return str(get_description(text, options))

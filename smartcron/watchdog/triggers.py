@@ -1,0 +1,36 @@
+"""What started a run: the timer, a person (manual), a retry, a catch-up after downtime, or boot.
+
+Pure: decided from the run's start, its attempt, the task's schedule and when someone last asked
+for a manual run (the state table's `manual:<task>` key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from smartcron.model import schedule
+from smartcron.model.task import Task
+from smartcron.watchdog.events import RunEvent
+
+MANUAL_WINDOW = (dt.timedelta(seconds=-2), dt.timedelta(seconds=60))
+CATCH_UP_AFTER = dt.timedelta(minutes=2)  # a start this far from any scheduled time
+
+
+def trigger_of(event: RunEvent, task: Task | None, manual_at: dt.datetime | None) -> str:
+    """Given a run and what is known about it, return timer, manual, retry, catch-up or boot."""
+    if event.attempt > 1:
+        return "retry"
+    started = event.started_at
+    if (
+        manual_at is not None
+        and started is not None
+        and MANUAL_WINDOW[0] <= started - manual_at <= MANUAL_WINDOW[1]
+    ):
+        return "manual"
+    if task is not None and task.schedule == schedule.REBOOT:
+        return "boot"
+    if task is not None and started is not None and task.catch_up:
+        previous = schedule.previous_run(task.schedule, task.timezone, started)
+        if previous is None or started - previous > CATCH_UP_AFTER:
+            return "catch-up"  # not near any scheduled time: Persistent= caught up
+    return "timer"

@@ -1,0 +1,67 @@
+"""The smartcron CLI wired to a private systemd, and waiting for recorded runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+from sqlalchemy.engine import Engine
+
+from smartcron.db.schema import executions
+from smartcron.systemd.sandbox import PrivateSystemd
+
+from support import invoke
+
+
+@dataclass
+class SystemdEnv:
+    """A CLI wired to the private systemd: its unit directory, its bus and a SQLite store."""
+
+    __test__ = False
+    runner: CliRunner
+    systemd: PrivateSystemd
+    prefix: str
+    shared: Path
+    engine: Engine
+
+    def run(self, *args: str) -> Result:
+        return invoke(self.runner, *args)
+
+    def name(self, short: str) -> str:
+        return f"{self.prefix}-{short}"
+
+    def script(self, name: str, body: str) -> Path:
+        """Write an executable script where the private systemd can run it."""
+        path = self.shared / name
+        path.write_text(body)
+        path.chmod(0o755)
+        return path
+
+    def add(self, short: str, *args: str) -> str:
+        name = self.name(short)
+        result = self.run("task", "add", name, *args)
+        assert result.exit_code == 0, result.stderr
+        return name
+
+
+def wait_rows(sd: SystemdEnv, task: str, count: int = 1, timeout: float = 30) -> list[Any]:
+    """Wait until `count` finished runs of `task` are recorded; return all its rows."""
+    deadline = time.monotonic() + timeout
+    rows: list[Any] = []
+    while time.monotonic() < deadline:
+        with sd.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(executions)
+                .where(executions.c.task_name == task)
+                .order_by(executions.c.id)
+            ).fetchall()
+        if len([r for r in rows if r.outcome != "running"]) >= count:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{task}: expected {count} finished run(s), have {[r.outcome for r in rows]}"
+    )

@@ -1,0 +1,320 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright), served by gunicorn
+(`smartcron dashboard`) on a real database, with tasks in the private systemd.
+
+Screenshots of every page go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smartcron.watchdog.service import Watchdog
+
+from support import EMPTY_CONFIG, ROOT, free_port, need
+from support.dashboard import PASSWORD, add_alert, add_run, add_user
+from support.systemd import SystemdEnv, wait_rows
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def server(sd: SystemdEnv) -> Iterator[str]:
+    """gunicorn serving the dashboard on the test's database, talking to the private systemd."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SMARTCRON_DATABASE_URL": str(sd.engine.url),
+        "SMARTCRON_CONFIG": str(EMPTY_CONFIG),
+        "SMARTCRON_UNIT_DIR": str(sd.systemd.unit_dir),
+        "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+        "DBUS_SYSTEM_BUS_ADDRESS": sd.systemd.bus_address,
+    }
+    smartcron = Path(sys.executable).with_name("smartcron")
+    proc = subprocess.Popen(
+        [str(smartcron), "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(
+            f"dashboard did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    yield url
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    need(
+        os.path.exists(CHROMIUM),
+        f"{CHROMIUM} is missing (Debian packages chromium, chromium-driver)",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _login(page: Any, url: str, user: str) -> None:
+    page.goto(f"{url}/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def test_dashboard_in_chromium_staff_workflow(
+    sd: SystemdEnv, recorder: Watchdog, server: str, browser: Any
+) -> None:
+    name = sd.add("shop-sync", "--command", "/bin/echo synced", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    add_user(sd.engine, "otto", "operator")
+    failed = add_run(
+        sd.engine,
+        name,
+        "failed",
+        meaning="Failed with exit status 3 (a test failure).",
+        output_tail="connecting to POS\n<script>alert('xss')</script><b>not bold</b>\nERROR: POS unreachable",
+        # Old enough that the journal has no output for it: the stored tail is shown.
+        started_at=__import__("datetime").datetime(
+            2026, 1, 5, 3, 0, tzinfo=__import__("datetime").UTC
+        ),
+    )
+    alert_id = add_alert(sd.engine, name, summary=f"{name} failed: exit status 3")
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    page.goto(f"{server}/tasks")
+    assert "/login" in page.url
+    _shot(page, "login")
+    _login(page, server, "otto")
+    _shot(page, "overview")
+    page.goto(f"{server}/tasks")
+    assert page.locator(f"a:text-is('{name}')").count() == 1
+    _shot(page, "tasks")
+
+    # A failed run: its meaning and its log, with the HTML in the output shown as text.
+    page.goto(f"{server}/runs/{failed}")
+    assert "Failed with exit status 3" in page.inner_text("p.verdict")
+    log = page.inner_text("#log")
+    assert "<script>alert('xss')</script><b>not bold</b>" in log and "ERROR: POS unreachable" in log
+    assert page.locator("#log b").count() == 0 and page.locator("#log script").count() == 0
+    page.fill("#log-search", "error")
+    assert page.inner_text("#log-hits") == "1 matching line(s)"
+    _shot(page, "run")
+    assert dialogs == []
+
+    # Acknowledge the alert (before Run now: its success would resolve it as a recovery).
+    page.goto(f"{server}/alerts")
+    page.locator(f"#alert-{alert_id} button:text-is('Acknowledge')").click()
+    assert f"Alert {alert_id} acknowledged." in page.inner_text("p.flash")
+    assert "by otto" in page.inner_text(f"#alert-{alert_id}")
+    _shot(page, "alerts")
+
+    # Run now: the run appears in the task's history.
+    page.goto(f"{server}/tasks/{name}")
+    page.click("button:text-is('Run now')")
+    assert "Started task" in page.inner_text("p.flash")
+    rows = wait_rows(sd, name, count=2)
+    assert rows[-1].trigger == "manual" and rows[-1].outcome == "success"
+    # The run table refreshes in place (no reload): the new run shows up by itself.
+    page.locator(f"a:text-is('#{rows[-1].id}')").wait_for(timeout=20_000)
+    assert "Started task" in page.inner_text("p.flash")  # still the same page load
+    _shot(page, "task")
+
+    # Pause and resume act on the real timer.
+    page.click("button:text-is('Pause')")
+    assert "is paused" in page.inner_text("p.flash")
+    assert (
+        sd.systemd.systemctl("is-active", f"smartcron-{name}.timer", check=False).stdout.strip()
+        == "inactive"
+    )
+    page.click("button:text-is('Resume')")
+    assert "active again" in page.inner_text("p.flash")
+    # A run recorded while the page is open appears without a reload (live regions).
+    live = add_run(sd.engine, name, "failed", meaning="Recorded while the page was open.")
+    page.locator(f"a:text-is('#{live}')").wait_for(timeout=20_000)
+    assert "active again" in page.inner_text("p.flash")  # the same page load
+    assert (
+        sd.systemd.systemctl("is-active", f"smartcron-{name}.timer", check=False).stdout.strip()
+        == "active"
+    )
+
+    for path, shot in [("/runs", "runs"), ("/health", "health"), ("/audit", "audit")]:
+        page.goto(f"{server}{path}")
+        _shot(page, shot)
+    assert "task.run" in page.inner_text("main") and "alert.ack" in page.inner_text("main")
+
+    # Phone width: no page is wider than the screen (tables scroll inside their box).
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    _login(phone, server, "otto")
+    for path, shot in [
+        ("/", "phone-overview"),
+        ("/tasks", "phone-tasks"),
+        (f"/runs/{failed}", "phone-run"),
+    ]:
+        phone.goto(f"{server}{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+        _shot(phone, shot)
+
+
+def _healthz(url: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
+                return int(answer.status)
+        except OSError:
+            time.sleep(0.3)
+    return 0
+
+
+def test_dashboard_unit_serves_from_systemd_and_restarts(sd: SystemdEnv) -> None:
+    from smartcron.db.engine import make_engine
+    from smartcron.db.migrate import upgrade
+    from smartcron.systemd import units
+
+    port = free_port()
+    unit = f"{sd.prefix}-smartcron-dashboard.service"
+    db_url = f"sqlite:///{sd.shared}/dashboard.db"  # where the sandbox can see it
+    upgrade(make_engine(db_url))
+    text = units.render_dashboard_unit(
+        str(Path(sys.executable).with_name("smartcron")),
+        user=None,
+        environment={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": db_url,
+            "SMARTCRON_DASHBOARD_LISTEN": f"127.0.0.1:{port}",
+        },
+    )
+    path = sd.systemd.unit_dir / unit
+    path.write_text(text)
+    proc = sd.systemd.run(["systemd-analyze", "verify", "--man=no", str(path)], check=False)
+    assert "smartcron-dashboard" not in proc.stderr, proc.stderr
+    # The test's interpreter lives under /root and its database under /var/tmp; an installed
+    # dashboard uses /opt/smartcron and /var/lib/smartcron, which the unit allows.
+    dropin = sd.systemd.unit_dir / f"{unit}.d"
+    dropin.mkdir(exist_ok=True)
+    (dropin / "test.conf").write_text(
+        f"[Service]\nProtectHome=no\nPrivateTmp=no\nReadWritePaths={sd.shared}\n"
+    )
+    sd.systemd.systemctl("daemon-reload")
+    try:
+        sd.systemd.systemctl("start", unit)
+        journal = lambda: sd.systemd.journal("-u", unit, "-o", "cat")[-3000:]  # noqa: E731
+        assert _healthz(f"http://127.0.0.1:{port}", 30) == 200, journal()
+        # Restart=always: a killed dashboard comes back by itself.
+        main_pid = sd.systemd.show(unit, "MainPID")["MainPID"]
+        sd.systemd.run(["kill", "-9", main_pid])
+        time.sleep(3)
+        assert _healthz(f"http://127.0.0.1:{port}", 30) == 200, journal()
+        assert sd.systemd.show(unit, "NRestarts")["NRestarts"] != "0"
+    finally:
+        sd.systemd.systemctl("stop", unit, check=False)
+        path.unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(dropin, ignore_errors=True)
+        sd.systemd.systemctl("daemon-reload")
+
+
+def test_dashboard_follows_the_log_of_a_running_run(
+    sd: SystemdEnv, recorder: Watchdog, server: str, browser: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from smartcron.db.schema import executions
+
+    name = sd.add(
+        "slowlog", "--command", "/bin/sh -c 'echo first line; sleep 4; echo second line'",
+        "--schedule", "@yearly",
+    )  # fmt: skip
+    assert sd.run("sync").exit_code == 0
+    add_user(sd.engine, "vera", "viewer")
+    assert sd.run("task", "run", name).exit_code == 0
+    deadline = time.monotonic() + 15
+    run_id = None
+    while run_id is None and time.monotonic() < deadline:
+        with sd.engine.connect() as conn:
+            run_id = conn.execute(
+                sa.select(executions.c.id).where(
+                    executions.c.task_name == name, executions.c.outcome == "running"
+                )
+            ).scalar()
+        time.sleep(0.1)
+    assert run_id is not None, "no running row"
+    page = browser.new_page()
+    _login(page, server, "vera")
+    page.goto(f"{server}/runs/{run_id}")
+    assert page.locator("#log[data-follow]").count() == 1
+    assert "second line" not in page.inner_text("#log")  # the run sleeps 4 s before it
+    # The page polls the log while the run goes on, then reloads with the final outcome.
+    # (Locators, not wait_for_function: the page's CSP forbids evaluating strings.)
+    page.locator("#log", has_text="second line").wait_for(timeout=20_000)
+    page.locator("p.verdict .outcome", has_text="success").wait_for(timeout=20_000)
+    assert "first line" in page.inner_text("#log")
+    _shot(page, "run-followed")
+
+
+def test_polkit_rule_allows_only_task_units_for_the_smartcron_user() -> None:
+    import json
+    import shutil
+
+    from smartcron.systemd import units
+
+    node = shutil.which("node")
+    need(node is not None, "node is needed to evaluate the polkit rule (JavaScript)")
+    cases = [
+        ("smartcron", "smartcron-pos-sync.service", "start", True),
+        ("smartcron", "smartcron-pos-sync.timer", "stop", True),
+        ("smartcron", "smartcron-pos-sync.service", "restart", True),
+        ("smartcron", "smartcron-watchdog.service", "stop", False),
+        ("smartcron", "smartcron-dashboard.service", "restart", False),
+        ("smartcron", "ssh.service", "stop", False),
+        ("smartcron", "smartcron-x.service/../ssh.service", "start", False),
+        ("smartcron", "smartcron-pos-sync.service", "enable", False),
+        ("www-data", "smartcron-pos-sync.service", "start", False),
+    ]
+    script = units.polkit_rule() + (
+        "\nvar cases = " + json.dumps(cases) + ";\n"
+        "console.log(JSON.stringify(cases.map(function (c) {\n"
+        "  var action = {id: 'org.freedesktop.systemd1.manage-units',\n"
+        "    lookup: function (k) { return k == 'unit' ? c[1] : c[2]; }};\n"
+        "  return rules[0](action, {user: c[0]}) === 'yes';\n"
+        "})));\n"
+    )
+    prelude = "var rules = []; var polkit = {Result: {YES: 'yes'}, addRule: function (f) { rules.push(f); }};\n"
+    proc = subprocess.run(
+        [str(node), "-e", prelude + script], capture_output=True, text=True, check=True
+    )
+    assert json.loads(proc.stdout) == [c[3] for c in cases]

@@ -1,0 +1,183 @@
+"""The task model's validation: pure unit tests of each field's rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from smartcron.errors import InvalidInput
+from smartcron.model.quantities import format_duration, format_size, parse_duration, parse_size
+from smartcron.model.schedule import kind_of, parse_cron
+from smartcron.model.task import Task
+from smartcron.model.validate import check_command, check_env, check_name, validate_task
+
+BASE = {"name": "job", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"}
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), ("90", 90), (45, 45), ("1h 30m", 5400)],
+)
+def test_duration_accepts_human_forms(text: str | int, seconds: int) -> None:
+    assert parse_duration("timeout", text) == seconds
+
+
+@pytest.mark.parametrize("text", ["-5s", "soon", "5 parsecs", "1.5h", True])
+def test_duration_rejects_with_field_name(text: object) -> None:
+    with pytest.raises(InvalidInput, match=r"^timeout: "):
+        parse_duration("timeout", text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("512M", 512 * 1024**2), ("1G", 1024**3), ("64k", 65536), ("2GiB", 2 * 1024**3), (4096, 4096)],
+)
+def test_size_accepts_human_forms(text: str | int, size: int) -> None:
+    assert parse_size("memory_max", text) == size
+
+
+def test_formatting_round_trips() -> None:
+    for seconds in (1, 59, 60, 90, 3600, 5400, 86400):
+        assert parse_duration("x", format_duration(seconds)) == seconds
+    for size in (1, 1024, 512 * 1024**2, 1024**3 + 1):
+        assert parse_size("x", format_size(size)) == size
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Upper", "under_score", "-lead", "a" * 65, "sp ace", "dot.ted"]
+)
+def test_name_rejects(name: str) -> None:
+    with pytest.raises(InvalidInput, match=r"^name: "):
+        check_name(name)
+
+
+def test_name_accepts_64_chars() -> None:
+    assert check_name("a" * 64) == "a" * 64
+
+
+def test_command_string_is_split_like_a_shell_and_resolved() -> None:
+    assert check_command("echo 'two words' \"and $x\"") == ("/usr/bin/echo", "two words", "and $x")
+
+
+def test_command_rejects_newline_in_argument() -> None:
+    with pytest.raises(InvalidInput, match=r"^command argument 1: .*newline"):
+        check_command(["/bin/echo", "a\nb"])
+
+
+def test_command_rejects_unbalanced_quotes() -> None:
+    with pytest.raises(InvalidInput, match="cannot be split"):
+        check_command("echo 'oops")
+
+
+def test_command_absolute_path_must_be_executable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    plain = tmp_path / "data.txt"
+    plain.write_text("x")
+    with pytest.raises(InvalidInput, match="is not an executable file"):
+        check_command([str(plain)])
+    with pytest.raises(InvalidInput, match="does not exist"):
+        check_command([str(tmp_path / "missing")])
+
+
+def test_env_rejects_bad_key_and_multiline_value() -> None:
+    with pytest.raises(InvalidInput, match=r"^env: '1A'"):
+        check_env({"1A": "x"})
+    with pytest.raises(InvalidInput, match=r"^env B: "):
+        check_env({"B": "line1\nline2"})
+
+
+def test_validate_task_defaults() -> None:
+    task = validate_task(BASE)
+    assert task == Task(name="job", command=("/bin/true",), schedule="@daily", timezone="UTC")
+    assert task.timeout == 3600 and task.retries == 0 and task.catch_up and not task.paused
+    assert task.alert_on == ("final-failure", "late")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("retries", -1),
+        ("retries", 11),
+        ("nice", 20),
+        ("cpu_quota", "0%"),
+        ("cpu_quota", "lots"),
+        ("priority", "urgent"),
+        ("alert_on", ["fire"]),
+        ("workdir", "relative/dir"),
+        ("user", "Bad User"),
+        ("user", "no-such-user-xyz"),
+        ("workdir", "/no/such/dir"),
+        ("paused", "maybe"),
+        ("description", "two\nlines"),
+        ("timeout", 0),
+    ],
+)
+def test_validate_task_rejects_field(field: str, value: object) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validate_task({**BASE, field: value})
+    assert info.value.field.startswith(field)
+
+
+def test_validate_task_unknown_field() -> None:
+    with pytest.raises(InvalidInput, match="unknown field"):
+        validate_task({**BASE, "colour": "red"})
+
+
+def test_validate_task_edit_keeps_base_values() -> None:
+    base = validate_task({**BASE, "timeout": "5m", "retries": 2})
+    edited = validate_task({"retries": 3}, base=base)
+    assert edited.timeout == 300 and edited.retries == 3
+
+
+def test_config_hash_changes_with_any_field() -> None:
+    a = validate_task(BASE)
+    assert a.config_hash() == validate_task(BASE).config_hash()
+    assert a.config_hash() != validate_task({**BASE, "timeout": "2h"}).config_hash()
+
+
+@pytest.mark.parametrize(
+    ("expr", "kind"),
+    [
+        ("*/5 * * * *", "cron"),
+        ("@daily", "cron"),
+        ("@reboot", "reboot"),
+        ("Mon..Fri *-*-* 09:00:00", "oncalendar"),
+        ("daily", "oncalendar"),
+        ("*:0/15", "oncalendar"),
+    ],
+)
+def test_schedule_kind(expr: str, kind: str) -> None:
+    assert kind_of(expr) == kind
+
+
+@pytest.mark.parametrize(
+    ("expr", "field"),
+    [
+        ("60 * * * *", "minute"),
+        ("* 24 * * *", "hour"),
+        ("* * 0 * *", "day-of-month"),
+        ("* * * 13 *", "month"),
+        ("* * * * 8", "day-of-week"),
+        ("*/0 * * * *", "minute"),
+        ("5-1 * * * *", "minute"),
+        ("* * * foo *", "month"),
+        ("1,,2 * * * *", "minute"),
+    ],
+)
+def test_cron_parse_names_bad_field(expr: str, field: str) -> None:
+    with pytest.raises(InvalidInput, match=rf"^schedule {field} field: "):
+        parse_cron(expr)
+
+
+def test_cron_parse_names_sunday_seven_and_steps() -> None:
+    cron = parse_cron("0/20 9-17/4 * jan,JUL sun,7")
+    assert cron.minutes == {0, 20, 40}
+    assert cron.hours == {9, 13, 17}
+    assert cron.months == {1, 7}
+    assert cron.weekdays == {0}
+    assert cron.dom_star and not cron.dow_star
+
+
+def test_schedule_that_never_fires_is_rejected() -> None:
+    with pytest.raises(InvalidInput, match="never fires"):
+        validate_task({**BASE, "schedule": "0 0 31 2 *"})
+    with pytest.raises(InvalidInput, match="never elapses"):
+        validate_task({**BASE, "schedule": "*-02-31 00:00:00"})

@@ -1,0 +1,66 @@
+"""Unit rendering: escaping is exact, the seal detects edits. Pure functions, no systemd."""
+
+from __future__ import annotations
+
+from smartcron.model.validate import validate_task
+from smartcron.systemd import units
+
+
+def test_exec_argument_escapes_specifiers_variables_and_quotes() -> None:
+    assert units.exec_argument("/usr/bin/echo") == "/usr/bin/echo"
+    assert units.exec_argument("100%") == '"100%%"'
+    assert units.exec_argument("$HOME") == '"$$HOME"'
+    assert units.exec_argument('say "hi"') == '"say \\"hi\\""'
+    assert units.exec_argument("a\\b") == '"a\\\\b"'
+    assert units.exec_argument("") == '""'
+    assert units.exec_argument("-x") == '"-x"'  # never read as an ExecStart= prefix
+    assert units.exec_argument("tab\there") == '"tab\\x09here"'
+
+
+def test_env_assignment_quotes_and_escapes_percent_only() -> None:
+    assert units.env_assignment("A", 'x %h $y "z"') == '"A=x %%h $y \\"z\\""'
+
+
+def test_render_seals_files_and_detects_edits() -> None:
+    task = validate_task(
+        {"name": "job", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"}
+    )
+    files = units.render(task).files
+    fp = units.fingerprint(task, "1s")
+    for text in files.values():
+        assert units.is_pristine(text, fp)
+        assert not units.is_pristine(
+            text.replace("AccuracySec=1s", "AccuracySec=1min").replace(
+                "TimeoutStopSec=30s", "TimeoutStopSec=1s"
+            ),
+            fp,
+        )
+        assert not units.is_pristine(text + "\n# edited\n", fp)
+    assert not units.is_pristine(files["smartcron-job.timer"], units.fingerprint(task, "1min"))
+
+
+def test_fingerprint_changes_with_task_and_settings() -> None:
+    a = validate_task(
+        {"name": "job", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"}
+    )
+    b = validate_task(
+        {"name": "job", "command": ["/bin/true"], "schedule": "@hourly", "timezone": "UTC"}
+    )
+    assert units.fingerprint(a, "1s") != units.fingerprint(b, "1s")
+    assert units.fingerprint(a, "1s") != units.fingerprint(a, "5s")
+
+
+def test_timer_uses_configured_accuracy_and_catch_up() -> None:
+    task = validate_task(
+        {
+            "name": "job",
+            "command": ["/bin/true"],
+            "schedule": "*/15 * * * *",
+            "timezone": "Europe/London",
+            "catch_up": False,
+        }
+    )
+    timer = units.render(task, accuracy="250ms").files["smartcron-job.timer"]
+    assert "AccuracySec=250ms" in timer
+    assert "Persistent=false" in timer
+    assert "OnCalendar=*-*-* *:00,15,30,45:00 Europe/London" in timer
