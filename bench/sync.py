@@ -29,7 +29,9 @@ from smartcron.db.migrate import upgrade
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.schema import utcnow
 from smartcron.db.tasks import list_tasks, task_values
+from smartcron.model import config
 from smartcron.model.validate import validate_task
+from smartcron.systemd.own_units import OwnUnits
 from smartcron.systemd.sandbox import PrivateSystemd
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
@@ -91,7 +93,7 @@ def in_process_noop(url: str, instance: PrivateSystemd) -> float:
                 sync.plan(tasks, instance.unit_dir, accuracy="1s"),
                 instance.unit_dir,
                 systemd,
-                service_user=None,
+                own=OwnUnits.for_config(config.load(environ={})),
             )
         best.append(time.perf_counter() - began)
         assert not result.daemon_reload

@@ -11,8 +11,8 @@ from smartcron.cli.output import echo_json
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import list_tasks
 from smartcron.systemd import sync as sync_mod
-from smartcron.systemd import units
 from smartcron.systemd.bus import Systemd
+from smartcron.systemd.own_units import OwnUnits
 
 
 @cli.command("sync")
@@ -44,7 +44,7 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
         plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
         _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
         drifted = [p for p in plans if p.action not in {"unchanged"}]
-        target = sync_mod.target_drift(unit_dir, units.own_user(app.config.service_user))
+        target = sync_mod.target_drift(unit_dir, OwnUnits.for_config(app.config))
         if target and not as_json:
             click.echo(f"  {'to write':<10} {', '.join(target)}")
         if check and (drifted or target):
@@ -60,9 +60,7 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
     with sync_mod.locked(unit_dir):
         plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
         with Systemd() as systemd:
-            result = sync_mod.apply(
-                plans, unit_dir, systemd, service_user=units.own_user(app.config.service_user)
-            )
+            result = sync_mod.apply(plans, unit_dir, systemd, own=OwnUnits.for_config(app.config))
     if as_json:
         echo_json(result.as_json())
     else:

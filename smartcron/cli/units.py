@@ -13,7 +13,7 @@ import click
 
 from smartcron.cli.base import App, cli, pass_app
 from smartcron.fileio import atomic_write
-from smartcron.systemd import units
+from smartcron.systemd.own_units import OwnUnits, polkit_rule
 
 POLKIT_DIR = "/etc/polkit-1/rules.d"
 POLKIT_FILE = "50-smartcron.rules"
@@ -21,12 +21,9 @@ POLKIT_FILE = "50-smartcron.rules"
 
 def _wanted(app: App, polkit_dir: Path) -> dict[Path, str]:
     unit_dir = Path(app.config.unit_dir)
-    smartcron = units.exec_argument(units.smartcron_executable())
-    files = {
-        unit_dir / n: t
-        for n, t in units.own_units(smartcron, units.own_user(app.config.service_user)).items()
-    }
-    files[polkit_dir / POLKIT_FILE] = units.polkit_rule()
+    own = OwnUnits.for_config(app.config)
+    files = {unit_dir / name: text for name, text in own.services().items()}
+    files[polkit_dir / POLKIT_FILE] = polkit_rule()
     return files
 
 

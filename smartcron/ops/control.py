@@ -33,6 +33,7 @@ from smartcron.model.validate import validate_task
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd import units
 from smartcron.systemd.bus import RUNNING_STATES, Systemd, invocation_hex, usec_to_datetime
+from smartcron.systemd.own_units import OwnUnits
 
 
 def run_now(engine: Engine, name: str, who: str) -> tuple[bool, str]:
@@ -173,7 +174,7 @@ def apply_task(config: Config, task: Task) -> None:
         with sync_mod.locked(unit_dir), Systemd() as systemd:
             plans = sync_mod.plan([task], unit_dir, accuracy=config.timer_accuracy, prune=False)
             failed = sync_mod.apply(
-                plans, unit_dir, systemd, service_user=units.own_user(config.service_user)
+                plans, unit_dir, systemd, own=OwnUnits.for_config(config)
             ).failed
         problem = failed[0]["error"] if failed else ""
     except (OperationFailed, OSError) as exc:

@@ -22,9 +22,9 @@ from smartcron.errors import SmartcronError
 from smartcron.model.config import Config
 from smartcron.ops import health
 from smartcron.systemd import sync as sync_mod
-from smartcron.systemd import units
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.journal import JOURNAL_GROUP, Journal, account_can_read
+from smartcron.systemd.own_units import OwnUnits, own_user
 
 WATCHDOG = "smartcron-watchdog.service"
 DASHBOARD = "smartcron-dashboard.service"
@@ -62,7 +62,7 @@ def check_units(config: Config, engine: Engine) -> Finding:
         tasks = list_tasks(conn)
     plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy)
     drifted = [p.name for p in plans if p.action != "unchanged"]
-    drifted += sync_mod.target_drift(unit_dir, units.own_user(config.service_user))
+    drifted += sync_mod.target_drift(unit_dir, OwnUnits.for_config(config))
     if drifted:
         return Finding(
             "units",
@@ -150,7 +150,7 @@ def check_journal(config: Config) -> Finding:
             "mkdir -p /var/log/journal && systemd-tmpfiles --create --prefix /var/log/journal "
             "&& systemctl restart systemd-journald",
         )
-    account = units.own_user(config.service_user)
+    account = own_user(config.service_user)
     if account and not config.journal_directory and not account_can_read(account):
         # The watchdog, the dashboard and the alert unit read task output as this account.
         return Finding(

@@ -23,6 +23,7 @@ from smartcron.fileio import atomic_write, fsync_dir
 from smartcron.model.task import Task
 from smartcron.systemd import units
 from smartcron.systemd.bus import NEVER, Systemd
+from smartcron.systemd.own_units import OwnUnits
 
 WANTS_DIR = f"{units.TARGET}.wants"  # one link per active task
 BOOT_LINK = Path("timers.target.wants") / units.TARGET
@@ -156,11 +157,11 @@ def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
     return all(units.is_pristine(text, expected) for text in current.values())
 
 
-def target_drift(unit_dir: Path, user: str | None) -> list[str]:
+def target_drift(unit_dir: Path, own: OwnUnits) -> list[str]:
     """Return the shared unit files (target, alert template, boot link) that are missing or
     different."""
     problems = []
-    for name, text in units.shared_files(user).items():
+    for name, text in own.shared_files().items():
         path = unit_dir / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             problems.append(str(path))
@@ -170,12 +171,12 @@ def target_drift(unit_dir: Path, user: str | None) -> list[str]:
     return problems
 
 
-def _write_target(unit_dir: Path, user: str | None) -> bool:
+def _write_target(unit_dir: Path, own: OwnUnits) -> bool:
     """Write the shared files and the boot link if needed; return True if anything changed."""
-    drift = target_drift(unit_dir, user)
+    drift = target_drift(unit_dir, own)
     if not drift:
         return False
-    for name, text in units.shared_files(user).items():
+    for name, text in own.shared_files().items():
         path = unit_dir / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic_write(path, text, mode=0o644, sync_dir=False)
@@ -304,11 +305,11 @@ def verify_timer(systemd: Systemd, task: str, state: tuple[str, str, str] | None
 
 
 def apply(
-    plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd, *, service_user: str | None
+    plans: Sequence[TaskPlan], unit_dir: Path, systemd: Systemd, *, own: OwnUnits
 ) -> SyncResult:
     """Carry out the plans: files, one daemon-reload, timers, verification.
 
-    `service_user` is the account the alert template runs as (None: root).
+    `own` renders the shared files (the tasks target and the alert template).
     Timer states come from one ListUnitsByPatterns call, so an unchanged, running timer costs
     nothing; only timers that were written or were not active get started and verified.
     """
@@ -318,7 +319,7 @@ def apply(
         if p.action == "removed":
             with contextlib.suppress(OperationFailed):
                 systemd.stop(units.timer_name(p.name))
-    changed = _write_target(unit_dir, service_user)
+    changed = _write_target(unit_dir, own)
     for p in plans:
         if p.action in {"failed", "unchanged"}:
             continue

@@ -86,7 +86,8 @@ class UnitFiles:
 
 
 @functools.cache
-def _environment() -> Any:
+def jinja() -> Any:
+    """The Jinja environment of unit_templates/, with the `spec` filter (escapes `%`)."""
     import jinja2
 
     loader = jinja2.FunctionLoader(
@@ -154,7 +155,7 @@ def is_pristine(text: str, expected_fingerprint: str) -> bool:
 def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
     """Given a task, return its service and timer files (sealed with their checksum)."""
     service = service_name(task.name)
-    env = _environment()
+    env = jinja()
     common = {
         "task": task,
         "fingerprint": fingerprint(task, accuracy),
@@ -183,101 +184,3 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
 def render_target() -> str:
     """Return the text of smartcron-tasks.target (a template without variables)."""
     return (resources.files("smartcron.unit_templates") / "tasks.target.j2").read_text("utf-8")
-
-
-def render_own_unit(
-    template: str,
-    smartcron: str,
-    *,
-    user: str | None = "smartcron",
-    watchdog_sec: str = "30s",
-    environment: dict[str, str] | None = None,
-    after: str = "",
-) -> str:
-    """Return one of smartcron's own units (watchdog, dashboard) for the executable's path."""
-    for key, value in (environment or {}).items():
-        if any(ch in value for ch in '"\\\n%$') or not key.isidentifier():
-            raise InvalidInput(f"environment {key}", value, "plain values only in the unit")
-    return str(
-        _environment()
-        .get_template(template)
-        .render(
-            smartcron=smartcron,
-            user=user,
-            watchdog_sec=watchdog_sec,
-            environment=sorted((environment or {}).items()),
-            after=after,
-        )
-    )
-
-
-def render_watchdog_unit(smartcron: str, **options: Any) -> str:
-    """Return smartcron-watchdog.service for the `smartcron` executable at the given path."""
-    return render_own_unit("smartcron-watchdog.service.j2", smartcron, **options)
-
-
-def render_dashboard_unit(smartcron: str, **options: Any) -> str:
-    """Return smartcron-dashboard.service for the `smartcron` executable at the given path."""
-    return render_own_unit("smartcron-dashboard.service.j2", smartcron, **options)
-
-
-def own_user(account: str) -> str | None:
-    """Given the service_user setting, return the account smartcron's own services run as, or
-    None (run as root) when it is empty or install.sh has not created it."""
-    import pwd
-
-    if not account:
-        return None
-    try:
-        pwd.getpwnam(account)
-    except KeyError:
-        return None  # not installed (a developer's machine): run as the caller
-    return account
-
-
-def own_units(smartcron: str, user: str | None) -> dict[str, str]:
-    """Return smartcron's own unit files (watchdog, dashboard, maintenance) by file name."""
-    files = {
-        "smartcron-watchdog.service": render_watchdog_unit(smartcron, user=user),
-        "smartcron-dashboard.service": render_dashboard_unit(smartcron, user=user),
-        "smartcron-maintenance.service": render_own_unit(
-            "smartcron-maintenance.service.j2", smartcron, user=user
-        ),
-        "smartcron-maintenance.timer": str(
-            _environment().get_template("smartcron-maintenance.timer.j2").render()
-        ),
-    }
-    return {name: text.rstrip("\n") + "\n" for name, text in files.items()}
-
-
-def polkit_rule() -> str:
-    """Return the polkit rule that lets the smartcron user start/stop task units only."""
-    from importlib.resources import files
-
-    return (files("smartcron.unit_templates") / "50-smartcron.rules").read_text()
-
-
-ALERT_UNIT = "smartcron-alert@.service"
-
-
-def smartcron_executable() -> str:
-    """Return the path of the `smartcron` command of this installation."""
-    import shutil
-    import sys
-    from pathlib import Path
-
-    beside = Path(sys.executable).with_name("smartcron")
-    if beside.exists():
-        return str(beside)
-    return shutil.which("smartcron") or "/usr/local/bin/smartcron"
-
-
-def shared_files(user: str | None) -> dict[str, str]:
-    """Return the unit files every task relies on: the tasks target and the alert template
-    (run as `user`, None for root)."""
-    alert = (
-        _environment()
-        .get_template("smartcron-alert@.service.j2")
-        .render(smartcron=exec_argument(smartcron_executable()), user=user)
-    )
-    return {TARGET: render_target(), ALERT_UNIT: str(alert)}

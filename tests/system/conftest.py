@@ -210,7 +210,7 @@ def recorder(sd: SystemdEnv) -> Iterator[Watchdog]:
     watchdog = Watchdog(cfg)
     # The sandbox is shared by the whole session: read its journal from now on, not the runs
     # of earlier tests (a production watchdog with no cursor starts 24 h back).
-    watchdog._cursor = watchdog.journal.current_cursor()
+    watchdog.skip_journal_history()
     thread = threading.Thread(target=watchdog.serve, daemon=True)
     thread.start()
     assert watchdog.listener.subscribed.wait(15), watchdog.listener.error

@@ -26,7 +26,10 @@ MAX_LINES = 450
 def _sources() -> dict[str, Path]:
     """Every smartcron module (the dashboard as installed: smartcron.dashboard) by name."""
     out: dict[str, Path] = {}
-    for base, prefix in ((ROOT / "smartcron", "smartcron"), (ROOT / "dashboard", "smartcron.dashboard")):
+    for base, prefix in (
+        (ROOT / "smartcron", "smartcron"),
+        (ROOT / "dashboard", "smartcron.dashboard"),
+    ):
         for path in base.rglob("*.py"):
             parts = list(path.relative_to(base).with_suffix("").parts)
             if parts[-1] == "__init__":

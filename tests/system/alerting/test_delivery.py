@@ -64,7 +64,7 @@ def _watchdog(sd: SystemdEnv, url: str, channels: dict[str, str], renotify: str)
         }
     )
     watchdog = Watchdog(cfg)
-    watchdog._cursor = watchdog.journal.current_cursor()
+    watchdog.skip_journal_history()
     threading.Thread(target=watchdog.serve, daemon=True).start()
     assert watchdog.listener.subscribed.wait(15)
     return watchdog

@@ -23,6 +23,7 @@ from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.model import config
 from smartcron.systemd import units
 from smartcron.systemd.journal import Journal
+from smartcron.systemd.own_units import OwnUnits
 from smartcron.watchdog.service import Watchdog
 
 from support import need
@@ -210,18 +211,12 @@ def test_systemd_restarts_a_watchdog_whose_main_loop_is_stuck(sd: SystemdEnv) ->
     db_url = f"sqlite:///{db}"
     upgrade(make_engine(db_url))
     unit = f"{sd.prefix}-smartcron-watchdog.service"
-    text = units.render_watchdog_unit(
-        SMARTCRON,
-        user=None,
-        watchdog_sec="3s",
-        environment={"SMARTCRON_CONFIG": "", "SMARTCRON_DATABASE_URL": db_url},
-    )
+    settings = {"SMARTCRON_CONFIG": "", "SMARTCRON_DATABASE_URL": db_url}
+    # Rendered for this test's installation: its database lives under /var/tmp and its
+    # interpreter under /root (pyenv), and the hardening keeps both visible.
+    own = OwnUnits.for_config(config.load(environ=settings), SMARTCRON)
+    text = own.render("smartcron-watchdog.service.j2", watchdog_sec="3s", environment=settings)
     (sd.systemd.unit_dir / unit).write_text(text)
-    # The test's virtualenv interpreter lives under /root (pyenv) and its database under
-    # /var/tmp; an installed watchdog uses /usr/bin/python3 and /var/lib/smartcron instead.
-    dropin = sd.systemd.unit_dir / f"{unit}.d"
-    dropin.mkdir(exist_ok=True)
-    (dropin / "test.conf").write_text("[Service]\nProtectHome=no\nPrivateTmp=no\n")
     sd.systemd.systemctl("daemon-reload")
     try:
         sd.systemd.systemctl("start", unit)  # Type=notify: returns after READY=1
