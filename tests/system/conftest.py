@@ -32,7 +32,7 @@ from smartcron.model import config
 from smartcron.systemd.sandbox import PrivateSystemd, available
 from smartcron.watchdog.service import Watchdog
 
-from support import TestDB, invoke, need
+from support import TestDB, free_port, invoke, need
 from support.mariadb import ThrowawayMariaDB, mariadb_available
 from support.receivers import Inbox
 from support.systemd import SystemdEnv
@@ -47,6 +47,8 @@ HERMETIC_ENV = {"SMARTCRON_CONFIG": EMPTY_CONFIG, "SMARTCRON_SERVICE_USER": ""}
 def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in HERMETIC_ENV.items():
         monkeypatch.setenv(key, value)
+    # The dashboard address doctor checks: a port nothing listens on, never the host's 8080.
+    monkeypatch.setenv("SMARTCRON_DASHBOARD_LISTEN", f"127.0.0.1:{free_port()}")
 
 
 def _mysql_reachable(url: str) -> str | None:
