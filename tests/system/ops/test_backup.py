@@ -13,7 +13,7 @@ from smartcron.db.schema import alerts, executions, health_checks, task_daily_st
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.ops import backup, retention, users
 
-from support import ROOT, TestDB, invoke
+from support import TestDB, invoke
 from support.dashboard import add_alert, add_run, add_task
 
 NOW = dt.datetime(2026, 11, 27, 3, 30, tzinfo=dt.UTC)
@@ -169,13 +169,3 @@ def test_prune_command_reports_what_it_did(db: TestDB) -> None:
     assert "Pruned 1 run(s) older than 30 day(s) into 1 daily total(s)" in result.stdout
     bad = invoke(runner, "prune", "--older-than", "soon")
     assert bad.exit_code == 2 and "--older-than" in bad.stderr
-
-
-def test_example_task_set_is_valid() -> None:
-    from smartcron.model import taskfile
-
-    path = ROOT / "examples" / "tasks.yaml"
-    entries = taskfile.parse(path.read_text(), str(path))
-    tasks = taskfile.validate_all(entries, str(path), check_host=False)
-    names = {t.name for t in tasks}
-    assert {"pos-sync", "payroll-export", "bank-import", "cleanup-exports"} <= names
