@@ -237,12 +237,14 @@ class PrivateSystemd:
             )
         return proc
 
-    def isolate_for_install(self) -> None:
+    def isolate_for_install(self, fresh_accounts: tuple[str, ...] = ("smartcron",)) -> None:
         """Make install.sh inside the instance change nothing on the host.
 
         Inside the instance's mount namespace only: /etc, /usr/local and /var/lib become
         copy-on-write overlays, and so does /opt: the user, the config, the units, the polkit
-        rule, the venv and the data land in the upper layers, on a tmpfs.
+        rule, the venv and the data land in the upper layers, on a tmpfs. Accounts named in
+        `fresh_accounts` that the host happens to have are removed inside, so install.sh
+        starts from a clean host whatever accounts the real one has.
         """
         layers = "/run/smartcron-overlays"  # the instance's own /run (a tmpfs)
         script = f"mkdir -p {layers} && mount -t tmpfs -o mode=0755 tmpfs {layers}\n"
@@ -263,6 +265,9 @@ class PrivateSystemd:
             "chgrp -R systemd-journal /run/log/journal && chmod 2755 /run/log/journal && "
             "chmod 2750 /run/log/journal/* && chmod 0640 /run/log/journal/*/*\n"
         )
+        for account in fresh_accounts:
+            script += f"if getent passwd {account} >/dev/null; then userdel {account}; fi\n"
+            script += f"if getent group {account} >/dev/null; then groupdel {account}; fi\n"
         self.run(["sh", "-ec", script])
         # systemd reads unit files and users through the new /etc from now on.
         self.systemctl("daemon-reload")

@@ -211,6 +211,7 @@ def test_dashboard_unit_serves_from_systemd_and_restarts(sd: SystemdEnv) -> None
     upgrade(make_engine(db_url))
     settings = {
         "SMARTCRON_CONFIG": "",
+        "SMARTCRON_SERVICE_USER": "",  # runs as the test (root), whatever accounts the host has
         "SMARTCRON_DATABASE_URL": db_url,
         "SMARTCRON_DASHBOARD_LISTEN": f"127.0.0.1:{port}",
     }

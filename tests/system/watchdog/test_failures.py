@@ -211,7 +211,11 @@ def test_systemd_restarts_a_watchdog_whose_main_loop_is_stuck(sd: SystemdEnv) ->
     db_url = f"sqlite:///{db}"
     upgrade(make_engine(db_url))
     unit = f"{sd.prefix}-smartcron-watchdog.service"
-    settings = {"SMARTCRON_CONFIG": "", "SMARTCRON_DATABASE_URL": db_url}
+    settings = {
+        "SMARTCRON_CONFIG": "",
+        "SMARTCRON_SERVICE_USER": "",
+        "SMARTCRON_DATABASE_URL": db_url,
+    }
     # Rendered for this test's installation: its database lives under /var/tmp and its
     # interpreter under /root (pyenv), and the hardening keeps both visible.
     own = OwnUnits.for_config(config.load(environ=settings), SMARTCRON)
