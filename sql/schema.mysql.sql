@@ -181,3 +181,28 @@ ALTER TABLE users ADD COLUMN must_change_password BOOL NOT NULL DEFAULT false;
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
 
+-- Running upgrade 0003 -> 0005
+
+UPDATE tasks SET run_user = 'root' WHERE run_user IS NULL OR run_user = '';
+
+ALTER TABLE tasks MODIFY run_user VARCHAR(32) NOT NULL;
+
+ALTER TABLE tasks ADD COLUMN revision BIGINT NOT NULL DEFAULT '0';
+
+ALTER TABLE tasks ADD COLUMN signature VARCHAR(80) NOT NULL DEFAULT '';
+
+CREATE TABLE sessions (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    token_hash VARCHAR(64) NOT NULL,
+    user_id INTEGER NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    last_seen_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_sessions PRIMARY KEY (id),
+    CONSTRAINT fk_sessions_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE,
+    CONSTRAINT uq_sessions_token_hash UNIQUE (token_hash)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_sessions_user_id ON sessions (user_id);
+
+UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0003';
+

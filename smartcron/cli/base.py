@@ -19,6 +19,8 @@ from smartcron.model import config
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from smartcron.model.signing import Signer
+
 
 class App:
     """Lazily loaded configuration and database engine, shared by the commands."""
@@ -31,24 +33,56 @@ class App:
         return config.load(self.config_path)
 
     @cached_property
-    def engine(self) -> Engine:
+    def unchecked_engine(self) -> Engine:
+        """The database engine, as it is (doctor examines a damaged database itself)."""
         from smartcron.db.engine import make_engine
 
         return make_engine(self.config.database_url)
 
+    @cached_property
+    def engine(self) -> Engine:
+        """The database engine; a damaged SQLite file is refused here, before any command
+        reads a part of it that happens to be intact."""
+        from smartcron.db.engine import check_integrity
+
+        check_integrity(self.unchecked_engine)
+        return self.unchecked_engine
+
 
 pass_app = click.make_pass_decorator(App)
+
+
+def signer_for(app: App) -> Signer:
+    """Return root's key that signs task definitions (created on first use): every command
+    that stores a definition signs it, and `smartcron sync` installs nothing else."""
+    from smartcron.model.signing import load_signer
+
+    return load_signer(app.config.signing_key_file, create=True)
 
 
 class SmartcronGroup(click.Group):
     """A click group that turns SmartcronError into one stderr line and its exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import sqlalchemy as sa
+
         try:
             return super().invoke(ctx)
         except SmartcronError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except sa.exc.SQLAlchemyError as exc:
+            # A database error no command expected (a damaged file, a server gone): one line
+            # with what to do, never a traceback.
+            from smartcron.db.engine import database_problem
+
+            app = ctx.obj if isinstance(ctx.obj, App) else App(None)
+            try:
+                url = app.config.database_url
+            except SmartcronError:
+                url = "(the configured database)"
+            click.echo(f"error: {database_problem(exc, url)}", err=True)
+            ctx.exit(1)
 
 
 @click.group(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.base import App, cli, pass_app, signer_for
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.errors import InvalidInput
@@ -31,7 +31,9 @@ def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
-    wanted = taskfile.validate_all(taskfile.parse(text, str(file)), str(file))
+    wanted = taskfile.validate_all(
+        taskfile.parse(text, str(file)), str(file), default_user=app.config.default_user
+    )
     with db_errors(app.engine), app.engine.begin() as conn:
         plan = plan_import(conn, wanted, prune=prune)
         for task in plan.added:
@@ -46,7 +48,7 @@ def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
         if plan.is_noop():
             click.echo(f"Nothing to do: {plan.summary()}.")
             return
-        apply_import(conn, plan, actor())
+        apply_import(conn, plan, actor(), signer_for(app))
     click.echo(
         f"Imported {file}: {plan.summary().replace(' to ', ' ')}. "
         "Next: `smartcron sync` applies it to systemd."

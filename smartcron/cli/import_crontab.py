@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.base import App, cli, pass_app, signer_for
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.errors import InvalidInput
@@ -27,8 +27,18 @@ from smartcron.ops.transfer import add_tasks, check_names_free, read_crontab
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid lines even if some are not.")
+@click.option(
+    "--user",
+    "run_as",
+    default=None,
+    metavar="ACCOUNT",
+    help="The account a user crontab's jobs run as, e.g. its owner (default: the "
+    "default_user setting). A system crontab's lines keep their own user field.",
+)
 @pass_app
-def import_crontab(app: App, file: Path, fmt: str, dry_run: bool, skip_invalid: bool) -> None:
+def import_crontab(
+    app: App, file: Path, fmt: str, dry_run: bool, skip_invalid: bool, run_as: str | None
+) -> None:
     """Create one task per schedule line of crontab FILE.
 
     Each command runs through the crontab's SHELL (default /bin/sh -c) with its environment
@@ -45,7 +55,7 @@ def import_crontab(app: App, file: Path, fmt: str, dry_run: bool, skip_invalid: 
     except OSError as exc:
         raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
     system = fmt == "system" or (fmt == "auto" and str(file.resolve()).startswith("/etc/cron"))
-    found = read_crontab(text, system=system)
+    found = read_crontab(text, system=system, user=run_as or app.config.default_user)
     tasks = found.tasks
     for note in found.notes:
         click.echo(f"  note     {note}")
@@ -56,11 +66,14 @@ def import_crontab(app: App, file: Path, fmt: str, dry_run: bool, skip_invalid: 
     with db_errors(app.engine), app.engine.begin() as conn:
         check_names_free(conn, [task for _, task in tasks])
         for line, task in tasks:
-            click.echo(f"  add      {task.name}  (line {line}: {task.schedule} {task.command[-1]})")
+            click.echo(
+                f"  add      {task.name}  (line {line}: {task.schedule} as {task.user}: "
+                f"{task.command[-1]})"
+            )
         if dry_run:
             click.echo(f"Dry run: {len(tasks)} task(s) would be added. Nothing was changed.")
             return
-        add_tasks(conn, [task for _, task in tasks], actor())
+        add_tasks(conn, [task for _, task in tasks], actor(), signer_for(app))
     click.echo(
         f"Imported {len(tasks)} task(s) from {file}. Next: `smartcron sync` installs their "
         "timers; then remove the lines from the crontab so they do not run twice."

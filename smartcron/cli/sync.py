@@ -6,10 +6,13 @@ from pathlib import Path
 
 import click
 
+from smartcron.alerting.integrity import report_refused
 from smartcron.cli.base import App, cli, pass_app
 from smartcron.cli.output import echo_json
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import list_tasks
+from smartcron.errors import OperationFailed
+from smartcron.model.signing import Signer, load_signer
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.own_units import OwnUnits
@@ -40,9 +43,17 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
     with db_errors(app.engine), app.engine.connect() as conn:
         tasks = list_tasks(conn)
     if dry_run or check:
-        # Read-only: no lock, so an unprivileged user (the maintenance timer) can check.
-        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
+        # Read-only: no lock, so an unprivileged user (the maintenance timer) can check. Only
+        # root can read the signing key; without it the definitions are not verified here.
+        signer = _signer_if_readable(app)
+        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy, signer=signer)
         _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
+        if signer is None and not as_json:
+            click.echo(
+                "  note       definitions not verified: the signing key is root's "
+                f"({app.config.signing_key_file}); run as root to verify them.",
+                err=True,
+            )
         drifted = [p for p in plans if p.action not in {"unchanged"}]
         target = sync_mod.target_drift(unit_dir, OwnUnits.for_config(app.config))
         if target and not as_json:
@@ -57,10 +68,17 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
         if check:
             click.echo("All units match the database.", err=True)
         return
+    # Only definitions signed with root's key are installed (model/signing.py).
+    signer = load_signer(app.config.signing_key_file, create=True)
     with sync_mod.locked(unit_dir):
-        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy)
+        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy, signer=signer)
         with Systemd() as systemd:
             result = sync_mod.apply(plans, unit_dir, systemd, own=OwnUnits.for_config(app.config))
+    refused = {p.name: p.error for p in plans if p.refused}
+    with db_errors(app.engine):
+        report_refused(
+            app.config, app.engine, refused, [t.name for t in tasks if t.name not in refused]
+        )
     if as_json:
         echo_json(result.as_json())
     else:
@@ -79,10 +97,23 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
         if not as_json:
             click.echo(
                 "Some tasks failed to sync (above); the others were applied. Fix the "
-                "task with `smartcron task edit` and run sync again.",
+                "task with `smartcron task edit` and run sync again."
+                + (
+                    f" {len(refused)} refused definition(s) raised a critical alert."
+                    if refused
+                    else ""
+                ),
                 err=True,
             )
         raise SystemExit(1)
+
+
+def _signer_if_readable(app: App) -> Signer | None:
+    """Return root's signing key, or None when this account cannot read it."""
+    try:
+        return load_signer(app.config.signing_key_file)
+    except OperationFailed:
+        return None
 
 
 PLAN_LABELS = {

@@ -1,4 +1,8 @@
-"""`smartcron task add|edit|rm|list|show|pause|resume|run`."""
+"""`smartcron task add|edit|rm|list|show|sign|pause|resume|run`.
+
+add, edit and sign store definitions signed with root's key (model/signing.py): they are for
+root. Environment values are shown only with --show-env (people keep secrets there).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,20 @@ from typing import Any
 
 import click
 
-from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.base import App, cli, pass_app, signer_for
 from smartcron.cli.output import echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
-from smartcron.db.tasks import delete_task, get_task, insert_task, list_tasks, update_task
+from smartcron.db.tasks import (
+    delete_task,
+    get_task,
+    insert_task,
+    list_tasks,
+    sign_task,
+    update_task,
+)
 from smartcron.errors import InvalidInput, OperationFailed
-from smartcron.model.task import FIELD_SPECS, Task
+from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
 from smartcron.ops.control import run_now, set_paused, wait_for_run
 
@@ -53,9 +64,21 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
 def _describe(task: Task) -> str:
     state = "paused" if task.paused else "active"
     return (
-        f"'{task.name}' ({state}): runs {task.schedule!r} in {task.timezone}, "
+        f"'{task.name}' ({state}): runs {task.schedule!r} in {task.timezone} as {task.user}, "
         f"timeout {task.to_dict()['timeout']}, retries {task.retries}"
     )
+
+
+SHOW_ENV = click.option(
+    "--show-env",
+    is_flag=True,
+    help="Show environment values too (hidden by default: people keep secrets there).",
+)
+
+
+def _shown(task: Task, show_env: bool) -> dict[str, Any]:
+    data = task.to_dict()
+    return data if show_env else hide_secrets(data)
 
 
 @cli.group()
@@ -84,9 +107,10 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
     data = _given(options)
     if "env" in data:
         data["env"] = list(data["env"])
-    new = validate_task({"name": name, **data})
+    new = validate_task({"name": name, **data}, default_user=app.config.default_user)
+    signer = signer_for(app)
     with db_errors(app.engine), app.engine.begin() as conn:
-        insert_task(conn, new, actor())
+        insert_task(conn, new, actor(), signer=signer)
     click.echo(f"Added task {_describe(new)}.")
     click.echo("Next: `smartcron sync` installs its timer.")
 
@@ -115,11 +139,11 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
         for key in unset_env:
             env.pop(key, None)
         data["env"] = env
-        new = validate_task(data, base=old)
+        new = validate_task(data, base=old, default_user=app.config.default_user)
         if new == old:
             click.echo(f"Task '{name}' already has these settings; nothing changed.")
             return
-        update_task(conn, new, actor())
+        update_task(conn, new, actor(), signer=signer_for(app))
     click.echo(f"Updated task {_describe(new)}.")
     click.echo("Next: `smartcron sync` applies the change to its timer and service.")
 
@@ -146,8 +170,9 @@ def task_rm(app: App, name: str, yes: bool) -> None:
 @task.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of task objects.")
 @click.option("--category", default=None, help="Only tasks in this category.")
+@SHOW_ENV
 @pass_app
-def task_list(app: App, as_json: bool, category: str | None) -> None:
+def task_list(app: App, as_json: bool, category: str | None, show_env: bool) -> None:
     """List tasks.
 
     \b
@@ -158,7 +183,7 @@ def task_list(app: App, as_json: bool, category: str | None) -> None:
     with db_errors(app.engine), app.engine.connect() as conn:
         found = [t for t in list_tasks(conn) if category in (None, t.category)]
     if as_json:
-        echo_json([t.to_dict() for t in found])
+        echo_json([_shown(t, show_env) for t in found])
         return
     if not found:
         click.echo(
@@ -166,17 +191,28 @@ def task_list(app: App, as_json: bool, category: str | None) -> None:
         )
         return
     rows = [
-        (t.name, t.schedule, t.timezone, t.category, t.priority, "paused" if t.paused else "active")
+        (
+            t.name,
+            t.schedule,
+            t.timezone,
+            t.user,
+            t.category,
+            t.priority,
+            "paused" if t.paused else "active",
+        )
         for t in found
     ]
-    click.echo(table(["NAME", "SCHEDULE", "TIMEZONE", "CATEGORY", "PRIORITY", "STATE"], rows))
+    click.echo(
+        table(["NAME", "SCHEDULE", "TIMEZONE", "USER", "CATEGORY", "PRIORITY", "STATE"], rows)
+    )
 
 
 @task.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the task as a JSON object.")
+@SHOW_ENV
 @pass_app
-def task_show(app: App, name: str, as_json: bool) -> None:
+def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
     """Show every field of task NAME.
 
     \b
@@ -185,7 +221,7 @@ def task_show(app: App, name: str, as_json: bool) -> None:
     """
     with db_errors(app.engine), app.engine.connect() as conn:
         found = get_task(conn, name)
-    data = found.to_dict()
+    data = _shown(found, show_env)
     if as_json:
         echo_json(data)
         return
@@ -205,6 +241,43 @@ def _plain(key: str, value: Any) -> str:
     if value is None or value == "":
         return "-"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@task.command("sign")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--unsigned", is_flag=True, help="Every task that has no signature at all.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def task_sign(app: App, names: tuple[str, ...], unsigned: bool, yes: bool) -> None:
+    """Approve the definitions of tasks NAME... as they are in the database (as root).
+
+    `smartcron sync` installs only signed definitions. Sign a task that sync refused once
+    you have checked it (`smartcron task show NAME --show-env`); install.sh signs the tasks of
+    an older smartcron with --unsigned when it creates the key.
+
+    
+    Example:
+      sudo smartcron task sign pos-sync
+      sudo smartcron task sign --unsigned --yes
+    """
+    if not names and not unsigned:
+        raise InvalidInput("NAME", "", "name the tasks to sign, or give --unsigned")
+    signer = signer_for(app)
+    with db_errors(app.engine), app.engine.begin() as conn:
+        chosen = [get_task(conn, n) for n in names]
+        if unsigned:
+            named = set(names)
+            chosen += [t for t in list_tasks(conn) if not t.signature and t.name not in named]
+        for found in chosen:
+            click.echo(
+                f"  sign     {found.name}: as {found.user}: {shlex.join(found.command)}"
+                + (f"  (env: {', '.join(k for k, _ in found.env)})" if found.env else "")
+            )
+        if chosen and not yes:
+            click.confirm(f"Sign {len(chosen)} definition(s) as shown?", abort=True)
+        for found in chosen:
+            sign_task(conn, found.name, actor(), signer=signer)
+    click.echo(f"Signed {len(chosen)} task definition(s). Next: `smartcron sync` installs them.")
 
 
 @task.command("pause")

@@ -88,7 +88,7 @@ tasks = sa.Table(
     sa.Column("memory_max", sa.BigInteger, nullable=True),
     sa.Column("cpu_quota", sa.Integer, nullable=True),
     sa.Column("nice", sa.Integer, nullable=True),
-    sa.Column("run_user", sa.String(32), nullable=True),
+    sa.Column("run_user", sa.String(32), nullable=False),
     sa.Column("run_group", sa.String(32), nullable=True),
     sa.Column("workdir", sa.String(4096), nullable=True),
     sa.Column("env", JSONText, nullable=False),
@@ -102,6 +102,9 @@ tasks = sa.Table(
     sa.Column("catch_up", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The signed definition (model/signing.py): root's sync installs nothing else.
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("signature", sa.String(80), nullable=False, server_default=""),
     **TABLE_OPTS,
 )
 
@@ -228,6 +231,19 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_used_at", UTCDateTime, nullable=True),
+    **TABLE_OPTS,
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of the session id in the cookie: the id itself is never stored.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Index("ix_sessions_user_id", "user_id"),
     **TABLE_OPTS,
 )
 

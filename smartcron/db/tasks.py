@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 from smartcron.db.audit import audit
 from smartcron.db.schema import tasks, utcnow
 from smartcron.errors import InvalidInput, NotFound
-from smartcron.model.task import FIELD_SPECS, Task
+from smartcron.model.signing import Signer, next_revision
+from smartcron.model.task import FIELD_SPECS, Task, env_changes, hide_secrets
 
 
 def task_values(task: Task) -> dict[str, Any]:
@@ -21,9 +22,14 @@ def task_values(task: Task) -> dict[str, Any]:
 
 
 def row_to_task(row: sa.Row[Any]) -> Task:
-    """Given a tasks row, return the Task."""
+    """Given a tasks row, return the Task (with its revision and signature)."""
     m = row._mapping
-    return Task(id=m["id"], **{spec.name: spec.loaded(m[spec.column]) for spec in FIELD_SPECS})
+    return Task(
+        id=m["id"],
+        revision=m["revision"],
+        signature=m["signature"],
+        **{spec.name: spec.loaded(m[spec.column]) for spec in FIELD_SPECS},
+    )
 
 
 def list_tasks(conn: Connection) -> list[Task]:
@@ -45,8 +51,14 @@ def get_task(conn: Connection, name: str) -> Task:
     return task
 
 
-def insert_task(conn: Connection, task: Task, who: str) -> Task:
-    """Insert a new task (inside the caller's transaction) and audit it; return it with its id."""
+def _signed(task: Task, signer: Signer, previous_revision: int) -> Task:
+    revised = dataclasses.replace(task, revision=next_revision(previous_revision))
+    return dataclasses.replace(revised, signature=signer.sign(revised))
+
+
+def insert_task(conn: Connection, task: Task, who: str, *, signer: Signer) -> Task:
+    """Insert a new task, signed (inside the caller's transaction), and audit it; return it
+    with its id."""
     if find_task(conn, task.name) is not None:
         raise InvalidInput(
             "name",
@@ -54,30 +66,75 @@ def insert_task(conn: Connection, task: Task, who: str) -> Task:
             "a task with this name already exists; use `smartcron task edit` to change it",
         )
     now = utcnow()
+    signed = _signed(task, signer, 0)
     result = conn.execute(
-        tasks.insert().values(**task_values(task), created_at=now, updated_at=now)
+        tasks.insert().values(
+            **task_values(signed),
+            revision=signed.revision,
+            signature=signed.signature,
+            created_at=now,
+            updated_at=now,
+        )
     )
-    audit(conn, who, "task.add", task.name, task.to_dict())
+    audit(conn, who, "task.add", task.name, hide_secrets(task.to_dict()))
     key = result.inserted_primary_key
-    return dataclasses.replace(task, id=key[0] if key else None)
+    return dataclasses.replace(signed, id=key[0] if key else None)
 
 
-def update_task(conn: Connection, task: Task, who: str) -> Task:
-    """Replace the stored task of the same name (inside the caller's transaction)."""
+def update_task(conn: Connection, task: Task, who: str, *, signer: Signer) -> Task:
+    """Replace the stored task of the same name with `task`, signed, inside the caller's
+    transaction; audit what changed (environment values are never written to the log)."""
     before = get_task(conn, task.name)
+    signed = _signed(task, signer, before.revision)
     conn.execute(
         tasks.update()
         .where(tasks.c.name == task.name)
-        .values(**task_values(task), updated_at=utcnow())
+        .values(
+            **task_values(signed),
+            revision=signed.revision,
+            signature=signed.signature,
+            updated_at=utcnow(),
+        )
     )
-    after = task.to_dict()
-    changes = {k: [v, after[k]] for k, v in before.to_dict().items() if after[k] != v}
+    old, new = before.to_dict(), task.to_dict()
+    changes: dict[str, Any] = {k: [v, new[k]] for k, v in old.items() if new[k] != v and k != "env"}
+    if old["env"] != new["env"]:
+        changes["env"] = env_changes(old["env"], new["env"])
     audit(conn, who, "task.edit", task.name, changes)
-    return dataclasses.replace(task, id=before.id)
+    return dataclasses.replace(signed, id=before.id)
+
+
+def sign_task(conn: Connection, name: str, who: str, *, signer: Signer) -> Task:
+    """Sign task `name` as it is stored (root approves the row), inside the caller's
+    transaction; audit it."""
+    task = get_task(conn, name)
+    signed = _signed(task, signer, task.revision)
+    conn.execute(
+        tasks.update()
+        .where(tasks.c.name == name)
+        .values(revision=signed.revision, signature=signed.signature, updated_at=utcnow())
+    )
+    audit(conn, who, "task.sign", name, hide_secrets(task.to_dict()))
+    return signed
+
+
+def set_task_paused(conn: Connection, name: str, paused: bool, who: str) -> Task:
+    """Pause or resume task `name` (inside the caller's transaction); return the task.
+
+    Pausing is not part of the signed definition: the dashboard does it without root's key.
+    """
+    task = get_task(conn, name)
+    if task.paused != paused:
+        conn.execute(
+            tasks.update().where(tasks.c.name == name).values(paused=paused, updated_at=utcnow())
+        )
+        audit(conn, who, "task.edit", name, {"paused": [task.paused, paused]})
+        task = dataclasses.replace(task, paused=paused)
+    return task
 
 
 def delete_task(conn: Connection, name: str, who: str) -> None:
     """Delete a task (its run history stays, keyed by name) inside the caller's transaction."""
     task = get_task(conn, name)
     conn.execute(tasks.delete().where(tasks.c.name == name))
-    audit(conn, who, "task.rm", name, task.to_dict())
+    audit(conn, who, "task.rm", name, hide_secrets(task.to_dict()))

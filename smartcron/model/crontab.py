@@ -137,7 +137,7 @@ def parse(text: str, *, system: bool, prefix: str = "cron") -> ParsedCrontab:
             data["env"] = dict(env)
         if timezone:
             data["timezone"] = timezone
-        if user and user != "root":
-            data["user"] = user
+        if user:
+            data["user"] = user  # root stays root, written out
         result.entries.append(CrontabEntry(lineno, data))
     return result

@@ -63,20 +63,28 @@ class Task:
     timezone: str = _spec("", "IANA timezone of the schedule (default: the host's).")
     timeout: int = _spec(
         3600,
-        "Kill the run after this long, e.g. 30s, 10m, 2h (default 1h).",
+        "Kill the run after this long, e.g. 30s, 10m, 2h; at most 365d (default 1h).",
         kind=DURATION,
         column="timeout_s",
     )
     retries: int = _spec(0, "Retry a failed run this many times, 0-10 (default 0).")
     retry_delay: int = _spec(
-        30, "Wait between retries, e.g. 30s (default 30s).", kind=DURATION, column="retry_delay_s"
+        30,
+        "Wait between retries, e.g. 30s; at most 365d (default 30s).",
+        kind=DURATION,
+        column="retry_delay_s",
     )
     memory_max: int | None = _spec(
-        None, "Kill the run above this memory, e.g. 512M, 1G.", kind=SIZE
+        None, "Kill the run above this memory, e.g. 512M, 1G; at most 1024T.", kind=SIZE
     )
     cpu_quota: int | None = _spec(None, "CPU limit in percent of one CPU, e.g. 50%.", kind=PERCENT)
     nice: int | None = _spec(None, "Scheduling niceness, -20 to 19.")
-    user: str | None = _spec(None, "Run as this system user (default root).", column="run_user")
+    user: str = _spec(
+        "",
+        "Run as this system user (default: the default_user setting, nobody unless set; "
+        "root only when you write --user root).",
+        column="run_user",
+    )
     group: str | None = _spec(None, "Run with this group.", column="run_group")
     workdir: str | None = _spec(None, "Working directory (absolute path).")
     env: tuple[tuple[str, str], ...] = _spec(
@@ -92,7 +100,7 @@ class Task:
     alert_after: int = _spec(1, "Alert only after this many consecutive failures.")
     warn_after: int | None = _spec(
         None,
-        "Raise a long-run alert when a run lasts longer than this.",
+        "Raise a long-run alert when a run lasts longer than this (at most 365d).",
         kind=DURATION,
         column="warn_after_s",
     )
@@ -106,6 +114,9 @@ class Task:
         True, "Run once after downtime if a run was missed (default on).", flag=None
     )
     id: int | None = field(default=None, compare=False, metadata={"internal": True})
+    # Set when stored by a signing command (model/signing.py); not part of the definition.
+    revision: int = field(default=0, compare=False, metadata={"internal": True})
+    signature: str = field(default="", compare=False, metadata={"internal": True})
 
     def to_dict(self) -> dict[str, Any]:
         """Return the task as plain data with human units: the YAML/JSON form of a task."""
@@ -168,6 +179,31 @@ class FieldSpec:
         if isinstance(self.default, bool):
             return bool(value)
         return value
+
+
+HIDDEN = "(hidden)"
+
+
+def hide_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    """Given a task's plain form (`to_dict`), return it with environment values hidden: people
+    keep tokens and passwords there. Only an admin who asks sees them (docs/dashboard.md)."""
+    env = data.get("env") or {}
+    return {**data, "env": {key: HIDDEN for key in env}}
+
+
+def env_changes(old: dict[str, str], new: dict[str, str]) -> str:
+    """Given two environments, say which variables were added, removed or changed (names
+    only, never values)."""
+    parts = [
+        f"{verb} {', '.join(keys)}"
+        for verb, keys in (
+            ("added", sorted(set(new) - set(old))),
+            ("removed", sorted(set(old) - set(new))),
+            ("changed", sorted(k for k in set(old) & set(new) if old[k] != new[k])),
+        )
+        if keys
+    ]
+    return "; ".join(parts) or "unchanged"
 
 
 FIELD_SPECS: tuple[FieldSpec, ...] = tuple(

@@ -24,12 +24,12 @@ from smartcron.db.audit import audit
 from smartcron.db.engine import db_errors
 from smartcron.db.schema import executions
 from smartcron.db.state import MANUAL_PREFIX, set_state
-from smartcron.db.tasks import get_task, update_task
+from smartcron.db.tasks import get_task, set_task_paused
 from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
 from smartcron.model.outcome import Verdict, explain
+from smartcron.model.signing import load_signer
 from smartcron.model.task import Task
-from smartcron.model.validate import validate_task
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd import units
 from smartcron.systemd.bus import RUNNING_STATES, Systemd, invocation_hex, usec_to_datetime
@@ -146,11 +146,7 @@ def _recorded_id(engine: Engine, invocation: str, patience: float = 3.0) -> int 
 def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str) -> Task:
     """Pause or resume task `name` in the database and in systemd; return the task."""
     with db_errors(engine), engine.begin() as conn:
-        task = get_task(conn, name)
-        if task.paused != paused:
-            task = update_task(
-                conn, validate_task({"paused": paused}, base=task, check_host=False), who
-            )
+        task = set_task_paused(conn, name, paused, who)
     if os.geteuid() == 0:
         apply_task(config, task)
         return task
@@ -171,8 +167,12 @@ def apply_task(config: Config, task: Task) -> None:
     """Bring one task's units and timer in line with the database (root only)."""
     unit_dir = Path(config.unit_dir)
     try:
+        # Root installs only the signed definition, as `smartcron sync` does.
+        signer = load_signer(config.signing_key_file, create=True)
         with sync_mod.locked(unit_dir), Systemd() as systemd:
-            plans = sync_mod.plan([task], unit_dir, accuracy=config.timer_accuracy, prune=False)
+            plans = sync_mod.plan(
+                [task], unit_dir, accuracy=config.timer_accuracy, signer=signer, prune=False
+            )
             failed = sync_mod.apply(
                 plans, unit_dir, systemd, own=OwnUnits.for_config(config)
             ).failed

@@ -8,6 +8,7 @@ journal (persistent) and disk space. Any "fail" makes the command exit 1.
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,16 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from smartcron.alerting.integrity import refused_alerts
+from smartcron.db.engine import integrity_problem
 from smartcron.db.migrate import current_revision, head_revision
 from smartcron.db.schema import health_checks
 from smartcron.db.tasks import list_tasks
-from smartcron.errors import SmartcronError
-from smartcron.model.config import Config
+from smartcron.errors import OperationFailed, SmartcronError
+from smartcron.model.config import Config, dashboard_tls
+from smartcron.model.signing import Signer, load_signer
 from smartcron.ops import health
+from smartcron.ops.tls import certificate_fingerprint, client_context
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.journal import JOURNAL_GROUP, Journal, account_can_read
@@ -41,6 +46,16 @@ class Finding:
 
 
 def check_database(engine: Engine) -> Finding:
+    """Is the database reachable, sound (a full quick_check of a SQLite file) and migrated?"""
+    damage = integrity_problem(engine)  # every page, however long it takes
+    if damage:
+        return Finding(
+            "database",
+            "fail",
+            f"the SQLite file is damaged: {damage}",
+            "stop smartcron-watchdog and smartcron-dashboard, move the file aside and "
+            '`smartcron restore` the newest backup (docs/operations.md, "A damaged database")',
+        )
     try:
         current = current_revision(engine)
     except SmartcronError as exc:
@@ -56,21 +71,61 @@ def check_database(engine: Engine) -> Finding:
     return Finding("database", "ok", f"reachable, schema {head} (latest)")
 
 
-def check_units(config: Config, engine: Engine) -> Finding:
+def check_units(config: Config, engine: Engine) -> list[Finding]:
+    """Return two findings: do the units match the database, and are the definitions the
+    ones root signed (verified with root's key; without it, from the alerts sync raised)."""
     unit_dir = Path(config.unit_dir)
     with engine.connect() as conn:
         tasks = list_tasks(conn)
-    plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy)
-    drifted = [p.name for p in plans if p.action != "unchanged"]
+    try:
+        signer: Signer | None = load_signer(config.signing_key_file)
+    except OperationFailed:
+        signer = None  # not root: the key is root's alone
+    plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy, signer=signer)
+    refused = [p for p in plans if p.refused]
+    drifted = [p.name for p in plans if p.action != "unchanged" and not p.refused]
     drifted += sync_mod.target_drift(unit_dir, OwnUnits.for_config(config))
+    findings = []
     if drifted:
-        return Finding(
-            "units",
-            "fail",
-            f"{len(drifted)} unit(s) differ from the database: {', '.join(drifted[:5])}",
-            "smartcron sync --dry-run (to see why), then smartcron sync (as root)",
+        findings.append(
+            Finding(
+                "units",
+                "fail",
+                f"{len(drifted)} unit(s) differ from the database: {', '.join(drifted[:5])}",
+                "smartcron sync --dry-run (to see why), then smartcron sync (as root)",
+            )
         )
-    return Finding("units", "ok", f"{len(tasks)} task(s), every unit matches the database")
+    else:
+        findings.append(
+            Finding("units", "ok", f"{len(tasks)} task(s), every unit matches the database")
+        )
+    if signer is None:
+        alerted = refused_alerts(engine)
+        refused_names = [name for name, _summary in alerted]
+        how = "according to the alerts of root's last sync (run doctor as root to verify)"
+    else:
+        refused_names = [p.name for p in refused]
+        how = "verified with root's signing key"
+    if refused_names:
+        first = next((p.error for p in refused), "") or refused_alerts(engine)[0][1]
+        findings.append(
+            Finding(
+                "definitions",
+                "fail",
+                f"{len(refused_names)} task definition(s) changed outside smartcron, "
+                f"{how}: {', '.join(refused_names[:5])}; sync does not install them. "
+                f"{refused_names[0]}: {first}",
+                "check each with `smartcron task show NAME --show-env`, then "
+                "`sudo smartcron task edit NAME ...` or `sudo smartcron task sign NAME`",
+            )
+        )
+    elif signer is None:
+        findings.append(Finding("definitions", "ok", f"no definition was refused, {how}"))
+    else:
+        findings.append(
+            Finding("definitions", "ok", f"every definition is the one root signed ({how})")
+        )
+    return findings
 
 
 def check_watchdog(systemd: Systemd, engine: Engine, now: dt.datetime) -> Finding:
@@ -98,12 +153,18 @@ def check_watchdog(systemd: Systemd, engine: Engine, now: dt.datetime) -> Findin
 
 def check_dashboard(config: Config) -> Finding:
     host, _, port = config.dashboard_listen.rpartition(":")
-    host = "127.0.0.1" if host in ("0.0.0.0", "") else host.strip("[]")  # noqa: S104
-    url = f"http://{host}:{port}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        tls = dashboard_tls(config, host.strip("[]"))
+    except SmartcronError as exc:
+        return Finding("dashboard", "fail", str(exc), 'docs/install.md, "HTTPS"')
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host.strip("[]")  # noqa: S104
+    host = f"[{host}]" if ":" in host else host
+    url = f"{'https' if tls else 'http'}://{host}:{port}/healthz"
+    try:
+        context = client_context(tls[0]) if tls else None
+        with urllib.request.urlopen(url, timeout=5, context=context) as answer:  # noqa: S310
             status = answer.status
-    except OSError as exc:
+    except (OSError, ssl.SSLError, SmartcronError) as exc:
         return Finding(
             "dashboard",
             "fail",
@@ -114,7 +175,10 @@ def check_dashboard(config: Config) -> Finding:
         return Finding(
             "dashboard", "fail", f"{url} answered {status}", f"journalctl -u {DASHBOARD}"
         )
-    return Finding("dashboard", "ok", f"answers at {url}")
+    if tls:
+        fingerprint = certificate_fingerprint(tls[0])
+        return Finding("dashboard", "ok", f"answers at {url}, certificate SHA-256 {fingerprint}")
+    return Finding("dashboard", "ok", f"answers at {url} (plain HTTP, this host only)")
 
 
 def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
@@ -177,7 +241,7 @@ def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
     findings = [Finding("config", "ok", f"valid ({config.source})"), check_database(engine)]
     database_ok = findings[-1].status == "ok"
     if database_ok:
-        findings.append(check_units(config, engine))
+        findings += check_units(config, engine)
     try:
         with Systemd() as systemd:
             if database_ok:

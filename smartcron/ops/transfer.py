@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from smartcron.db.tasks import delete_task, insert_task, list_tasks, update_task
 from smartcron.errors import InvalidInput
 from smartcron.model import crontab, taskfile
+from smartcron.model.signing import Signer
 from smartcron.model.task import Task
 from smartcron.model.validate import validate_task
 
@@ -23,12 +24,12 @@ def plan_import(conn: Connection, wanted: Sequence[Task], *, prune: bool) -> tas
     return taskfile.plan(list_tasks(conn), wanted, prune=prune)
 
 
-def apply_import(conn: Connection, plan: taskfile.Plan, who: str) -> None:
-    """Apply an import plan inside the caller's transaction."""
+def apply_import(conn: Connection, plan: taskfile.Plan, who: str, signer: Signer) -> None:
+    """Apply an import plan inside the caller's transaction, signing what it stores."""
     for task in plan.added:
-        insert_task(conn, task, who)
+        insert_task(conn, task, who, signer=signer)
     for _old, new in plan.changed:
-        update_task(conn, new, who)
+        update_task(conn, new, who, signer=signer)
     for task in plan.removed:
         delete_task(conn, task.name, who)
 
@@ -42,13 +43,17 @@ class CrontabImport:
     notes: list[str] = field(default_factory=list)
 
 
-def read_crontab(text: str, *, system: bool) -> CrontabImport:
-    """Given crontab text, return its entries validated as tasks, with every problem found."""
+def read_crontab(text: str, *, system: bool, user: str) -> CrontabImport:
+    """Given crontab text, return its entries validated as tasks, with every problem found.
+
+    A system crontab's lines keep their own user field (root included); the lines of a user
+    crontab run as `user`.
+    """
     parsed = crontab.parse(text, system=system)
     out = CrontabImport(problems=list(parsed.problems), notes=list(parsed.notes))
     for entry in parsed.entries:
         try:
-            out.tasks.append((entry.line, validate_task(entry.data)))
+            out.tasks.append((entry.line, validate_task(entry.data, default_user=user)))
         except InvalidInput as exc:
             out.problems.append(f"line {entry.line}: {exc}")
     out.problems.sort(key=_line_number)
@@ -68,11 +73,11 @@ def check_names_free(conn: Connection, tasks: Sequence[Task]) -> None:
         )
 
 
-def add_tasks(conn: Connection, tasks: Sequence[Task], who: str) -> None:
-    """Insert new tasks (a crontab import) in the caller's transaction, all or none."""
+def add_tasks(conn: Connection, tasks: Sequence[Task], who: str, signer: Signer) -> None:
+    """Insert new tasks (a crontab import), signed, in the caller's transaction, all or none."""
     check_names_free(conn, tasks)
     for task in tasks:
-        insert_task(conn, task, who)
+        insert_task(conn, task, who, signer=signer)
 
 
 def _line_number(problem: str) -> int:

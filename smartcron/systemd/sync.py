@@ -20,6 +20,8 @@ from pathlib import Path
 
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.fileio import atomic_write, fsync_dir
+from smartcron.model import signing
+from smartcron.model.signing import Signer
 from smartcron.model.task import Task
 from smartcron.systemd import units
 from smartcron.systemd.bus import NEVER, Systemd
@@ -41,6 +43,7 @@ class TaskPlan:
     link: bool | None = None  # True: add wants-link, False: remove it, None: leave
     paused: bool = False
     error: str = ""
+    refused: bool = False  # its definition failed signature verification (model/signing.py)
 
 
 @dataclass
@@ -112,17 +115,31 @@ def _links(unit_dir: Path) -> set[str]:
 
 
 def plan(
-    tasks: Sequence[Task], unit_dir: Path, *, accuracy: str, prune: bool = True
+    tasks: Sequence[Task],
+    unit_dir: Path,
+    *,
+    accuracy: str,
+    signer: Signer | None,
+    prune: bool = True,
 ) -> list[TaskPlan]:
     """Given the tasks and the unit directory, return one TaskPlan per task (and orphan).
 
-    With prune=False (syncing a single task) units of tasks not given are left alone.
+    With a `signer` (root's key), a task whose definition is not the one root signed is
+    refused: it fails, and its installed units stay as they are (the last signed definition).
+    Without one (an unprivileged check), nothing is verified. With prune=False (syncing a
+    single task) units of tasks not given are left alone.
     """
     on_disk = scan(unit_dir)
     links = _links(unit_dir)
     plans: list[TaskPlan] = []
     for task in tasks:
         current = on_disk.pop(task.name, {})
+        if signer is not None:
+            installed = units.installed_revision(current.get(units.service_name(task.name), ""))
+            problem = signing.refusal(task, signer, installed)
+            if problem:
+                plans.append(TaskPlan(task.name, "failed", error=problem, refused=True))
+                continue
         want_link = not task.paused
         linked = units.timer_name(task.name) in links
         if linked == want_link and _untouched(task, current, accuracy):

@@ -39,6 +39,17 @@ def escape_specifiers(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def unit_text(value: str) -> str:
+    """Given free text for a unit setting (a description, a path), return it safe to write
+    after `Key=`: `%` specifiers neutralised, and never ending in a backslash, which systemd
+    reads as "continued on the next line" and which would swallow the next setting. A space
+    after it ends the line there; systemd strips the space, so the value is unchanged."""
+    if any(ch in value for ch in "\n\r\0"):
+        raise InvalidInput("unit text", value, "must be a single line (no newline or NUL)")
+    text = escape_specifiers(value)
+    return text + " " if text.endswith("\\") else text
+
+
 def _c_escape(value: str) -> str:
     out = []
     for ch in value:
@@ -105,6 +116,7 @@ def jinja() -> Any:
         autoescape=False,  # noqa: S701
     )
     env.filters["spec"] = escape_specifiers
+    env.filters["unit"] = unit_text
     return env
 
 
@@ -127,7 +139,10 @@ def _templates_digest() -> str:
 
 def fingerprint(task: Task, accuracy: str) -> str:
     """Return a digest of every input of a task's unit files (task, settings, templates)."""
-    text = f"{task.config_hash()}|{task.id}|{accuracy}|{_templates_digest()}|{__version__}"
+    text = (
+        f"{task.config_hash()}|{task.id}|{task.revision}|{accuracy}|{_templates_digest()}|"
+        f"{__version__}"
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -152,8 +167,20 @@ def is_pristine(text: str, expected_fingerprint: str) -> bool:
     )
 
 
+_REVISION_RE = re.compile(r"^X-Smartcron-Revision=(\d+)$", re.MULTILINE)
+
+
+def installed_revision(text: str) -> int | None:
+    """Given a generated service file, return the signed revision it was rendered from."""
+    match = _REVISION_RE.search(text)
+    return int(match.group(1)) if match else None
+
+
 def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
     """Given a task, return its service and timer files (sealed with their checksum)."""
+    if not task.user:
+        # An empty User= means root to systemd: root is only ever written out.
+        raise InvalidInput("user", task.user, "a task must name the account it runs as")
     service = service_name(task.name)
     env = jinja()
     common = {

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from smartcron.cli import cli
 from smartcron.db.schema import metadata
+from smartcron.model.signing import Signer, load_signer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # The checkout: docs, examples, install.sh and the schema file are read from here.
@@ -63,3 +64,10 @@ class TestDB:
                 t.name: sorted((tuple(r) for r in conn.execute(sa.select(t))), key=repr)
                 for t in metadata.sorted_tables
             }
+
+
+def signer() -> Signer:
+    """The signing key the CLI uses in this test (system tier: the session's key file), or a
+    fixed key for pure unit tests."""
+    path = os.environ.get("SMARTCRON_SIGNING_KEY_FILE")
+    return load_signer(path) if path else Signer(b"unit-test-key".ljust(32, b"."), "(unit test)")

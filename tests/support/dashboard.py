@@ -15,6 +15,8 @@ from smartcron.db.tasks import insert_task
 from smartcron.model.validate import validate_task
 from smartcron.ops import users
 
+from support import signer
+
 PASSWORD = "correct horse battery"
 
 
@@ -35,7 +37,7 @@ def add_task(engine: Engine, name: str, **extra: Any) -> None:
         check_host=False,
     )
     with engine.begin() as conn:
-        insert_task(conn, task, "test")
+        insert_task(conn, task, "test", signer=signer())
 
 
 def add_run(engine: Engine, task: str, outcome: str = "success", **extra: Any) -> int:

@@ -29,6 +29,7 @@ from smartcron.db.engine import make_engine, redact
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import metadata
 from smartcron.model import config
+from smartcron.model.signing import load_signer
 from smartcron.systemd.sandbox import PrivateSystemd, available
 from smartcron.watchdog.service import Watchdog
 
@@ -39,14 +40,30 @@ from support.systemd import SystemdEnv
 
 EMPTY_CONFIG = str(Path(__file__).resolve().parent.parent / "data" / "empty.toml")
 # Hermetic defaults for every test: no config file, smartcron's own units run as the caller
-# (whatever accounts the host has), and no dashboard address that might be taken.
-HERMETIC_ENV = {"SMARTCRON_CONFIG": EMPTY_CONFIG, "SMARTCRON_SERVICE_USER": ""}
+# (whatever accounts the host has), the dashboard on plain HTTP (loopback; the install test
+# serves HTTPS), and no dashboard address that might be taken.
+HERMETIC_ENV = {
+    "SMARTCRON_CONFIG": EMPTY_CONFIG,
+    "SMARTCRON_SERVICE_USER": "",
+    "SMARTCRON_TLS_CERTIFICATE": "",
+}
+
+
+@pytest.fixture(scope="session")
+def signing_key_file() -> Iterator[str]:
+    """The session's task-signing key (root's key in production), in a private directory."""
+    directory = tempfile.mkdtemp(prefix="smartcron-key-")
+    path = os.path.join(directory, "signing.key")
+    load_signer(path, create=True)
+    yield path
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic(monkeypatch: pytest.MonkeyPatch, signing_key_file: str) -> None:
     for key, value in HERMETIC_ENV.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SMARTCRON_SIGNING_KEY_FILE", signing_key_file)
     # The dashboard address doctor checks: a port nothing listens on, never the host's 8080.
     monkeypatch.setenv("SMARTCRON_DASHBOARD_LISTEN", f"127.0.0.1:{free_port()}")
 
@@ -144,9 +161,11 @@ def unit_prefix() -> str:
 
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
-    """A host directory that processes inside the private systemd can see (not under /tmp)."""
+    """A host directory that processes inside the private systemd can see (not under /tmp),
+    writable like /tmp: tasks run as the unprivileged default_user (nobody) unless a test says
+    otherwise."""
     path = Path(tempfile.mkdtemp(prefix="smartcron-test-", dir="/var/tmp"))
-    path.chmod(0o755)
+    path.chmod(0o1777)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

@@ -83,7 +83,8 @@ def test_single_source_dashboard_filters_list_every_outcome(tmp_path: Path) -> N
 
 def test_single_source_task_fields_make_the_columns() -> None:
     columns = {c.name for c in tasks_table.columns}
-    assert columns == {spec.column for spec in FIELD_SPECS} | {"id", "created_at", "updated_at"}
+    internal = {"id", "created_at", "updated_at", "revision", "signature"}
+    assert columns == {spec.column for spec in FIELD_SPECS} | internal
 
 
 def test_single_source_every_task_field_is_validated() -> None:

@@ -51,10 +51,13 @@ def test_task_add_then_list_json_round_trips(runner: CliRunner, db: TestDB) -> N
     assert task["command"] == ["/usr/bin/echo", "synced"]
     assert task["timeout"] == "4m" and task["retries"] == 2
     assert task["timezone"] == "Pacific/Auckland"
-    assert task["env"] == {"REGION": "nz"}
+    assert task["env"] == {"REGION": "(hidden)"}  # values only when asked for
     assert task["memory_max"] == "512M" and task["cpu_quota"] == "50%"
+    assert task["user"] == "nobody"  # the default_user setting: never root unless written
     shown = json.loads(invoke(runner, "task", "show", "pos-sync", "--json").stdout)
     assert shown == task
+    revealed = json.loads(invoke(runner, "task", "list", "--json", "--show-env").stdout)
+    assert revealed[0]["env"] == {"REGION": "nz"}
 
 
 def test_task_edit_changes_only_given_fields(runner: CliRunner, db: TestDB) -> None:
@@ -63,7 +66,7 @@ def test_task_edit_changes_only_given_fields(runner: CliRunner, db: TestDB) -> N
         runner, "task", "edit", "pos-sync", "--timeout", "8m", "--env", "C=3", "--unset-env", "A"
     )
     assert result.exit_code == 0, result.stderr
-    task = json.loads(invoke(runner, "task", "show", "pos-sync", "--json").stdout)
+    task = json.loads(invoke(runner, "task", "show", "pos-sync", "--json", "--show-env").stdout)
     assert task["timeout"] == "8m"
     assert task["env"] == {"B": "2", "C": "3"}
     assert task["schedule"] == "*/5 * * * *"

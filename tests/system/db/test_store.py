@@ -15,7 +15,7 @@ from smartcron.db.schema import executions, metadata, tasks
 from smartcron.db.tasks import get_task, insert_task
 from smartcron.model.validate import validate_task
 
-from support import ROOT, TestDB
+from support import ROOT, TestDB, signer
 
 SCHEMA_FILE = ROOT / "sql" / "schema.mysql.sql"
 
@@ -129,7 +129,7 @@ def test_task_round_trips_through_store_with_unicode(db: TestDB) -> None:
         }
     )
     with db.engine.begin() as conn:
-        stored = insert_task(conn, task, "test")
+        stored = insert_task(conn, task, "test", signer=signer())
     with db.engine.connect() as conn:
         back = get_task(conn, task.name)
         count = conn.execute(sa.select(sa.func.count()).select_from(tasks)).scalar_one()

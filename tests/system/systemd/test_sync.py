@@ -8,7 +8,9 @@ import os
 import sqlalchemy as sa
 
 from smartcron.db.schema import tasks as tasks_table
+from smartcron.db.tasks import sign_task
 
+from support import signer
 from support.systemd import SystemdEnv
 
 
@@ -149,13 +151,15 @@ def test_sync_removes_deleted_task_and_never_touches_foreign_files(sd: SystemdEn
 def test_sync_invalid_task_is_reported_and_others_still_apply(sd: SystemdEnv) -> None:
     good = sd.add("good", "--command", "/bin/true", "--schedule", "@hourly")
     bad = sd.add("bad", "--command", "/bin/true", "--schedule", "@hourly")
-    # Corrupt the stored task behind the validator's back, as a bad manual SQL edit would.
+    # Corrupt the stored task behind the validator's back, as a bad manual SQL edit would, and
+    # sign it as root would (unsigned, sync refuses it before rendering: test_signing.py).
     with sd.engine.begin() as conn:
         conn.execute(
             sa.update(tasks_table)
             .where(tasks_table.c.name == bad)
             .values(command=["/bin/echo", "line1\nline2"])
         )
+        sign_task(conn, bad, "test", signer=signer())
     result = sd.run("sync", "--json")
     assert result.exit_code == 1
     out = json.loads(result.stdout)

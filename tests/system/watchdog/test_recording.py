@@ -203,6 +203,7 @@ def test_watchdog_records_a_core_dump(sd: SystemdEnv, recorder: Watchdog) -> Non
     need(pattern.startswith(("core", "|")), f"core_pattern {pattern!r} writes no core files")
     workdir = sd.shared / "cores"
     workdir.mkdir(exist_ok=True)
+    workdir.chmod(0o1777)  # the task runs as nobody, and the kernel writes the core here
     name = sd.add(
         "crash", "--command", "/bin/sh -c 'kill -SEGV $$'", "--schedule", "@yearly",
         "--workdir", str(workdir),

@@ -45,7 +45,8 @@ def test_parse_system_crontab_reads_user_field() -> None:
     assert parsed.problems == []
     assert parsed.entries[0].data["user"] == "www-data"
     assert parsed.entries[0].data["command"][-1] == "cd / && run-parts --report /etc/cron.hourly"
-    assert "user" not in parsed.entries[1].data  # root is the default
+    # root stays root, written out: never a silent default.
+    assert parsed.entries[1].data["user"] == "root"
 
 
 def test_parse_reports_unsupported_lines_with_numbers() -> None:

@@ -1,0 +1,153 @@
+"""Signed task definitions: the boundary between the `smartcron` account and root.
+
+The `smartcron` account (the dashboard, the watchdog) can write the database, and root's
+`smartcron sync` turns task rows into units that run as any user. So sync installs only
+definitions signed with a key that root alone can read (the signing_key_file setting, mode
+0600): every command that defines a task (task add/edit/sign, import, import-crontab) signs
+what it stores, and sync verifies it. A row changed behind smartcron's back, such as an
+`UPDATE tasks SET command=...`, no longer matches its signature and is refused.
+
+What is signed: every field of the task but `paused` (the dashboard pauses and resumes tasks,
+which needs no root), and the task's revision, which grows with every signed change. Sync
+also refuses a revision older than the one its installed units carry, so putting back an
+earlier signed row (a replay of a definition root has since changed) is refused as well.
+Fields at their default are left out of what is signed, so that a field added by a later
+version does not invalidate the signatures made before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import time
+from dataclasses import dataclass
+
+from smartcron.errors import OperationFailed
+from smartcron.model.task import FIELD_SPECS, Task
+
+SCHEME = "v1"
+UNSIGNED_FIELDS = frozenset({"paused"})
+KEY_BYTES = 32
+
+
+def payload(task: Task) -> bytes:
+    """Given a task, return the canonical bytes its signature covers."""
+    fields = {
+        spec.name: spec.plain(getattr(task, spec.name))
+        for spec in FIELD_SPECS
+        if spec.name not in UNSIGNED_FIELDS
+        and spec.plain(getattr(task, spec.name)) != spec.plain_default
+    }
+    body = {"scheme": SCHEME, "name": task.name, "revision": task.revision, "task": fields}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def next_revision(previous: int, now_us: int | None = None) -> int:
+    """Return the revision of a new signed change: the time in microseconds, and always more
+    than the previous revision (a clock set back must not make a change look older)."""
+    now = time.time_ns() // 1000 if now_us is None else now_us
+    return max(now, previous + 1)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A loaded signing key."""
+
+    key: bytes
+    path: str
+
+    def sign(self, task: Task) -> str:
+        """Given a task (with its revision), return its signature."""
+        digest = hmac.new(self.key, payload(task), hashlib.sha256).hexdigest()
+        return f"{SCHEME}:{digest}"
+
+    def verify(self, task: Task) -> bool:
+        """Return True if the task's stored signature is this key's signature of it."""
+        return bool(task.signature) and hmac.compare_digest(task.signature, self.sign(task))
+
+
+def refusal(task: Task, signer: Signer, installed_revision: int | None) -> str | None:
+    """Given a stored task and the revision its installed units carry, return why sync must
+    not install it, or None when it is the signed definition (and not an older one)."""
+    if not task.signature:
+        return (
+            "refused: this definition is not signed, so it was not written by a smartcron "
+            "command run as root. Check it with `smartcron task show "
+            f"{task.name}`; if it is right, sign it with `sudo smartcron task sign {task.name}`"
+        )
+    if not signer.verify(task):
+        return (
+            "refused: the definition in the database does not match its signature: it was "
+            "changed outside smartcron (its command, user or another field may have been "
+            "altered), or the signing key was replaced. The installed units keep the last "
+            "signed definition. Check it with "
+            f"`smartcron task show {task.name}`, then set it right with `sudo smartcron task "
+            f"edit {task.name} ...` or, if it is right, `sudo smartcron task sign {task.name}`"
+        )
+    if installed_revision is not None and task.revision < installed_revision:
+        return (
+            f"refused: revision {task.revision} is older than the installed revision "
+            f"{installed_revision}: an earlier signed definition was put back in the database. "
+            f"Check it with `smartcron task show {task.name}` and sign the one you want with "
+            f"`sudo smartcron task sign {task.name}`"
+        )
+    return None
+
+
+def _refuse(path: str, why: str) -> OperationFailed:
+    return OperationFailed(
+        f"signing key {path}: {why}. Task definitions are signed with a key only root can "
+        "read: define tasks and run `smartcron sync` as root (sudo); install.sh creates the "
+        "key (signing_key_file in docs/configuration.md)"
+    )
+
+
+def load_signer(path: str, *, create: bool = False) -> Signer:
+    """Return the signing key at `path`; with `create`, make a new one if there is none.
+
+    The key must be readable by its owner only (0600), and owned by root or by the caller:
+    a key someone else could read or replace protects nothing.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        if not create:
+            raise _refuse(path, "missing") from None
+        return _create(path)
+    except OSError as exc:
+        raise _refuse(path, f"cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_uid not in (0, os.geteuid()):
+            raise _refuse(path, f"owned by uid {info.st_uid}, not by root")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            raise _refuse(
+                path, f"mode {stat.S_IMODE(info.st_mode):o} lets others read it; chmod 600 it"
+            )
+        text = handle.read().decode("ascii", "replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < KEY_BYTES:
+        raise _refuse(path, f"not a key (expected {KEY_BYTES * 2} hexadecimal digits)")
+    return Signer(key, path)
+
+
+def _create(path: str) -> Signer:
+    key = secrets.token_bytes(KEY_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return load_signer(path)  # made meanwhile by another command: use that one
+    except OSError as exc:
+        raise _refuse(path, f"cannot be created ({exc.strerror})") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Signer(key, path)
