@@ -13,15 +13,18 @@ import secrets
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.engine import Engine
 
-from smartcron.db.engine import make_engine
+from smartcron.db.engine import database_problem, make_engine
 from smartcron.db.state import SECRET_KEY, get_state, set_state
 from smartcron.model import config as config_mod
 from smartcron.model.outcome import OUTCOMES
-from smartcron.ops import users
+from smartcron.ops import sessions, users
+
+from . import guard
 
 # Reachable without logging in; everything else is checked in `_require_login`.
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "api.healthz"})
@@ -39,6 +42,17 @@ def engine() -> Engine:
 
 def config() -> config_mod.Config:
     value: config_mod.Config = _ext()["config"]
+    return value
+
+
+def trusted_proxies() -> tuple[guard.Network, ...]:
+    """Return the networks whose forwarded headers are believed (trusted_proxies)."""
+    value: tuple[guard.Network, ...] = _ext()["trusted"]
+    return value
+
+
+def session_timeouts() -> sessions.Timeouts:
+    value: sessions.Timeouts = _ext()["timeouts"]
     return value
 
 
@@ -68,20 +82,28 @@ def create_app(
     cfg = cfg or config_mod.load()
     eng = make_engine(cfg.database_url)
     app = Flask(__name__)
-    app.extensions["smartcron"] = {"config": cfg, "engine": eng}
+    timeouts = sessions.Timeouts.of(cfg)
+    app.extensions["smartcron"] = {
+        "config": cfg,
+        "engine": eng,
+        "trusted": guard.networks(cfg.trusted_proxies),
+        "timeouts": timeouts,
+    }
     app.config.update(
         SECRET_KEY=_secret_key(cfg, eng),
         SESSION_COOKIE_NAME="smartcron_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=cfg.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        # The cookie's own lifetime; the server ends the session earlier (ops/sessions.py).
+        PERMANENT_SESSION_LIFETIME=timeouts.max_age,
         # The CSRF token lives as long as the session; forms left open for hours still work.
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.config.update(overrides or {})
     csrf.init_app(app)
+    app.url_map.converters["id"] = guard.IdConverter
 
     from . import actions, api, auth, pages
 
@@ -94,6 +116,7 @@ def create_app(
     app.before_request(_require_login)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(sa.exc.SQLAlchemyError, _database_error)
     app.jinja_env.filters["local"] = _local_time
     app.jinja_env.filters["duration"] = _duration
     app.jinja_env.filters["setting"] = _setting
@@ -107,16 +130,24 @@ def create_app(
     return app
 
 
+# Sent by app.js when a page refreshes itself: not a page view, for the idle timeout.
+REFRESH_HEADER = "X-Smartcron-Refresh"
+
+
 def _require_login() -> Response | None:
     g.user = None
     if request.endpoint == "static":
         return None  # public, and no database read per stylesheet or script
-    user_id = session.get("user_id")
-    if user_id is not None:
+    token = session.get("sid")
+    if isinstance(token, str):
         with engine().connect() as conn:
-            g.user = users.load_user(conn, int(user_id))
+            g.user = sessions.session_user(
+                conn, token, session_timeouts(), activity=REFRESH_HEADER not in request.headers
+            )
+            conn.commit()
         if g.user is None:
-            session.clear()  # the user was removed or disabled: the session ends now
+            # Logged out, timed out, password or role changed, user removed: it ends now.
+            session.clear()
     if g.user is None and request.path.startswith(TOKEN_PREFIXES):
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
@@ -158,6 +189,10 @@ def _security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _database_error(exc: sa.exc.SQLAlchemyError) -> tuple[str, int]:
+    return database_problem(exc, str(engine().url)), 503
 
 
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:

@@ -13,7 +13,7 @@ from smartcron.alerting.engine import set_alert_state
 from smartcron.errors import SmartcronError
 from smartcron.ops import control
 
-from . import config, engine
+from . import config, engine, guard
 
 bp = Blueprint("actions", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,10 +34,7 @@ def operator_only(view: F) -> F:
 
 
 def _back(default: str) -> Response:
-    target = request.form.get("next", "")
-    if not (target.startswith("/") and not target.startswith("//")):
-        target = default
-    return redirect(target)  # type: ignore[return-value]
+    return redirect(guard.safe_next(request.form.get("next"), default))  # type: ignore[return-value]
 
 
 def _attempt(action: Callable[[], str]) -> None:
@@ -73,7 +70,7 @@ def pause_or_resume(name: str, change: str) -> Response:
     return _back(url_for("pages.task", name=name))
 
 
-@bp.route("/alerts/<int:alert_id>/<any(ack, resolve):verb>", methods=["POST"])
+@bp.route("/alerts/<id:alert_id>/<any(ack, resolve):verb>", methods=["POST"])
 @operator_only
 def alert_state(alert_id: int, verb: str) -> Response:
     state = "acknowledged" if verb == "ack" else "resolved"

@@ -18,8 +18,10 @@ from smartcron.db import health as health_queries
 from smartcron.db import runs as run_queries
 from smartcron.db.records import alert_dict, run_dict
 from smartcron.db.tasks import find_task
+from smartcron.model.task import hide_secrets
 
 from . import engine, queries
+from .guard import env_visible, page_number
 
 bp = Blueprint("api", __name__)
 
@@ -27,7 +29,7 @@ bp = Blueprint("api", __name__)
 def _task_json(task: Any, last: Any, now: dt.datetime) -> dict[str, Any]:
     when = queries.next_run(task, now)
     return {
-        **task.to_dict(),
+        **(task.to_dict() if env_visible() else hide_secrets(task.to_dict())),
         "next_run": when.isoformat() if when else None,
         "last_run": run_dict(last) if last is not None else None,
     }
@@ -54,10 +56,7 @@ def task(name: str) -> Response:
 
 @bp.route("/api/v1/runs")
 def runs() -> Response:
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     with engine().connect() as conn:
         rows, more = run_queries.task_runs(
             conn, request.args.get("task") or None, request.args.get("outcome") or None, page

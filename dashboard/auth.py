@@ -1,5 +1,7 @@
 """Log in and out. Failures are throttled per account (in the database, see users.py) and per
-client address (here, per worker), and every login and failure goes into the audit log."""
+client address (here, per worker), and every login and failure goes into the audit log.
+Sessions live on the server (ops/sessions.py): logging out, or changing one's password, ends
+them there, not only in this browser."""
 
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from flask import (
 
 from smartcron.db.audit import audit
 from smartcron.ops import users
+from smartcron.ops.sessions import end_session, prune_sessions, start_session
 
-from . import engine
+from . import engine, guard, session_timeouts, trusted_proxies
 
 bp = Blueprint("auth", __name__)
 
@@ -50,27 +53,22 @@ def _note_failure(address: str, now: float) -> None:
         _failures[address].append(now)
 
 
-LOCAL_PROXIES = ("127.0.0.1", "::1")
-
-
 def client_address() -> str:
-    """Return the client's address; behind a reverse proxy on this host, the one it forwards.
-
-    Only a proxy on the host itself is believed (the last X-Forwarded-For entry is the one it
-    added); from anywhere else the header could be forged.
-    """
-    address = request.remote_addr or "?"
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if address in LOCAL_PROXIES and forwarded:
-        return forwarded.split(",")[-1].strip() or address
-    return address
+    """Return the client's address: the connection's, or, from one of the trusted_proxies,
+    the address that proxy forwards (guard.client_address)."""
+    return guard.client_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For", ""), trusted_proxies()
+    )
 
 
-def _safe_next(target: str | None) -> str:
-    # Only local paths: never redirect a user to another site after login.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.overview")
+def _log_in(user_id: int) -> None:
+    """Give this browser a fresh session of `user_id`, recorded on the server."""
+    with engine().begin() as conn:
+        prune_sessions(conn, session_timeouts())
+        token = start_session(conn, user_id)
+    session.clear()  # a fresh session: nothing from before the login survives
+    session["sid"] = token
+    session.permanent = True
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -86,10 +84,9 @@ def login() -> str | Response:
             with engine().begin() as conn:
                 user, error = users.authenticate(conn, username, request.form.get("password", ""))
             if user is not None:
-                session.clear()  # a fresh session: nothing from before the login survives
-                session["user_id"] = user.id
-                session.permanent = True
-                return redirect(_safe_next(request.args.get("next")))  # type: ignore[return-value]
+                _log_in(user.id)
+                target = guard.safe_next(request.args.get("next"), url_for("pages.overview"))
+                return redirect(target)  # type: ignore[return-value]
             _note_failure(address, now)
     return render_template("login.html", error=error)
 
@@ -108,15 +105,20 @@ def password() -> str | Response:
                 request.form.get("confirm", ""),
             )
         if not error:
-            flash("Your password is changed.", "ok")
+            # Every session of the user ended with the old password; this browser gets a new one.
+            _log_in(g.user.id)
+            flash("Your password is changed; your other sessions have ended.", "ok")
             return redirect(url_for("pages.overview"))  # type: ignore[return-value]
     return render_template("password.html", error=error, forced=g.user.must_change_password)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    if g.user is not None:
-        with engine().begin() as conn:
+    token = session.get("sid")
+    with engine().begin() as conn:
+        if isinstance(token, str):
+            end_session(conn, token)  # a copy of the cookie is worth nothing from now on
+        if g.user is not None:
             audit(conn, g.user.username, "logout", g.user.username)
     session.clear()
     return redirect(url_for("auth.login"))  # type: ignore[return-value]

@@ -16,11 +16,12 @@ from smartcron.db import runs as run_queries
 from smartcron.db.tasks import find_task
 from smartcron.model import schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
-from smartcron.model.task import Task
+from smartcron.model.task import Task, hide_secrets
 from smartcron.ops.health import score
 from smartcron.systemd.journal import Journal, RunWindow
 
 from . import charts, config, engine, queries
+from .guard import env_visible, page_number
 
 bp = Blueprint("pages", __name__)
 TASKS_PAGE = 100
@@ -36,10 +37,7 @@ def _now() -> dt.datetime:
 
 
 def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))
 
 
 def _state_of(task: Task, last: Any) -> str:
@@ -172,10 +170,12 @@ def task(name: str) -> str:
         runs, more = run_queries.task_runs(conn, name, outcome or None, _page())
         recent = run_queries.recent_durations(conn, name)
         stats = run_queries.week_stats(conn, [name], _now())[name]
+    shown = env_visible()
     return render_template(
         "task.html",
         task=found,
-        config=found.to_dict(),
+        config=found.to_dict() if shown else hide_secrets(found.to_dict()),
+        env_shown=shown,
         describe=_describe(found),
         next_run=queries.next_run(found, _now()),
         runs=runs,
@@ -214,7 +214,7 @@ def _log(row: Any) -> tuple[str, bool]:
     return row.output_tail or "", True
 
 
-@bp.route("/runs/<int:run_id>")
+@bp.route("/runs/<id:run_id>")
 def run(run_id: int) -> str:
     row = _run_row(run_id)
     text, from_tail = _log(row)
@@ -223,7 +223,7 @@ def run(run_id: int) -> str:
     )
 
 
-@bp.route("/runs/<int:run_id>/log.txt")
+@bp.route("/runs/<id:run_id>/log.txt")
 def run_log(run_id: int) -> Response:
     row = _run_row(run_id)
     text, _from_tail = _log(row)
@@ -234,7 +234,7 @@ def run_log(run_id: int) -> Response:
     )
 
 
-@bp.route("/runs/<int:run_id>/log.json")
+@bp.route("/runs/<id:run_id>/log.json")
 def run_log_json(run_id: int) -> Response:
     """The log of a run so far, and its state: the run page polls it while the run goes on."""
     row = _run_row(run_id)

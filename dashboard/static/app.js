@@ -1,9 +1,12 @@
 // smartcron dashboard: progressive enhancement only. Every page works without JavaScript.
 "use strict";
 
+// Background refreshes say so: they do not count as activity for the session's idle timeout.
+const REFRESH = { credentials: "same-origin", headers: { "X-Smartcron-Refresh": "1" } };
+
 // Refresh the status counts every 5 seconds without reloading the page.
 function refreshStatus(url) {
-  fetch(url, { credentials: "same-origin" })
+  fetch(url, REFRESH)
     .then((r) => (r.ok ? r.json() : null))
     .then((s) => {
       if (!s) return;
@@ -23,7 +26,7 @@ function refreshStatus(url) {
 function followLog(pre) {
   const url = pre.dataset.follow;
   const tick = () =>
-    fetch(url, { credentials: "same-origin" })
+    fetch(url, REFRESH)
       .then((r) => r.json())
       .then((d) => {
         const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 20;
@@ -91,8 +94,12 @@ function liveRegions() {
   if (!regions.length) return;
   setInterval(() => {
     if (document.visibilityState !== "visible") return;
-    fetch(window.location.href, { credentials: "same-origin" })
-      .then((r) => (r.ok && !r.redirected ? r.text() : null))
+    fetch(window.location.href, REFRESH)
+      .then((r) => {
+        // The session ended (timed out, logged out elsewhere): show the login page.
+        if (r.redirected && new URL(r.url).pathname === "/login") window.location.reload();
+        return r.ok && !r.redirected ? r.text() : null;
+      })
       .then((html) => {
         if (!html) return;
         const fresh = new DOMParser().parseFromString(html, "text/html");

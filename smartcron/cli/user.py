@@ -1,4 +1,7 @@
-"""`smartcron user add|passwd|rm|list|token`: who may use the dashboard, and with which role."""
+"""`smartcron user add|passwd|role|rm|list|token`: who may use the dashboard, with which role.
+
+Changing a password or a role, or removing a user, ends that user's dashboard sessions on the
+server at once (ops/sessions.py)."""
 
 from __future__ import annotations
 
@@ -77,8 +80,27 @@ def user_passwd(app: App, name: str, password_stdin: bool) -> None:
     """
     password = _read_password(password_stdin)
     with db_errors(app.engine), app.engine.begin() as conn:
-        users.set_password(conn, name, password, actor())
-    click.echo(f"Password of '{name}' changed; the account is unlocked.")
+        ended = users.set_password(conn, name, password, actor())
+    click.echo(
+        f"Password of '{name}' changed; the account is unlocked and {ended} open dashboard "
+        "session(s) ended."
+    )
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(users.ROLES))
+@pass_app
+def user_role(app: App, name: str, role: str) -> None:
+    """Give user NAME another ROLE; their open sessions end (they log in again).
+
+    \b
+    Example:
+      smartcron user role alice viewer
+    """
+    with db_errors(app.engine), app.engine.begin() as conn:
+        ended = users.set_role(conn, name, role, actor())
+    click.echo(f"User '{name}' is now {role}; {ended} open dashboard session(s) ended.")
 
 
 @user.command("rm")
@@ -93,7 +115,7 @@ def user_rm(app: App, name: str) -> None:
     """
     with db_errors(app.engine), app.engine.begin() as conn:
         users.remove_user(conn, name, actor())
-    click.echo(f"Deleted user '{name}'. Their open sessions end at their next request.")
+    click.echo(f"Deleted user '{name}' with their API tokens; their open sessions have ended.")
 
 
 @user.command("list")

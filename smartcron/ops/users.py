@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron.db.audit import audit
-from smartcron.db.schema import api_tokens, users, utcnow
+from smartcron.db.schema import api_tokens, sessions, users, utcnow
 from smartcron.errors import InvalidInput, NotFound
 
 ROLES = ("viewer", "operator", "admin")
@@ -51,8 +51,15 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def _user(row: Any) -> User:
+def user_from_row(row: Any) -> User:
+    """Given a users row (or a join with it), return the User."""
     return User(row.id, row.username, row.role, bool(row.must_change_password))
+
+
+def end_user_sessions(conn: Connection, user_id: int) -> int:
+    """End every dashboard session of a user (password or role changed, user removed), in
+    the caller's transaction; return how many there were."""
+    return int(conn.execute(sessions.delete().where(sessions.c.user_id == user_id)).rowcount)
 
 
 def check_username(name: str) -> str:
@@ -117,9 +124,10 @@ def get_user(conn: Connection, username: str) -> Any:
     return row
 
 
-def set_password(conn: Connection, username: str, password: str, who: str) -> None:
-    """Set a user's password; this also unlocks a locked account."""
-    get_user(conn, username)
+def set_password(conn: Connection, username: str, password: str, who: str) -> int:
+    """Set a user's password; this also unlocks a locked account and ends every session of
+    the user (a cookie copied before the change stops working). Return the sessions ended."""
+    row = get_user(conn, username)
     conn.execute(
         users.update()
         .where(users.c.username == username)
@@ -130,7 +138,20 @@ def set_password(conn: Connection, username: str, password: str, who: str) -> No
             must_change_password=False,
         )
     )
-    audit(conn, who, "user.passwd", username)
+    ended = end_user_sessions(conn, row.id)
+    audit(conn, who, "user.passwd", username, {"sessions_ended": ended})
+    return ended
+
+
+def set_role(conn: Connection, username: str, role: str, who: str) -> int:
+    """Give a user another role; their sessions end, so the new role applies from their next
+    login. Return the sessions ended."""
+    row = get_user(conn, username)
+    check_role(role)
+    conn.execute(users.update().where(users.c.id == row.id).values(role=role))
+    ended = end_user_sessions(conn, row.id)
+    audit(conn, who, "user.role", username, {"from": row.role, "to": role, "sessions_ended": ended})
+    return ended
 
 
 def change_own_password(conn: Connection, user: User, current: str, new: str, confirm: str) -> str:
@@ -154,6 +175,7 @@ def change_own_password(conn: Connection, user: User, current: str, new: str, co
 def remove_user(conn: Connection, username: str, who: str) -> None:
     row = get_user(conn, username)
     conn.execute(api_tokens.delete().where(api_tokens.c.user_id == row.id))
+    end_user_sessions(conn, row.id)
     conn.execute(users.delete().where(users.c.id == row.id))
     audit(conn, who, "user.rm", username)
 
@@ -197,14 +219,7 @@ def authenticate(
         .values(failed_logins=0, locked_until=None, last_login_at=now)
     )
     audit(conn, username, "login", username)
-    return _user(row), ""
-
-
-def load_user(conn: Connection, user_id: int) -> User | None:
-    row = conn.execute(
-        sa.select(users).where(users.c.id == user_id, users.c.disabled == sa.false())
-    ).first()
-    return None if row is None else _user(row)
+    return user_from_row(row), ""
 
 
 def _digest(token: str) -> str:
@@ -244,4 +259,4 @@ def user_of_token(conn: Connection, token: str) -> User | None:
     conn.execute(
         api_tokens.update().where(api_tokens.c.id == row.token_id).values(last_used_at=utcnow())
     )
-    return _user(row)
+    return user_from_row(row)

@@ -286,13 +286,11 @@ def test_runs_by_hour_counts_each_hour_from_indexes(app: Flask, db: TestDB) -> N
 
 def test_all_tasks_notices_pause_add_and_delete(app: Flask, db: TestDB) -> None:
     from smartcron.dashboard import queries
-    from smartcron.db.tasks import delete_task, get_task, update_task
-    from smartcron.model.validate import validate_task
+    from smartcron.db.tasks import delete_task, set_task_paused
 
     with db.engine.begin() as conn:
         assert [t.paused for t in queries.all_tasks(conn)] == [False]
-        task = get_task(conn, "pos-sync")
-        update_task(conn, validate_task({"paused": True}, base=task, check_host=False), "t")
+        set_task_paused(conn, "pos-sync", True, "t")
         assert [t.paused for t in queries.all_tasks(conn)] == [True]
     add_task(db.engine, "bank-import")
     with db.engine.begin() as conn:
@@ -301,7 +299,16 @@ def test_all_tasks_notices_pause_add_and_delete(app: Flask, db: TestDB) -> None:
         assert [t.name for t in queries.all_tasks(conn)] == ["pos-sync"]
 
 
-def test_dashboard_throttles_by_the_address_a_local_proxy_forwards(client: FlaskClient) -> None:
+def test_dashboard_throttles_by_the_address_a_trusted_proxy_forwards(db: TestDB) -> None:
+    cfg = config.load(
+        environ={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": db.url,
+            "SMARTCRON_TRUSTED_PROXIES": "127.0.0.1",  # the test client's address
+        }
+    )
+    client = create_app(cfg, {"TESTING": True, "SESSION_COOKIE_SECURE": False}).test_client()
+
     def attempt(forwarded: str) -> str:
         token = csrf_token(client)
         return client.post(
@@ -381,6 +388,6 @@ def test_dashboard_shows_task_settings_as_people_write_them(
     page = client.get("/tasks/export").get_data(as_text=True)
     config = page.split("<h2>Configuration</h2>")[1].split("</table>")[0]
     assert f"<code>{escape(shlex.join(argv))}</code>" in config
-    assert "<code>A=1</code>" in config and "<code>final-failure, late</code>" in config
+    assert "<code>A=(hidden)</code>" in config and "<code>final-failure, late</code>" in config
     assert "<code>yes</code>" in config  # catch_up
     assert "[" not in config and "{" not in config and "False" not in config
