@@ -7,7 +7,7 @@ import click
 from smartcron.alerting.delivery import test_channel
 from smartcron.alerting.engine import set_alert_state
 from smartcron.cli.base import App, cli, pass_app
-from smartcron.cli.output import echo_json, table
+from smartcron.cli.output import MAX_ID, echo_json, table
 from smartcron.db.alerts import ACTIVE_STATES, ALL_STATES, alert_rows
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
@@ -58,7 +58,7 @@ def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
 
 
 @alerts_group.command("ack")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=click.IntRange(1, MAX_ID))
 @pass_app
 def alerts_ack(app: App, alert_id: int) -> None:
     """Acknowledge alert ID: it stays open but is not sent again.
@@ -75,7 +75,7 @@ def alerts_ack(app: App, alert_id: int) -> None:
 
 
 @alerts_group.command("resolve")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=click.IntRange(1, MAX_ID))
 @pass_app
 def alerts_resolve(app: App, alert_id: int) -> None:
     """Resolve alert ID by hand.

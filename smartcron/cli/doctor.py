@@ -19,7 +19,7 @@ def doctor_cmd(app: App, as_json: bool) -> None:
     Example:
       smartcron doctor
     """
-    findings = doctor_mod.run(app.config, app.engine, now())
+    findings = doctor_mod.run(app.config, app.unchecked_engine, now())
     failed = [f for f in findings if f.status == "fail"]
     if as_json:
         echo_json([f.__dict__ for f in findings])

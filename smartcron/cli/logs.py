@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.output import MAX_ID
 from smartcron.db.engine import db_errors
 from smartcron.db.runs import find_run
 from smartcron.errors import NotFound
@@ -14,7 +15,11 @@ from smartcron.systemd.journal import Journal, RunWindow
 @cli.command("logs")
 @click.argument("name")
 @click.option(
-    "--run", "run_id", type=int, default=None, help="The run's ID (see `smartcron runs`)."
+    "--run",
+    "run_id",
+    type=click.IntRange(1, MAX_ID),
+    default=None,
+    help="The run's ID (see `smartcron runs`).",
 )
 @click.option("--last", is_flag=True, help="The most recent run (the default).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new output of the task.")

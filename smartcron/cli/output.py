@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+# The largest id the database holds (BIGINT): a larger one on the command line is refused.
+MAX_ID = 2**63 - 1
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Given headers and rows, return a left-aligned plain-text table."""

@@ -21,6 +21,7 @@ from smartcron.model.quantities import parse_duration
 
 DEFAULT_CONFIG_PATH = Path("/etc/smartcron/smartcron.toml")
 DEFAULT_DATABASE_URL = "sqlite:////var/lib/smartcron/smartcron.db"
+DEFAULT_TASK_USER = "nobody"  # the default of the default_user setting
 ENV_PREFIX = "SMARTCRON_"
 # Variables with the prefix that are not settings; they are never reported as unknown.
 NON_SETTING_ENV = {"SMARTCRON_CONFIG"}
@@ -29,12 +30,21 @@ NON_SETTING_ENV = {"SMARTCRON_CONFIG"}
 _TIMESPAN = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|sec|m|min|h|hr|d)?$")
 
 
+_TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+_TIMESPAN_UNITS |= {"hr": 3600, "d": 86400, "": 1}
+MAX_ACCURACY = 86400.0  # one day: longer is meaningless for AccuracySec=
+MAX_RETENTION_DAYS = 36500
+MAX_BACKUPS_KEPT = 10000
+
+
 def _check_timespan(name: str, value: Any) -> str | None:
-    return (
-        None
-        if _TIMESPAN.match(str(value))
-        else "expected a systemd time span such as 1s, 250ms or 1min"
-    )
+    match = _TIMESPAN.match(str(value)) if len(str(value)) <= 32 else None
+    allowed = "expected a systemd time span such as 1s, 250ms or 1min, at most 1d"
+    if not match:
+        return allowed
+    number = float(str(value).rstrip("abcdefghijklmnopqrstuvwxyz "))
+    seconds = number * _TIMESPAN_UNITS[match[2] or ""]
+    return None if seconds <= MAX_ACCURACY else allowed
 
 
 def check_duration(name: str, value: Any) -> str | None:
@@ -60,8 +70,47 @@ def _check_url(name: str, value: Any) -> str | None:
     )
 
 
-def _check_positive(name: str, value: Any) -> str | None:
-    return None if isinstance(value, int) and value >= 1 else "expected a whole number, 1 or more"
+def _whole_number(maximum: int) -> Any:
+    """A check for a whole-number setting from 1 to `maximum`."""
+
+    def check(name: str, value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= maximum
+        return None if ok else f"expected a whole number from 1 to {maximum}"
+
+    return check
+
+
+_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def _check_default_user(name: str, value: Any) -> str | None:
+    if not _ACCOUNT.match(str(value)):
+        return "a system account name (lowercase letters, digits, '_' and '-'), e.g. nobody"
+    if value == "root":
+        return (
+            "must be an unprivileged account; a task that needs root says so itself (--user root)"
+        )
+    return None
+
+
+def check_networks(name: str, value: Any) -> str | None:
+    """Addresses or networks, comma-separated (127.0.0.1, ::1, 10.0.0.0/24), or empty."""
+    import ipaddress
+
+    for item in (p.strip() for p in str(value).split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item)
+        except ValueError as exc:
+            return (
+                f"{item!r} is not an address or network ({exc}); e.g. 127.0.0.1,::1 or 10.0.0.0/24"
+            )
+    return None
+
+
+def _check_optional_absolute(name: str, value: Any) -> str | None:
+    return None if not value or str(value).startswith("/") else "expected an absolute path or empty"
 
 
 def _check_listen(name: str, value: Any) -> str | None:
@@ -137,22 +186,53 @@ class Config:
         _check_absolute,
     )
     backup_keep_daily: int = _setting(
-        7, "Backups kept: the newest of each of this many days.", _check_positive
+        7,
+        "Backups kept: the newest of each of this many days (1 to 10000).",
+        _whole_number(MAX_BACKUPS_KEPT),
     )
     backup_keep_weekly: int = _setting(
-        4, "Backups kept besides: the newest of each of this many ISO weeks.", _check_positive
+        4,
+        "Backups kept besides: the newest of each of this many ISO weeks (1 to 10000).",
+        _whole_number(MAX_BACKUPS_KEPT),
     )
     retention_days: int = _setting(
         90,
         "`smartcron prune` rolls up runs older than this into daily totals and deletes them, "
-        "with resolved alerts and health checks.",
-        _check_positive,
+        "with resolved alerts and health checks (1 to 36500).",
+        _whole_number(MAX_RETENTION_DAYS),
     )
     dashboard_listen: str = _setting(
         "127.0.0.1:8080",
-        "Address and port the dashboard listens on (host:port). Keep it on 127.0.0.1 behind a "
-        "TLS reverse proxy, or choose an office-network address.",
+        "Address and port the dashboard listens on (host:port). Plain HTTP (no certificate) "
+        "is served only on a loopback address.",
         _check_listen,
+    )
+    tls_certificate: str = _setting(
+        "/etc/smartcron/dashboard.crt",
+        "PEM certificate (chain) the dashboard serves HTTPS with; install.sh creates a "
+        "self-signed one. Empty: plain HTTP, allowed only on a loopback address.",
+        _check_optional_absolute,
+    )
+    tls_key: str = _setting(
+        "/etc/smartcron/dashboard.key",
+        "PEM private key of tls_certificate (readable by the smartcron account).",
+        _check_optional_absolute,
+    )
+    trusted_proxies: str = _setting(
+        "",
+        "Reverse proxies whose X-Forwarded-For/-Proto headers are believed: comma-separated "
+        "addresses or networks. Empty: none, every client is its own address.",
+        check_networks,
+    )
+    session_idle_timeout: str = _setting(
+        "1h",
+        "A dashboard session ends after this long without a page view (a duration).",
+        check_duration,
+    )
+    session_max_age: str = _setting(
+        "12h",
+        "A dashboard session ends this long after the login, whatever happens (a duration).",
+        check_duration,
     )
     secret_key: str = _setting(
         "",
@@ -164,6 +244,18 @@ class Config:
         "Mark the dashboard's session cookie Secure (sent over HTTPS only; browsers also accept "
         "it from http://localhost). Set false only for plain-HTTP access on a trusted network.",
     )
+    default_user: str = _setting(
+        DEFAULT_TASK_USER,
+        "The account a new task runs as when it names none; never root (a task that needs "
+        "root says --user root).",
+        _check_default_user,
+    )
+    signing_key_file: str = _setting(
+        "/etc/smartcron/signing.key",
+        "Key (root's alone) that signs task definitions; `smartcron sync` runs only what it "
+        "signed. install.sh creates it.",
+        _check_absolute,
+    )
     service_user: str = _setting(
         "smartcron",
         "The account smartcron's own services run as: the watchdog, the dashboard, the "
@@ -172,6 +264,39 @@ class Config:
     )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
+
+
+def is_loopback(host: str) -> bool:
+    """Return True for an address that only this host can reach (127.0.0.0/8, ::1,
+    localhost)."""
+    import ipaddress
+
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def dashboard_tls(config: Config, host: str) -> tuple[str, str] | None:
+    """Given the configuration and the address the dashboard binds, return its certificate and
+    key files, or None for plain HTTP; raise InvalidInput when plain HTTP would leave the host
+    (a password sent over the office network in clear text)."""
+    if config.tls_certificate and not config.tls_key:
+        raise InvalidInput("tls_key", "", "the key of tls_certificate is needed for HTTPS")
+    if config.tls_certificate:
+        return config.tls_certificate, config.tls_key
+    if not is_loopback(host):
+        raise InvalidInput(
+            "tls_certificate",
+            "",
+            f"plain HTTP is served only on a loopback address, not on {host}: set "
+            "tls_certificate and tls_key (install.sh creates a self-signed pair), or listen on "
+            "127.0.0.1 behind a TLS reverse proxy",
+        )
+    return None
 
 
 def settings() -> list[dataclasses.Field[Any]]:

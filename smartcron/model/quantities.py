@@ -15,10 +15,19 @@ _DURATION_RE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([a-z]?)(?:i?b)?\s*$")
 DURATION_HELP = "a whole number of seconds or a number with a unit s, m, h or d, e.g. 30s, 5m, 2h"
 SIZE_HELP = "bytes or a number with a unit K, M, G or T (powers of 1024), e.g. 512M, 1G"
+# The largest duration and size anything accepts. Both fit the database columns and what
+# systemd can represent (a time span is a 64-bit count of microseconds; StartLimitIntervalSec=
+# multiplies a task's timeout by its attempts, so a task's own limit is far below this).
+MAX_DURATION = 365 * 86400  # 365d
+MAX_SIZE = 1024**5  # 1024T
+_MAX_DIGITS = 30
 
 
-def parse_duration(field: str, value: str | int, *, minimum: int = 0) -> int:
-    """Given a field name and a duration such as "90", "5m" or 300, return whole seconds."""
+def parse_duration(
+    field: str, value: str | int, *, minimum: int = 0, maximum: int = MAX_DURATION
+) -> int:
+    """Given a field name and a duration such as "90", "5m" or 300, return whole seconds
+    between `minimum` and `maximum` (default 365d)."""
     if isinstance(value, bool):
         raise InvalidInput(field, value, DURATION_HELP)
     if isinstance(value, int):
@@ -32,26 +41,35 @@ def parse_duration(field: str, value: str | int, *, minimum: int = 0) -> int:
                 if part.startswith("-"):
                     raise InvalidInput(field, value, f"must not be negative; {DURATION_HELP}")
                 raise InvalidInput(field, value, DURATION_HELP)
-            seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            digits = match.group(1)
+            if len(digits) > _MAX_DIGITS:  # int() of a huge text is slow, then refused
+                raise InvalidInput(field, value, f"at most {format_duration(maximum)}")
+            seconds += int(digits) * _DURATION_UNITS[match.group(2)]
     if seconds < minimum:
         raise InvalidInput(field, value, f"must be at least {minimum}s; {DURATION_HELP}")
+    if seconds > maximum:
+        raise InvalidInput(field, value, f"at most {format_duration(maximum)}; {DURATION_HELP}")
     return seconds
 
 
-def parse_size(field: str, value: str | int) -> int:
-    """Given a field name and a size such as "512M", "1G" or 1048576, return bytes."""
+def parse_size(field: str, value: str | int, *, maximum: int = MAX_SIZE) -> int:
+    """Given a field name and a size such as "512M", "1G" or 1048576, return bytes (at most
+    `maximum`, default 1024T)."""
     if isinstance(value, bool):
         raise InvalidInput(field, value, SIZE_HELP)
     if isinstance(value, int):
-        if value <= 0:
-            raise InvalidInput(field, value, f"must be positive; {SIZE_HELP}")
-        return value
-    match = _SIZE_RE.match(str(value).lower())
-    if not match:
-        raise InvalidInput(field, value, SIZE_HELP)
-    size = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+        size = value
+    else:
+        match = _SIZE_RE.match(str(value).lower())
+        if not match:
+            raise InvalidInput(field, value, SIZE_HELP)
+        if len(match.group(1)) > _MAX_DIGITS:
+            raise InvalidInput(field, value, f"at most {format_size(maximum)}")
+        size = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
     if size <= 0:
         raise InvalidInput(field, value, f"must be positive; {SIZE_HELP}")
+    if size > maximum:
+        raise InvalidInput(field, value, f"at most {format_size(maximum)}; {SIZE_HELP}")
     return size
 
 

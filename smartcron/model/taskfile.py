@@ -6,12 +6,14 @@ only the first), and computes a plan that is applied in one transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from smartcron.errors import InvalidInput
-from smartcron.model.task import Task
+from smartcron.model.config import DEFAULT_TASK_USER
+from smartcron.model.task import Task, env_changes
 from smartcron.model.validate import validate_task
 
 FORMAT_VERSION = 1
@@ -41,12 +43,83 @@ def dump(tasks: Iterable[Task]) -> str:
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
 
 
+# What a plain (unquoted) YAML scalar may be read as, besides text. YAML 1.1, which PyYAML
+# follows, also reads 0777 as the octal 511, 12:30 as the base-60 750 and yes/no/on/off as
+# booleans, silently. Here only these forms are numbers or booleans; everything else stays the
+# text that was written, and validation refuses text where a number is needed (and a number
+# where text is needed), naming the field.
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
+_BOOL = {"true": True, "false": False}
+_NULL = {"", "~", "null"}
+
+
+def _loader() -> Any:
+    """A PyYAML SafeLoader with the plain-scalar rules above that refuses duplicate keys."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def scalar(loader: Loader, node: Any) -> Any:
+        value = loader.construct_scalar(node)
+        if node.style:  # quoted, or a block scalar: always text
+            return value
+        lowered = value.lower()
+        if lowered in _NULL:
+            return None
+        if lowered in _BOOL:
+            return _BOOL[lowered]
+        if _INT.match(value):
+            return int(value) if len(value) <= 30 else value
+        if _FLOAT.match(value):
+            return float(value)
+        return value
+
+    def mapping(loader: Loader, node: Any) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys merged in (<<: *anchor) may be overridden, as YAML says
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool | None):
+                raise InvalidInput(
+                    f"line {key_node.start_mark.line + 1}: key", key, "a key must be text"
+                )
+            if key in seen:
+                raise InvalidInput(
+                    f"line {key_node.start_mark.line + 1}: key {key!r}",
+                    key,
+                    "this key appears twice in the same mapping; keep one",
+                )
+            seen.add(key)
+        loader.flatten_mapping(node)
+        return {
+            loader.construct_object(k, deep=True): loader.construct_object(v, deep=True)
+            for k, v in node.value
+        }
+
+    # Resolve every plain scalar as a string first, so that the tag is decided here; only the
+    # merge key (<<) keeps its resolver.
+    Loader.yaml_implicit_resolvers = {}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+    Loader.add_constructor("tag:yaml.org,2002:str", scalar)
+    Loader.add_constructor("tag:yaml.org,2002:map", mapping)
+    return Loader
+
+
 def parse(text: str, source: str) -> list[dict[str, Any]]:
-    """Given YAML text, return the list of raw task mappings, or raise InvalidInput."""
+    """Given YAML text, return the list of raw task mappings, or raise InvalidInput.
+
+    Duplicate keys are refused, and only plain decimal numbers and true/false are read as
+    numbers and booleans (see `_loader`).
+    """
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}: {exc.field}", exc.value, exc.allowed) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -83,7 +156,11 @@ def parse(text: str, source: str) -> list[dict[str, Any]]:
 
 
 def validate_all(
-    entries: Sequence[dict[str, Any]], source: str, *, check_host: bool = True
+    entries: Sequence[dict[str, Any]],
+    source: str,
+    *,
+    check_host: bool = True,
+    default_user: str = DEFAULT_TASK_USER,
 ) -> list[Task]:
     """Given raw entries, return valid Tasks or raise ImportErrors listing every problem."""
     problems: list[str] = []
@@ -94,7 +171,7 @@ def validate_all(
             f" ({entry['name']})" if isinstance(entry.get("name"), str) else ""
         )
         try:
-            task = validate_task(entry, check_host=check_host)
+            task = validate_task(entry, check_host=check_host, default_user=default_user)
         except InvalidInput as exc:
             problems.append(f"{label}: {exc}")
             continue
@@ -151,4 +228,8 @@ def plan(current: Sequence[Task], wanted: Sequence[Task], *, prune: bool) -> Pla
 def describe_change(old: Task, new: Task) -> str:
     """Given two versions of a task, return "field: old -> new" for each difference."""
     a, b = old.to_dict(), new.to_dict()
-    return "; ".join(f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k])
+    return "; ".join(
+        f"env: {env_changes(a[k], b[k])}" if k == "env" else f"{k}: {a[k]!r} -> {b[k]!r}"
+        for k in a
+        if a[k] != b[k]
+    )

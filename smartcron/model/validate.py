@@ -9,6 +9,7 @@ checker per task field (a test holds it to `FIELDS`).
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import re
@@ -19,6 +20,7 @@ from typing import Any
 
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule as schedule_mod
+from smartcron.model.config import DEFAULT_TASK_USER
 from smartcron.model.quantities import parse_duration, parse_size
 from smartcron.model.task import ALERT_EVENTS, FIELDS, PRIORITIES, SPEC_BY_NAME, Task
 from smartcron.model.zones import check_timezone, host_timezone
@@ -31,14 +33,23 @@ CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # systemd runs services with this PATH; commands are resolved against the caller's PATH too.
 SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_ARG_BYTES = 32 * 1024
-MAX_COMMAND_BYTES = 128 * 1024
+MAX_COMMAND_BYTES = 32 * 1024
+# command and env are stored as JSON in a TEXT column, which holds 65,535 bytes on MariaDB.
+MAX_JSON_BYTES = 60_000
+NOT_TEXT = 'expected text; in YAML, quote values that look like numbers or yes/no, e.g. "0777"'
 REQUIRED = ("name", "command", "schedule")
 
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(name, value, "expected text")
+        raise InvalidInput(name, value, NOT_TEXT)
     return value
+
+
+def _fits_column(name: str, value: object, original: object) -> None:
+    """Refuse a list or mapping whose stored JSON would not fit its TEXT column."""
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_JSON_BYTES:
+        raise InvalidInput(name, original, f"at most {MAX_JSON_BYTES} bytes once stored")
 
 
 def _single_line(name: str, value: str, limit: int) -> str:
@@ -47,6 +58,11 @@ def _single_line(name: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidInput(name, value, f"at most {limit} characters")
     return value
+
+
+# smartcron-NAME.service of these is one of smartcron's own units; the polkit rule
+# (unit_templates/50-smartcron.rules) lists them too, so the dashboard cannot start them.
+RESERVED_NAMES = ("watchdog", "dashboard", "maintenance", "alert", "tasks")
 
 
 def check_name(value: object) -> str:
@@ -59,12 +75,16 @@ def check_name(value: object) -> str:
             "use 1-64 characters: lowercase a-z, digits 0-9 and '-', "
             "starting with a letter or digit",
         )
+    if text in RESERVED_NAMES:
+        raise InvalidInput(
+            "name", text, f"reserved for smartcron's own units ({', '.join(RESERVED_NAMES)})"
+        )
     return text
 
 
 def _check_arg(index: int, arg: object) -> str:
     if not isinstance(arg, str):
-        raise InvalidInput(f"command argument {index}", arg, "expected text")
+        raise InvalidInput(f"command argument {index}", arg, NOT_TEXT)
     if "\0" in arg or "\n" in arg or "\r" in arg:
         raise InvalidInput(
             f"command argument {index}",
@@ -123,13 +143,14 @@ def check_command(value: object, *, check_host: bool = True) -> tuple[str, ...]:
     checked = [_check_arg(i, a) for i, a in enumerate(argv)]
     if sum(len(a.encode()) for a in checked) > MAX_COMMAND_BYTES:
         raise InvalidInput("command", value, f"at most {MAX_COMMAND_BYTES} bytes in total")
+    _fits_column("command", checked, value)
     checked[0] = _resolve_executable(checked[0], check_host)
     return tuple(checked)
 
 
 def int_in(name: str, value: object, low: int, high: int) -> int:
     """Given a whole number (or its text), return it if low <= value <= high."""
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,30}", value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(name, value, f"expected a whole number from {low} to {high}")
@@ -196,12 +217,11 @@ def check_env(value: object) -> tuple[tuple[str, str], ...]:
             raise InvalidInput(
                 "env", key, "a variable name: letters, digits and '_', not starting with a digit"
             )
-        if isinstance(val, bool) or not isinstance(val, str | int | float):
-            raise InvalidInput(f"env {key}", val, "expected text")
-        text = str(val)
+        text = _text(f"env {key}", val)
         if any(ch in text for ch in "\n\r\0"):
             raise InvalidInput(f"env {key}", text, "must be a single line (no newline or NUL)")
         out[key] = text
+    _fits_column("env", out, value)
     return tuple(sorted(out.items()))
 
 
@@ -226,7 +246,7 @@ def _list_of(
         raise InvalidInput(name, value, "expected a list")
     out: list[str] = []
     for item in items:
-        text = str(item).strip()
+        text = _text(name, item).strip()
         if allowed is not None and text not in allowed:
             raise InvalidInput(name, text, f"choose from {', '.join(allowed)}")
         if pattern is not None and not pattern.match(text):
@@ -259,7 +279,7 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "name": lambda _k, v, _h: check_name(v),
     "description": lambda k, v, _h: _single_line(k, _text(k, v or ""), 200),
     "command": lambda _k, v, host: check_command(v, check_host=host),
-    "schedule": lambda k, v, _h: schedule_mod.validate(_text(k, v)),
+    "schedule": lambda k, v, _h: schedule_mod.validate(_single_line(k, _text(k, v), 255)),
     "timezone": lambda _k, v, _h: check_timezone(v or host_timezone()),
     "timeout": lambda k, v, _h: parse_duration(k, v, minimum=1),
     "retries": lambda k, v, _h: int_in(k, v, 0, 10),
@@ -283,12 +303,17 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
 
 
 def validate_task(
-    data: Mapping[str, Any], *, check_host: bool = True, base: Task | None = None
+    data: Mapping[str, Any],
+    *,
+    check_host: bool = True,
+    base: Task | None = None,
+    default_user: str = DEFAULT_TASK_USER,
 ) -> Task:
     """Given raw task data (and, for an edit, the task it changes), return a valid Task.
 
     `check_host` also checks that the executable, user, group and working directory exist on
-    this host; it is off when re-reading tasks that were already validated.
+    this host; it is off when re-reading tasks that were already validated. A task that names
+    no user runs as `default_user` (the setting): running as root is always written out.
     """
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -298,6 +323,8 @@ def validate_task(
     for required in REQUIRED:
         if merged.get(required) in (None, "", []):
             raise InvalidInput(required, merged.get(required), "this field is required")
+    if merged.get("user") in (None, ""):
+        merged["user"] = default_user
     values = {
         name: check(
             name, merged[name] if name in merged else SPEC_BY_NAME[name].plain_default, check_host

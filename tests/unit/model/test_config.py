@@ -86,3 +86,40 @@ def test_config_values_are_checked(tmp_path: Path, key: str, value: str) -> None
         config.load(file, environ={})
     with pytest.raises(InvalidInput, match=rf"SMARTCRON_{key.upper()}"):
         config.load(environ={f"SMARTCRON_{key.upper()}": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMARTCRON_RETENTION_DAYS", "36501"),
+        ("SMARTCRON_RETENTION_DAYS", "99999999999999999999"),
+        ("SMARTCRON_BACKUP_KEEP_WEEKLY", "10001"),
+        ("SMARTCRON_TIMER_ACCURACY", "2d"),
+        ("SMARTCRON_TIMER_ACCURACY", "9" * 50),
+        ("SMARTCRON_RENOTIFY_INTERVAL", "366d"),
+        ("SMARTCRON_SESSION_IDLE_TIMEOUT", "0"),
+        ("SMARTCRON_DEFAULT_USER", "root"),
+        ("SMARTCRON_DEFAULT_USER", "Not A User"),
+        ("SMARTCRON_TRUSTED_PROXIES", "proxy.example"),
+        ("SMARTCRON_TLS_CERTIFICATE", "relative.crt"),
+    ],
+)
+def test_config_bounds_are_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        config.load(environ={name: value, "SMARTCRON_CONFIG": ""})
+    assert info.value.field == name
+
+
+def test_config_plain_http_only_on_loopback() -> None:
+    plain = config.load(environ={"SMARTCRON_TLS_CERTIFICATE": "", "SMARTCRON_CONFIG": ""})
+    assert config.dashboard_tls(plain, "127.0.0.1") is None
+    assert config.dashboard_tls(plain, "::1") is None
+    with pytest.raises(InvalidInput, match="plain HTTP is served only on a loopback address"):
+        config.dashboard_tls(plain, "0.0.0.0")  # noqa: S104
+    with pytest.raises(InvalidInput, match="plain HTTP"):
+        config.dashboard_tls(plain, "192.168.1.10")
+    tls = config.load(environ={"SMARTCRON_CONFIG": ""})
+    assert config.dashboard_tls(tls, "0.0.0.0") == (  # noqa: S104
+        "/etc/smartcron/dashboard.crt",
+        "/etc/smartcron/dashboard.key",
+    )

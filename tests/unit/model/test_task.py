@@ -86,7 +86,9 @@ def test_env_rejects_bad_key_and_multiline_value() -> None:
 
 def test_validate_task_defaults() -> None:
     task = validate_task(BASE)
-    assert task == Task(name="job", command=("/bin/true",), schedule="@daily", timezone="UTC")
+    assert task == Task(
+        name="job", command=("/bin/true",), schedule="@daily", timezone="UTC", user="nobody"
+    )
     assert task.timeout == 3600 and task.retries == 0 and task.catch_up and not task.paused
     assert task.alert_on == ("final-failure", "late")
 
@@ -181,3 +183,44 @@ def test_schedule_that_never_fires_is_rejected() -> None:
         validate_task({**BASE, "schedule": "0 0 31 2 *"})
     with pytest.raises(InvalidInput, match="never elapses"):
         validate_task({**BASE, "schedule": "*-02-31 00:00:00"})
+
+
+def test_bounds_name_the_field_and_the_maximum() -> None:
+    for field, value, words in [
+        ("timeout", "366d", "at most 365d"),
+        ("timeout", 10**30, "at most 365d"),
+        ("retry_delay", "9" * 5000, "at most 365d"),
+        ("memory_max", "2048T", "at most 1024T"),
+        ("memory_max", 2**70, "at most 1024T"),
+        ("warn_after", "1000d", "at most 365d"),
+        ("nice", "9" * 5000, "from -20 to 19"),
+    ]:
+        with pytest.raises(InvalidInput) as info:
+            validate_task({**BASE, field: value})
+        assert info.value.field == field and words in info.value.allowed, (field, value)
+    task = validate_task({**BASE, "timeout": "365d", "memory_max": "1024T"})
+    assert task.timeout == 365 * 86400 and task.memory_max == 1024**5
+
+
+def test_new_task_runs_as_default_user_and_root_only_when_written() -> None:
+    assert validate_task(BASE).user == "nobody"
+    assert validate_task(BASE, default_user="daemon").user == "daemon"
+    assert validate_task({**BASE, "user": "root"}).user == "root"
+
+
+def test_reserved_task_names_are_refused() -> None:
+    for name in ("watchdog", "dashboard", "maintenance", "alert", "tasks"):
+        with pytest.raises(InvalidInput, match="reserved for smartcron's own units"):
+            check_name(name)
+
+
+def test_a_number_where_text_is_expected_is_refused_naming_the_field() -> None:
+    for field, value, named in [
+        ("env", {"PORT": 8080}, "env PORT"),
+        ("description", 777, "description"),
+        ("channels", [777], "channels"),
+        ("command", ["/bin/echo", 5], "command argument 1"),
+    ]:
+        with pytest.raises(InvalidInput) as info:
+            validate_task({**BASE, field: value}, check_host=False)
+        assert info.value.field == named and "expected text" in info.value.allowed

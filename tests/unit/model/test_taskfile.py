@@ -24,3 +24,44 @@ def test_demo_task_set_runs_anywhere() -> None:
     assert {t.command[0] for t in tasks} == {"/bin/sh"}
     assert any("exit 75" in t.command[-1] for t in tasks)
     assert all(t.name.startswith("demo-") for t in tasks)
+
+
+def test_parse_reads_numbers_and_booleans_only_in_their_plain_forms() -> None:
+    text = (
+        "version: 1\ntasks:\n- name: a\n  retries: 3\n  nice: -5\n  paused: true\n"
+        "  env: {MODE: 0777, AT: 12:30, ON: yes, HEX: 0x1F, BIG: 1_000, EXP: 1e3, N: ~, Q: '7'}\n"
+    )
+    entry = taskfile.parse(text, "f")[0]
+    assert entry["retries"] == 3 and entry["nice"] == -5 and entry["paused"] is True
+    assert entry["env"] == {
+        "MODE": "0777", "AT": "12:30", "ON": "yes", "HEX": "0x1F", "BIG": "1_000",
+        "EXP": "1e3", "N": None, "Q": "7",
+    }  # fmt: skip
+
+
+def test_parse_refuses_a_duplicate_key_naming_it_and_its_line() -> None:
+    import pytest
+
+    from smartcron.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"^f: line 4: key 'name': .* appears twice"):
+        taskfile.parse("version: 1\ntasks:\n- name: a\n  name: b\n", "f")
+    with pytest.raises(InvalidInput, match=r"line 2: key 'version'"):
+        taskfile.parse("version: 1\nversion: 1\ntasks: []\n", "f")
+
+
+def test_parse_keeps_yaml_merge_keys() -> None:
+    text = "- &base {name: a, schedule: '@daily'}\n- <<: *base\n  name: b\n"
+    assert taskfile.parse(text, "f")[1] == {"name": "b", "schedule": "@daily"}
+
+
+def test_dump_quotes_what_parse_would_read_otherwise() -> None:
+    from smartcron.model.validate import validate_task
+
+    task = validate_task(
+        {"name": "a", "command": ["/bin/chmod", "0777", "x"], "schedule": "@daily",
+         "timezone": "UTC", "env": {"MODE": "0777", "PORT": "8080", "ON": "yes", "AT": "12:30"}},
+        check_host=False,
+    )  # fmt: skip
+    back = taskfile.validate_all(taskfile.parse(taskfile.dump([task]), "f"), "f", check_host=False)
+    assert back == [task]

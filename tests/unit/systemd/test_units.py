@@ -64,3 +64,40 @@ def test_timer_uses_configured_accuracy_and_catch_up() -> None:
     assert "AccuracySec=250ms" in timer
     assert "Persistent=false" in timer
     assert "OnCalendar=*-*-* *:00,15,30,45:00 Europe/London" in timer
+
+
+def test_unit_text_never_ends_in_a_continuation_backslash() -> None:
+    assert units.unit_text("plain") == "plain"
+    assert units.unit_text("100% of %n") == "100%% of %%n"
+    assert units.unit_text("ends in \\") == "ends in \\ "  # systemd strips the space
+    assert units.unit_text("two \\\\") == "two \\\\ "
+
+
+def test_render_writes_the_user_always_and_refuses_none() -> None:
+    import dataclasses
+
+    import pytest
+
+    from smartcron.errors import InvalidInput
+
+    task = validate_task(
+        {"name": "job", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"},
+        check_host=False,
+    )
+    assert "\nUser=nobody\n" in units.render(task).files["smartcron-job.service"]
+    root = dataclasses.replace(task, user="root")
+    assert "\nUser=root\n" in units.render(root).files["smartcron-job.service"]
+    with pytest.raises(InvalidInput, match="must name the account"):
+        units.render(dataclasses.replace(task, user=""))
+
+
+def test_render_carries_the_signed_revision() -> None:
+    import dataclasses
+
+    task = validate_task(
+        {"name": "job", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"},
+        check_host=False,
+    )
+    text = units.render(dataclasses.replace(task, revision=123)).files["smartcron-job.service"]
+    assert units.installed_revision(text) == 123
+    assert units.installed_revision("no revision here") is None
