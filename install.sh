@@ -5,16 +5,20 @@
 #     /var/lib/smartcron (database, backups);
 #   - smartcron-watchdog.service, smartcron-dashboard.service, smartcron-maintenance.timer, the
 #     alert template and the polkit rule, enabled and started;
+#   - the key that signs task definitions (root's alone: sync installs nothing else);
+#   - HTTPS for the dashboard: a self-signed certificate, or the one you give;
 #   - a first admin user for the dashboard, with a one-time password;
 #   - and finally `smartcron doctor`.
-# Running it again upgrades in place and keeps the config and the data.
+# Running it again upgrades in place and keeps the config, the key, the certificate and the data.
 #
-# Usage: sudo ./install.sh [--dry-run] [--listen HOST:PORT]
+# Usage: sudo ./install.sh [--dry-run] [--listen HOST:PORT] [--certificate FILE --key FILE]
 #        sudo ./install.sh --uninstall [--purge] [--dry-run]
-#   --dry-run    print what would be done, change nothing
-#   --listen     the dashboard's address for a new config (default 127.0.0.1:8080)
-#   --uninstall  stop and remove the units, the venv and the command; keep config and data
-#   --purge      with --uninstall: also delete /etc/smartcron, /var/lib/smartcron and the user
+#   --dry-run      print what would be done, change nothing
+#   --listen       the dashboard's address for a new config (default 127.0.0.1:8080)
+#   --certificate  a PEM certificate (chain) for the dashboard, with --key its private key:
+#                  installed in place of the self-signed one
+#   --uninstall    stop and remove the units, the venv and the command; keep config and data
+#   --purge        with --uninstall: also delete /etc/smartcron, /var/lib/smartcron and the user
 set -euo pipefail
 
 PREFIX=/opt/smartcron
@@ -25,16 +29,21 @@ USER_NAME=smartcron
 BIN=/usr/local/bin/smartcron
 SRC="$(cd "$(dirname "$0")" && pwd)"
 OWN_UNITS=(smartcron-watchdog.service smartcron-dashboard.service smartcron-maintenance.timer)
-PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev polkitd)
+PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev polkitd openssl)
+SIGNING_KEY="$CONFIG_DIR/signing.key"
+TLS_CERT="$CONFIG_DIR/dashboard.crt"
+TLS_KEY="$CONFIG_DIR/dashboard.key"
 
-DRY=0 UNINSTALL=0 PURGE=0 LISTEN=127.0.0.1:8080
+DRY=0 UNINSTALL=0 PURGE=0 LISTEN=127.0.0.1:8080 CERT_IN="" KEY_IN=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY=1 ;;
         --uninstall) UNINSTALL=1 ;;
         --purge) PURGE=1 ;;
         --listen) LISTEN="${2:?--listen needs HOST:PORT}"; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --certificate) CERT_IN="${2:?--certificate needs a PEM file}"; shift ;;
+        --key) KEY_IN="${2:?--key needs a PEM file}"; shift ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -48,6 +57,9 @@ run() {
 }
 as_user() { run runuser -u "$USER_NAME" -- "$@"; }
 
+if [ -n "$CERT_IN$KEY_IN" ] && { [ -z "$CERT_IN" ] || [ -z "$KEY_IN" ]; }; then
+    die "--certificate and --key go together: the certificate and its private key."
+fi
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo ./install.sh): it installs packages and writes /etc, /opt and /var/lib."
 if [ "$(cat /proc/1/comm 2>/dev/null)" != systemd ]; then
     die "PID 1 is $(cat /proc/1/comm 2>/dev/null || echo unknown), not systemd: smartcron runs jobs as systemd timers. In a container or CI, try it with scripts/sandbox, which boots a private systemd and runs this script inside it."
@@ -135,6 +147,11 @@ else
 # smartcron configuration; every setting is described in docs/configuration.md.
 database_url = "sqlite:///$DATA_DIR/smartcron.db"
 dashboard_listen = "$LISTEN"
+# HTTPS: install.sh made a self-signed certificate; put a real one here (docs/install.md).
+tls_certificate = "$TLS_CERT"
+tls_key = "$TLS_KEY"
+# A task that names no user runs as this unprivileged account; root is written --user root.
+default_user = "nobody"
 # Signs dashboard sessions: keep this file readable by root and the smartcron group only.
 secret_key = "$secret"
 TOML
@@ -143,9 +160,51 @@ TOML
     echo "wrote $CONFIG_DIR/smartcron.toml"
 fi
 
+say "task signing key"
+# Root's alone (0600): `smartcron sync` installs only task definitions signed with it, so the
+# smartcron account, which can write the database, cannot make root run anything.
+if [ -e "$SIGNING_KEY" ]; then
+    echo "kept existing $SIGNING_KEY"
+    NEW_KEY=0
+else
+    echo "creating $SIGNING_KEY"
+    NEW_KEY=1
+fi
+
+say "dashboard certificate (HTTPS)"
+if [ -n "$CERT_IN" ]; then
+    run install -m 0644 -o root -g root "$CERT_IN" "$TLS_CERT"
+    run install -m 0640 -o root -g "$USER_NAME" "$KEY_IN" "$TLS_KEY"
+elif [ -e "$TLS_CERT" ]; then
+    echo "kept existing $TLS_CERT"
+else
+    host="$(hostname -f 2>/dev/null || hostname)"
+    names="DNS:$host,DNS:localhost,IP:127.0.0.1,IP:::1"
+    listen_host="${LISTEN%:*}"
+    listen_host="${listen_host#[}"; listen_host="${listen_host%]}"
+    case "$listen_host" in
+        0.0.0.0|::|127.0.0.1|::1|localhost|"$host") ;;
+        *[!0-9.:a-fA-F]*) names="$names,DNS:$listen_host" ;;
+        *) names="$names,IP:$listen_host" ;;
+    esac
+    echo "self-signed for $names (replace it with a real one: docs/install.md, \"HTTPS\")"
+    run openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -days 825 -subj "/CN=$host" -addext "subjectAltName=$names" \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null \
+        || die "openssl could not create the dashboard's certificate."
+    run chown root:"$USER_NAME" "$TLS_KEY"
+    run chmod 0640 "$TLS_KEY"
+    run chmod 0644 "$TLS_CERT"
+fi
+
 say "database"
 # As the smartcron user, so that a SQLite database belongs to the services that write it.
 as_user "$BIN" init
+if [ "$NEW_KEY" = 1 ]; then
+    # Creates the key. Tasks of an older smartcron were stored unsigned: sign them as they are,
+    # once; from now on a row changed behind smartcron's back is refused by sync.
+    run "$BIN" task sign --unsigned --yes
+fi
 
 say "units"
 run "$BIN" units install
@@ -180,5 +239,14 @@ for _ in $(seq 30); do
 done
 "$BIN" doctor || die "smartcron is installed but doctor found problems (above); fix them and run 'smartcron doctor' again."
 say "done: smartcron is installed and running"
-echo "Dashboard: http://$(sed -n 's/^dashboard_listen = "\(.*\)"/\1/p' "$CONFIG_DIR/smartcron.toml" | head -1)/"
+listen="$(sed -n 's/^dashboard_listen = "\(.*\)"/\1/p' "$CONFIG_DIR/smartcron.toml" | head -1)"
+cert="$(sed -n 's/^tls_certificate = "\(.*\)"/\1/p' "$CONFIG_DIR/smartcron.toml" | head -1)"
+if ! grep -q '^tls_certificate' "$CONFIG_DIR/smartcron.toml"; then cert="$TLS_CERT"; fi
+if [ -n "$cert" ] && [ -e "$cert" ]; then
+    echo "Dashboard: https://${listen:-127.0.0.1:8080}/"
+    echo "Certificate SHA-256 fingerprint: $(openssl x509 -noout -fingerprint -sha256 -in "$cert" | cut -d= -f2)"
+    echo "Compare it with what the browser shows before you accept a self-signed certificate."
+else
+    echo "Dashboard: http://${listen:-127.0.0.1:8080}/ (plain HTTP, this host only)"
+fi
 echo "Add a task: smartcron task add NAME --command CMD --schedule EXPR && smartcron sync"

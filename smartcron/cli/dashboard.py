@@ -1,4 +1,8 @@
-"""`smartcron dashboard`: serve the staff dashboard with gunicorn, as the systemd unit does."""
+"""`smartcron dashboard`: serve the staff dashboard with gunicorn, as the systemd unit does.
+
+HTTPS with tls_certificate/tls_key (install.sh creates a self-signed pair); plain HTTP only on
+a loopback address, so a password never crosses the office network in clear text.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,27 @@ from typing import Any
 import click
 
 from smartcron.cli.base import App, cli, pass_app
+from smartcron.errors import OperationFailed
+from smartcron.model.config import dashboard_tls
+from smartcron.ops.tls import certificate_fingerprint
 
 # mkstemp() there makes private, uniquely named files: none of the shared-/tmp risks apply.
 SHM = "/dev/shm"  # noqa: S108
 
 
-def serve(app: App, bind: str, workers: int) -> None:
+def _readable(path: str, what: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise OperationFailed(
+            f"cannot read the dashboard's {what} {path} ({exc.strerror}): run install.sh, "
+            "which creates a self-signed certificate, or put yours there (docs/install.md, "
+            '"HTTPS"); the key must be readable by the smartcron account'
+        ) from None
+
+
+def serve(app: App, host: str, port: int, workers: int) -> None:
     """Run gunicorn in this process; each worker builds its own app and database pool."""
     from gunicorn.app.base import BaseApplication
 
@@ -22,31 +41,46 @@ def serve(app: App, bind: str, workers: int) -> None:
     from smartcron.db.migrate import upgrade
 
     cfg = app.config
+    tls = dashboard_tls(cfg, host)
+    if tls:
+        _readable(tls[0], "certificate")
+        _readable(tls[1], "private key")
     with db_errors(app.engine):
         upgrade(app.engine)  # also proves the database is reachable before forking
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    settings: dict[str, Any] = {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "smartcron-dashboard",
+        # Worker heartbeat files in memory: the unit's file system is read-only.
+        "worker_tmp_dir": SHM if os.path.isdir(SHM) else None,
+        # X-Forwarded-* headers only from the configured reverse proxies (none by default).
+        "forwarded_allow_ips": cfg.trusted_proxies,
+    }
+    if tls:
+        settings |= {"certfile": tls[0], "keyfile": tls[1]}
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for key, value in {
-                "bind": bind,
-                "workers": workers,
-                "worker_class": "gthread",
-                "threads": 4,
-                "timeout": 60,
-                "accesslog": "-",
-                "errorlog": "-",
-                "proc_name": "smartcron-dashboard",
-                # Worker heartbeat files in memory: the unit's file system is read-only.
-                "worker_tmp_dir": SHM if os.path.isdir(SHM) else None,
-                # Forwarded headers only from a reverse proxy on this host.
-                "forwarded_allow_ips": "127.0.0.1,::1",
-            }.items():
+            for key, value in settings.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
             return create_app(cfg)
 
-    click.echo(f"smartcron dashboard on http://{bind}/ (Ctrl-C stops it)", err=True)
+    if tls:
+        click.echo(
+            f"smartcron dashboard on https://{bind}/ (certificate SHA-256 "
+            f"{certificate_fingerprint(tls[0])}; Ctrl-C stops it)",
+            err=True,
+        )
+    else:
+        click.echo(f"smartcron dashboard on http://{bind}/ (Ctrl-C stops it)", err=True)
     Server().run()
 
 
@@ -58,10 +92,12 @@ def serve(app: App, bind: str, workers: int) -> None:
 def dashboard_cmd(app: App, host: str | None, port: int | None, workers: int) -> None:
     """Serve the staff dashboard (gunicorn), as smartcron-dashboard.service does.
 
+    HTTPS with tls_certificate and tls_key; without them, only on a loopback address.
+
     \b
     Example:
       smartcron dashboard
-      smartcron dashboard --host 0.0.0.0 --port 8080
+      smartcron dashboard --host 0.0.0.0 --port 8443
     """
     default_host, _, default_port = app.config.dashboard_listen.rpartition(":")
-    serve(app, f"{host or default_host}:{port or int(default_port)}", workers)
+    serve(app, (host or default_host).strip("[]"), port or int(default_port), workers)

@@ -214,6 +214,7 @@ def test_dashboard_unit_serves_from_systemd_and_restarts(sd: SystemdEnv) -> None
         "SMARTCRON_SERVICE_USER": "",  # runs as the test (root), whatever accounts the host has
         "SMARTCRON_DATABASE_URL": db_url,
         "SMARTCRON_DASHBOARD_LISTEN": f"127.0.0.1:{port}",
+        "SMARTCRON_TLS_CERTIFICATE": "",  # plain HTTP on loopback (the install test: HTTPS)
     }
     program = str(Path(sys.executable).with_name("smartcron"))
     own = OwnUnits.for_config(config.load(environ=settings), program)

@@ -2,15 +2,20 @@
 copy-on-write overlays (PrivateSystemd.isolate_for_install), so the host is left untouched.
 
 One test walks the whole life: dry run, install, a task that runs and is recorded by the
-watchdog (running as the smartcron user), the dashboard and the maintenance run, a second
-install that keeps everything, and the uninstall that keeps the data.
+watchdog (running as the smartcron user), the dashboard over HTTPS with the generated
+certificate (and Chromium logging in through it), what the smartcron account may and may not
+do (polkit, the database), the maintenance run, a second install that keeps everything, and
+the uninstall that keeps the data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,20 +50,31 @@ def _sh(box: PrivateSystemd, command: str, timeout: float = 120) -> tuple[int, s
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def _request(
-    port: int, method: str, path: str, cookie: str = "", body: str = ""
-) -> tuple[int, str, str]:
-    """One HTTP request without following redirects; return (status, body, session cookie).
+def _tls(box: PrivateSystemd) -> ssl.SSLContext:
+    """A client context that trusts exactly the certificate install.sh generated (and checks
+    that it names 127.0.0.1)."""
+    context = ssl.create_default_context(cafile=str(box.root / "etc/smartcron/dashboard.crt"))
+    return context
 
-    By hand, not with a cookie jar: the session cookie is Secure, which http.cookiejar would
-    not send over plain HTTP even to 127.0.0.1 (browsers do).
-    """
+
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    cookie: str = "",
+    body: str = "",
+    *,
+    context: ssl.SSLContext,
+) -> tuple[int, str, str]:
+    """One HTTPS request without following redirects; return (status, body, session cookie)."""
     import http.client
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
     headers = {"Cookie": cookie} if cookie else {}
     if body:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # Over HTTPS the CSRF check also wants a same-site Referer, as browsers send it.
+        headers["Referer"] = f"https://127.0.0.1:{port}{path}"
     conn.request(method, path, body=body or None, headers=headers)
     answer = conn.getresponse()
     text = answer.read().decode()
@@ -67,12 +83,12 @@ def _request(
     return answer.status, text, set_cookie.split(";", 1)[0] or cookie
 
 
-def _dashboard_run_now(port: int, password: str, task: str) -> None:
+def _dashboard_run_now(port: int, password: str, task: str, context: ssl.SSLContext) -> None:
     """Log in as admin and press Run now, as a browser would (session cookie, CSRF token)."""
     import urllib.parse
 
     def request(method: str, path: str, cookie: str = "", body: str = "") -> tuple[int, str, str]:
-        return _request(port, method, path, cookie, body)
+        return _request(port, method, path, cookie, body, context=context)
 
     def token(page: str) -> str:
         found = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -104,6 +120,62 @@ def _dashboard_run_now(port: int, password: str, task: str) -> None:
     assert f"Started task &#39;{task}&#39;." in page, re.findall(r'class="flash[^<]*', page)
 
 
+def _plain_http_refused(port: int) -> bool:
+    """Return True when the port does not answer plain HTTP (it speaks TLS only)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status != 200
+    except (OSError, http.client.HTTPException):
+        return True
+    finally:
+        conn.close()
+
+
+def _spki_pin(certificate: Path) -> str:
+    """The base64 SHA-256 of a certificate's public key, as Chromium's
+    --ignore-certificate-errors-spki-list takes it."""
+    key = subprocess.run(
+        ["openssl", "x509", "-pubkey", "-noout", "-in", str(certificate)],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-outform", "der"], input=key, capture_output=True,
+        check=True,
+    ).stdout  # fmt: skip
+    import base64
+
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def _browser_login(box: PrivateSystemd, port: int, user: str, password: str) -> None:
+    """Log in with Debian's Chromium over HTTPS, trusting only the generated certificate."""
+    chromium = "/usr/bin/chromium"
+    need(os.path.exists(chromium), f"{chromium} is missing (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    pin = _spki_pin(box.root / "etc/smartcron/dashboard.crt")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", f"--ignore-certificate-errors-spki-list={pin}"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"https://127.0.0.1:{port}/")
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_selector("text=Log out", timeout=15000)
+            assert page.url.startswith(f"https://127.0.0.1:{port}/"), page.url
+            cookie = next(c for c in page.context.cookies() if c["name"] == "smartcron_session")
+            assert cookie["secure"] and cookie["httpOnly"]
+        finally:
+            browser.close()
+
+
 def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) -> None:
     port = free_port()
     host_passwd = Path("/etc/passwd").read_text()
@@ -126,11 +198,26 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
         assert box.show(unit, "ActiveState")["ActiveState"] == "active", unit
     assert box.show("smartcron-watchdog.service", "User")["User"] == "smartcron"
     assert box.show("smartcron-dashboard.service", "User")["User"] == "smartcron"
-    assert _request(port, "GET", "/healthz")[0] == 200
-    status, _page, _cookie = _request(port, "GET", "/tasks")
+    # HTTPS out of the box, with the certificate install.sh made (and the fingerprint it
+    # printed), which names 127.0.0.1; plain HTTP is not served.
+    tls = _tls(box)
+    assert f"Dashboard: https://127.0.0.1:{port}/" in out
+    printed = re.search(r"Certificate SHA-256 fingerprint: ([0-9A-F:]{95})", out)
+    assert printed, out[-2000:]
+    served = ssl.get_server_certificate(("127.0.0.1", port))
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(served)).hexdigest().upper()
+    assert printed.group(1) == ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+    assert _request(port, "GET", "/healthz", context=tls)[0] == 200
+    status, _page, _cookie = _request(port, "GET", "/tasks", context=tls)
     assert status == 302  # to the login page: nothing without a session
+    assert _plain_http_refused(port)
     config = _sh(box, "stat -c '%a %U %G' /etc/smartcron/smartcron.toml")[1].strip()
     assert config == "640 root smartcron"
+    keys = _sh(box, "stat -c '%n %a %U %G' /etc/smartcron/signing.key /etc/smartcron/dashboard.key")
+    assert keys[1].split("\n")[:2] == [
+        "/etc/smartcron/signing.key 600 root root",
+        "/etc/smartcron/dashboard.key 640 root smartcron",
+    ], keys
 
     # A task added afterwards runs, and the watchdog (as smartcron) records it.
     code, out = _sh(
@@ -153,8 +240,11 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     code, out = _sh(box, "runuser -u smartcron -- smartcron logs hello --last")
     assert "hello from the sandbox" in out and "stored with the run" not in out, out
 
+    # The task runs as the unprivileged default_user, not root.
+    assert box.show("smartcron-hello.service", "User")["User"] == "nobody"
+
     # Run now from the dashboard: the unprivileged dashboard starts the unit through polkit.
-    _dashboard_run_now(port, password.group(1), "hello")
+    _dashboard_run_now(port, password.group(1), "hello", tls)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(runs) < 2:
         runs = json.loads(_sh(box, "smartcron runs hello --json")[1] or "[]")
@@ -162,6 +252,50 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     assert len(runs) == 2 and runs[0]["trigger"] == "manual", runs
     # It went through polkit (started on demand over D-Bus), which applied 50-smartcron.rules.
     assert box.show("polkit.service", "ActiveState")["ActiveState"] == "active"
+    # The smartcron account may start and stop task units, and nothing else.
+    as_smartcron = "runuser -u smartcron -- systemctl --no-ask-password"
+    assert _sh(box, f"{as_smartcron} start smartcron-hello.service")[0] == 0
+    for verb, unit in (
+        ("stop", "smartcron-maintenance.timer"),
+        ("start", "smartcron-maintenance.service"),
+        ("start", "smartcron-alert@smartcron-hello.service.service"),
+        ("stop", "smartcron-watchdog.service"),
+        ("stop", "ssh.service"),
+    ):
+        code, why = _sh(box, f"{as_smartcron} {verb} {unit}")
+        assert code != 0 and ("Access denied" in why or "authentication" in why), (unit, why)
+    assert box.show("smartcron-maintenance.timer", "ActiveState")["ActiveState"] == "active"
+
+    # Chromium logs in through HTTPS, trusting exactly the generated certificate.
+    _browser_login(box, port, "admin", password.group(1) + "-mine")
+
+    # The smartcron account writes the database directly, as a compromised dashboard could:
+    # root's next sync does not run it, and says why.
+    tamper = box.root / "run/smartcron-tamper.py"
+    tamper.write_text(
+        "import sqlite3\n"
+        "db = sqlite3.connect('/var/lib/smartcron/smartcron.db')\n"
+        "db.execute(\"UPDATE tasks SET command = '[\\\"/usr/bin/id\\\"]', run_user = 'root' \"\n"
+        "           \"WHERE name = 'hello'\")\n"
+        "db.commit()\n"
+    )
+    tamper.chmod(0o644)
+    code, out = _sh(
+        box, "runuser -u smartcron -- /opt/smartcron/bin/python /run/smartcron-tamper.py"
+    )
+    assert code == 0, out
+    code, out = _sh(box, "smartcron sync")
+    assert code == 1 and "refused: the definition in the database does not match" in out, out
+    unit_text = _sh(box, "cat /etc/systemd/system/smartcron-hello.service")[1]
+    assert "/usr/bin/id" not in unit_text and "User=nobody" in unit_text
+    code, out = _sh(box, "smartcron doctor")
+    assert code == 1 and "FAIL  definitions" in out and "hello" in out, out
+    # Root checks the row and puts it right; everything is in order again.
+    code, out = _sh(
+        box, "smartcron task edit hello --command '/bin/echo hello from the sandbox' "
+        "--user nobody && smartcron sync",
+    )  # fmt: skip
+    assert code == 0, out
 
     # A failing task: its OnFailure= alert unit runs as smartcron, hardened, and records it.
     code, out = _sh(
@@ -183,9 +317,13 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     assert "in the journal" not in journal, journal  # it found the run, with its details
     alerts: list[dict[str, object]] = []
     while time.monotonic() < deadline + 10 and not alerts:
-        alerts = json.loads(_sh(box, "smartcron alerts --json")[1])
+        every = json.loads(_sh(box, "smartcron alerts --json")[1])
+        alerts = [a for a in every if a["kind"] == "failure"]
         time.sleep(0.5)
     assert [a["task"] for a in alerts] == ["broken"], (alerts, journal)
+    # The refused definition's alert was resolved once root had set the task right.
+    refused = [(a["task"], a["state"]) for a in every if a["kind"] == "refused-definition"]
+    assert refused == [("hello", "resolved")], every
 
     # The daily maintenance, run now: prune, backup, units check, all as the smartcron user.
     code, out = _sh(box, "systemctl start smartcron-maintenance.service", 300)
