@@ -25,7 +25,8 @@ from smartcron.db.migrate import upgrade
 from smartcron.db.schema import executions, utcnow
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.state import JOURNAL_CURSOR, set_state
-from smartcron.db.tasks import task_values
+from smartcron.db.tasks import signed_values
+from smartcron.model.signing import load_signer
 from smartcron.model.validate import validate_task
 from smartcron.systemd.journal import Journal
 from smartcron.systemd.sandbox import PrivateSystemd
@@ -38,6 +39,8 @@ def main() -> None:
     tasks = 50
     workdir = Path(tempfile.mkdtemp(prefix="smartcron-bench-", dir="/var/tmp"))
     url = f"sqlite:///{workdir}/bench.db"
+    key = str(workdir / "signing.key")  # root's key that signs definitions
+    signer = load_signer(key, create=True)
     engine = make_engine(url)
     upgrade(engine)
     now = utcnow()
@@ -52,7 +55,9 @@ def main() -> None:
                 }
             )
             conn.execute(
-                tasks_table.insert().values(**task_values(task), created_at=now, updated_at=now)
+                tasks_table.insert().values(
+                    **signed_values(task, signer), created_at=now, updated_at=now
+                )
             )
     with PrivateSystemd(name="smartcron-bench") as instance:
         env = {
@@ -62,6 +67,7 @@ def main() -> None:
             "SMARTCRON_UNIT_DIR": str(instance.unit_dir),
             "SMARTCRON_JOURNAL_DIRECTORY": str(instance.journal_dir),
             "DBUS_SYSTEM_BUS_ADDRESS": instance.bus_address,
+            "SMARTCRON_SIGNING_KEY_FILE": key,
         }
         subprocess.run([SMARTCRON, "sync"], env=env, check=True, capture_output=True, cwd="/")
         with engine.begin() as conn:

@@ -13,6 +13,7 @@ Usage (root): .venv/bin/python bench/sync.py [SIZES...]   (default: 1000 5000)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,14 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.schema import utcnow
-from smartcron.db.tasks import list_tasks, task_values
+from smartcron.db.tasks import get_task, list_tasks, signed_values, update_task
 from smartcron.model import config
+from smartcron.model.signing import Signer, load_signer
 from smartcron.model.validate import validate_task
 from smartcron.systemd.own_units import OwnUnits
 from smartcron.systemd.sandbox import PrivateSystemd
@@ -37,7 +37,7 @@ from smartcron.systemd.sandbox import PrivateSystemd
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
 
-def seed(url: str, count: int, prefix: str) -> None:
+def seed(url: str, count: int, prefix: str, signer: Signer) -> None:
     engine = make_engine(url)
     upgrade(engine)
     schedules = ["*/5 * * * *", "0 * * * *", "30 6 * * 1-5", "0 2 * * *", "0 9 1-7 * mon"]
@@ -52,7 +52,7 @@ def seed(url: str, count: int, prefix: str) -> None:
                 "timezone": "UTC",
             }
         )
-        rows.append({**task_values(task), "created_at": now, "updated_at": now})
+        rows.append({**signed_values(task, signer), "created_at": now, "updated_at": now})
     with engine.begin() as conn:
         conn.execute(tasks_table.insert(), rows)
     engine.dispose()
@@ -114,7 +114,9 @@ def bench(count: int) -> None:
     prefix = f"b{os.getpid() % 10000}"
     workdir = Path(tempfile.mkdtemp(prefix="smartcron-bench-", dir="/var/tmp"))
     url = f"sqlite:///{workdir}/bench.db"
-    seed(url, count, prefix)
+    key = str(workdir / "signing.key")  # root's key that signs definitions, as in production
+    signer = load_signer(key, create=True)
+    seed(url, count, prefix, signer)
     with PrivateSystemd(name="smartcron-bench") as instance:
         env = {
             **os.environ,
@@ -122,6 +124,7 @@ def bench(count: int) -> None:
             "SMARTCRON_UNIT_DIR": str(instance.unit_dir),
             "DBUS_SYSTEM_BUS_ADDRESS": instance.bus_address,
             "SMARTCRON_CONFIG": str(workdir / "none.toml"),
+            "SMARTCRON_SIGNING_KEY_FILE": key,
         }
         (workdir / "none.toml").write_text("")
         cold, cold_rss, cold_out = run_sync(env)
@@ -130,11 +133,8 @@ def bench(count: int) -> None:
         noop, noop_rss, noop_out = min((run_sync(env) for _ in range(3)), key=lambda r: r[0])
         engine = make_engine(url)
         with engine.begin() as conn:
-            conn.execute(
-                sa.update(tasks_table)
-                .where(tasks_table.c.name == f"{prefix}-00007")
-                .values(timeout_s=1234)
-            )
+            task = get_task(conn, f"{prefix}-00007")
+            update_task(conn, dataclasses.replace(task, timeout=1234), "bench", signer=signer)
         engine.dispose()
         one, one_rss, one_out = run_sync(env)
         inproc = in_process_noop(url, instance)
