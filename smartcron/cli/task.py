@@ -128,8 +128,20 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
       smartcron task edit pos-sync --timeout 8m --env API_REGION=eu
     """
     data = _given(options)
+    signer = signer_for(app)
     with db_errors(app.engine), app.engine.begin() as conn:
         old = get_task(conn, name)
+        if not signer.verify(old):
+            # Editing signs every field, the ones not given too: never sign what someone
+            # changed behind smartcron's back without root having looked at it.
+            raise OperationFailed(
+                f"task '{name}' is not the definition root signed (it was changed outside "
+                "smartcron, or never signed), so editing it would sign fields you have not "
+                f"checked. Look at it with `smartcron task show {name} --show-env`; if it is "
+                f"right, `sudo smartcron task sign {name}` and edit it then; if not, "
+                f"`sudo smartcron task rm {name}` and add it again, or `smartcron import` "
+                "your task file, which sets every field"
+            )
         env = dict(old.env)
         for item in data.pop("env", ()):
             if "=" not in item:
@@ -143,7 +155,7 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
         if new == old:
             click.echo(f"Task '{name}' already has these settings; nothing changed.")
             return
-        update_task(conn, new, actor(), signer=signer_for(app))
+        update_task(conn, new, actor(), signer=signer)
     click.echo(f"Updated task {_describe(new)}.")
     click.echo("Next: `smartcron sync` applies the change to its timer and service.")
 

@@ -84,9 +84,9 @@ def refusal(task: Task, signer: Signer, installed_revision: int | None) -> str |
             "refused: the definition in the database does not match its signature: it was "
             "changed outside smartcron (its command, user or another field may have been "
             "altered), or the signing key was replaced. The installed units keep the last "
-            "signed definition. Check it with "
-            f"`smartcron task show {task.name}`, then set it right with `sudo smartcron task "
-            f"edit {task.name} ...` or, if it is right, `sudo smartcron task sign {task.name}`"
+            f"signed definition. Check it with `smartcron task show {task.name} --show-env`; "
+            f"if it is right, `sudo smartcron task sign {task.name}`, otherwise set it right "
+            "with `sudo smartcron import` of your task file (or remove and add it again)"
         )
     if installed_revision is not None and task.revision < installed_revision:
         return (

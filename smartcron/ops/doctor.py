@@ -115,8 +115,8 @@ def check_units(config: Config, engine: Engine) -> list[Finding]:
                 f"{len(refused_names)} task definition(s) changed outside smartcron, "
                 f"{how}: {', '.join(refused_names[:5])}; sync does not install them. "
                 f"{refused_names[0]}: {first}",
-                "check each with `smartcron task show NAME --show-env`, then "
-                "`sudo smartcron task edit NAME ...` or `sudo smartcron task sign NAME`",
+                "check each with `smartcron task show NAME --show-env`; if it is right, "
+                "`sudo smartcron task sign NAME`, else `sudo smartcron import` your task file",
             )
         )
     elif signer is None:

@@ -290,10 +290,14 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     assert "/usr/bin/id" not in unit_text and "User=nobody" in unit_text
     code, out = _sh(box, "smartcron doctor")
     assert code == 1 and "FAIL  definitions" in out and "hello" in out, out
-    # Root checks the row and puts it right; everything is in order again.
+    # Editing would sign the changed fields unseen: refused. Root removes the row and adds the
+    # task again; everything is in order again.
+    code, out = _sh(box, "smartcron task edit hello --timeout 5m")
+    assert code == 1 and "is not the definition root signed" in out, out
     code, out = _sh(
-        box, "smartcron task edit hello --command '/bin/echo hello from the sandbox' "
-        "--user nobody && smartcron sync",
+        box,
+        "smartcron task rm hello --yes && smartcron task add hello "
+        "--command '/bin/echo hello from the sandbox' --schedule '@yearly' && smartcron sync",
     )  # fmt: skip
     assert code == 0, out
 

@@ -180,8 +180,16 @@ def test_signing_root_sets_a_refused_task_right_and_the_alert_resolves(sd: Syste
             .values(command=["/usr/bin/id"], run_user="root")
         )
     assert sd.run("sync").exit_code == 1
-    edit = sd.run("task", "edit", name, "--command", "/bin/echo good", "--user", "nobody")
-    assert edit.exit_code == 0, edit.stderr
+    # Editing would keep, and sign, what was changed: refused.
+    edit = sd.run("task", "edit", name, "--timeout", "5m")
+    assert edit.exit_code == 1 and "is not the definition root signed" in edit.stderr
+    # Root imports the task file, which sets every field again.
+    file = sd.shared / "tasks.yaml"
+    file.write_text(
+        f"version: 1\ntasks:\n- name: {name}\n  command: [/bin/echo, good]\n  schedule: '@yearly'\n"
+    )
+    imported = sd.run("import", str(file))
+    assert imported.exit_code == 0, imported.stderr
     result = sd.run("sync")
     assert result.exit_code == 0, result.stdout + result.stderr
     with sd.engine.connect() as conn:
