@@ -76,7 +76,7 @@ def run_sync(env: dict[str, str]) -> tuple[float, float, dict[str, object]]:
     return elapsed, usage.ru_maxrss / 1024, json.loads(text)
 
 
-def in_process_noop(url: str, instance: PrivateSystemd) -> float:
+def in_process_noop(url: str, instance: PrivateSystemd, signer: Signer) -> float:
     """Time a no-op sync inside this process: read tasks, plan, apply (no interpreter start)."""
     from smartcron.systemd import sync
     from smartcron.systemd.bus import Systemd
@@ -90,13 +90,13 @@ def in_process_noop(url: str, instance: PrivateSystemd) -> float:
             tasks = list_tasks(conn)
         with sync.locked(instance.unit_dir), Systemd() as systemd:
             result = sync.apply(
-                sync.plan(tasks, instance.unit_dir, accuracy="1s"),
+                sync.plan(tasks, instance.unit_dir, accuracy="1s", signer=signer),
                 instance.unit_dir,
                 systemd,
-                own=OwnUnits.for_config(config.load(environ={})),
+                own=OwnUnits.for_config(config.load(environ={"SMARTCRON_DATABASE_URL": url})),
             )
         best.append(time.perf_counter() - began)
-        assert not result.daemon_reload
+        assert not result.daemon_reload, result.as_json()
     engine.dispose()
     return min(best)
 
@@ -137,7 +137,7 @@ def bench(count: int) -> None:
             update_task(conn, dataclasses.replace(task, timeout=1234), "bench", signer=signer)
         engine.dispose()
         one, one_rss, one_out = run_sync(env)
-        inproc = in_process_noop(url, instance)
+        inproc = in_process_noop(url, instance, signer)
         base = floor(instance)
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"\n{count} tasks ({len(cold_out['created'])} created, {len(cold_out['failed'])} failed)")  # type: ignore[arg-type]

@@ -34,15 +34,15 @@ def report_refused(
     the alerts opened now."""
     now = utcnow()
     opened: list[int] = []
+    query = sa.select(alerts.c.task_name, alerts.c.id).where(
+        alerts.c.kind == KIND, alerts.c.state.in_(ACTIVE)
+    )
+    with engine.connect() as conn:
+        active = {row.task_name: row.id for row in conn.execute(query)}
+    if not refused and not active:
+        return opened  # the usual case: nothing to write (no transaction, no fsync)
     with engine.begin() as conn:
-        active = {
-            row.task_name: row.id
-            for row in conn.execute(
-                sa.select(alerts.c.task_name, alerts.c.id).where(
-                    alerts.c.kind == KIND, alerts.c.state.in_(ACTIVE)
-                )
-            )
-        }
+        active = {row.task_name: row.id for row in conn.execute(query)}
         for name, why in sorted(refused.items()):
             if name in active:
                 continue
