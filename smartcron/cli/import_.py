@@ -31,7 +31,9 @@ def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
-    wanted = taskfile.validate_all(taskfile.parse(text, str(file)), str(file))
+    wanted = taskfile.validate_all(
+        taskfile.parse(text, str(file)), str(file), known_channels=app.config.channels
+    )
     with db_errors(app.engine), app.engine.begin() as conn:
         plan = plan_import(conn, wanted, prune=prune)
         for task in plan.added:

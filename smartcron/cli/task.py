@@ -84,7 +84,7 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
     data = _given(options)
     if "env" in data:
         data["env"] = list(data["env"])
-    new = validate_task({"name": name, **data})
+    new = validate_task({"name": name, **data}, known_channels=app.config.channels)
     with db_errors(app.engine), app.engine.begin() as conn:
         insert_task(conn, new, actor())
     click.echo(f"Added task {_describe(new)}.")
@@ -115,7 +115,9 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
         for key in unset_env:
             env.pop(key, None)
         data["env"] = env
-        new = validate_task(data, base=old)
+        # Channels are checked when they are set; a task's existing ones are left to doctor.
+        known = app.config.channels if "channels" in data else None
+        new = validate_task(data, base=old, known_channels=known)
         if new == old:
             click.echo(f"Task '{name}' already has these settings; nothing changed.")
             return

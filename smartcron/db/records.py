@@ -25,8 +25,11 @@ def run_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def alert_dict(r: Any) -> dict[str, Any]:
-    """Given an alerts row, return the alert as the JSON object `alerts --json` prints."""
+def alert_dict(r: Any, delivery: Any = None) -> dict[str, Any]:
+    """Given an alerts row (and its latest outbox message), return the alert as the JSON
+    object `alerts --json` prints."""
+    from smartcron.db.alerts import delivery_words
+
     return {
         "id": r.id,
         "task": r.task_name,
@@ -38,4 +41,6 @@ def alert_dict(r: Any) -> dict[str, Any]:
         "notified": r.notify_count,
         "opened_at": r.opened_at.isoformat() if r.opened_at else None,
         "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+        "delivery": delivery_words(delivery),
+        "delivered": None if delivery is None else delivery.state == "sent",
     }

@@ -17,6 +17,12 @@ from typing import Any
 from smartcron.model.quantities import format_duration, format_size
 
 PRIORITIES = ("critical", "high", "normal", "low")
+# A task NAME becomes the units smartcron-NAME.service/.timer. These names are smartcron's own
+# units (watchdog, dashboard, maintenance, the alert@ template, the tasks target) or reserved
+# for them, so no task may take them (systemd/own_units.py holds its units to this list).
+RESERVED_NAMES = frozenset(
+    {"watchdog", "dashboard", "maintenance", "alert", "tasks", "sync", "sandbox", "digest"}
+)
 ALERT_EVENTS = ("failure", "final-failure", "late", "long-run", "success")
 DEFAULT_ALERT_ON = ("final-failure", "late")
 

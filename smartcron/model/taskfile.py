@@ -6,7 +6,7 @@ only the first), and computes a plan that is applied in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,11 @@ def parse(text: str, source: str) -> list[dict[str, Any]]:
 
 
 def validate_all(
-    entries: Sequence[dict[str, Any]], source: str, *, check_host: bool = True
+    entries: Sequence[dict[str, Any]],
+    source: str,
+    *,
+    check_host: bool = True,
+    known_channels: Collection[str] | None = None,
 ) -> list[Task]:
     """Given raw entries, return valid Tasks or raise ImportErrors listing every problem."""
     problems: list[str] = []
@@ -94,7 +98,7 @@ def validate_all(
             f" ({entry['name']})" if isinstance(entry.get("name"), str) else ""
         )
         try:
-            task = validate_task(entry, check_host=check_host)
+            task = validate_task(entry, check_host=check_host, known_channels=known_channels)
         except InvalidInput as exc:
             problems.append(f"{label}: {exc}")
             continue

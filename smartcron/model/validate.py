@@ -14,13 +14,20 @@ import pwd
 import re
 import shlex
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule as schedule_mod
 from smartcron.model.quantities import parse_duration, parse_size
-from smartcron.model.task import ALERT_EVENTS, FIELDS, PRIORITIES, SPEC_BY_NAME, Task
+from smartcron.model.task import (
+    ALERT_EVENTS,
+    FIELDS,
+    PRIORITIES,
+    RESERVED_NAMES,
+    SPEC_BY_NAME,
+    Task,
+)
 from smartcron.model.zones import check_timezone, host_timezone
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -58,6 +65,13 @@ def check_name(value: object) -> str:
             text,
             "use 1-64 characters: lowercase a-z, digits 0-9 and '-', "
             "starting with a letter or digit",
+        )
+    if text in RESERVED_NAMES:
+        raise InvalidInput(
+            "name",
+            text,
+            f"the name is reserved for smartcron's own unit smartcron-{text}; "
+            f"choose another, e.g. {text}-job",
         )
     return text
 
@@ -282,13 +296,33 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
 }
 
 
+def check_channels(names: tuple[str, ...], known: Collection[str]) -> tuple[str, ...]:
+    """Given a task's channel names and the configured ones, return them or raise for the
+    first that is not configured (an alert to it would go nowhere)."""
+    for name in names:
+        if name not in known:
+            configured = ", ".join(sorted(known)) or "none configured"
+            raise InvalidInput(
+                "channels",
+                name,
+                f"not a configured alert channel (configured: {configured}); add it to the "
+                "`channels` setting first (docs/alerts.md)",
+            )
+    return names
+
+
 def validate_task(
-    data: Mapping[str, Any], *, check_host: bool = True, base: Task | None = None
+    data: Mapping[str, Any],
+    *,
+    check_host: bool = True,
+    base: Task | None = None,
+    known_channels: Collection[str] | None = None,
 ) -> Task:
     """Given raw task data (and, for an edit, the task it changes), return a valid Task.
 
     `check_host` also checks that the executable, user, group and working directory exist on
-    this host; it is off when re-reading tasks that were already validated.
+    this host; it is off when re-reading tasks that were already validated. `known_channels`
+    (the configured channel names) refuses a channel an alert could not go to.
     """
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -304,4 +338,6 @@ def validate_task(
         )
         for name, check in CHECKS.items()
     }
+    if known_channels is not None:
+        check_channels(values["channels"], known_channels)
     return Task(**values, id=base.id if base else None)

@@ -12,11 +12,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from smartcron.db.migrate import current_revision, head_revision
-from smartcron.db.schema import health_checks
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import SmartcronError
 from smartcron.model.config import Config
@@ -26,10 +24,8 @@ from smartcron.systemd.bus import Systemd
 from smartcron.systemd.journal import JOURNAL_GROUP, Journal, account_can_read
 from smartcron.systemd.own_units import OwnUnits, own_user
 
-WATCHDOG = "smartcron-watchdog.service"
 DASHBOARD = "smartcron-dashboard.service"
 MAINTENANCE = "smartcron-maintenance.timer"
-REPORT_AGE = dt.timedelta(minutes=3)  # the watchdog stores health checks every minute
 
 
 @dataclass(frozen=True)
@@ -73,27 +69,35 @@ def check_units(config: Config, engine: Engine) -> Finding:
     return Finding("units", "ok", f"{len(tasks)} task(s), every unit matches the database")
 
 
-def check_watchdog(systemd: Systemd, engine: Engine, now: dt.datetime) -> Finding:
-    state = systemd.properties(WATCHDOG, "ActiveState", "LoadState", "StatusText")
-    if state.get("ActiveState") != "active":
+def check_own_units(config: Config) -> Finding:
+    """smartcron's own units are the ones this version ships (not edited, not replaced)."""
+    unit_dir = Path(config.unit_dir)
+    wanted = OwnUnits.for_config(config)
+    files = {**wanted.services(), **wanted.shared_files()}
+    missing, changed = [], []
+    for name, text in files.items():
+        path = unit_dir / name
+        if not path.exists():
+            missing.append(name)
+        elif path.read_text(encoding="utf-8", errors="replace") != text:
+            changed.append(name)
+    if changed:
         return Finding(
-            "watchdog",
+            "own units",
             "fail",
-            f"{WATCHDOG} is {state.get('LoadState')}/{state.get('ActiveState')}: runs are "
-            "not being recorded and alerts are not sent",
-            f"systemctl enable --now {WATCHDOG}; journalctl -u {WATCHDOG} says why it stopped",
+            f"{', '.join(changed)} differ from the units this smartcron ships (edited by hand, "
+            "replaced, or left by an older version)",
+            "smartcron units install && smartcron sync && systemctl daemon-reload, then "
+            "systemctl restart smartcron-watchdog smartcron-dashboard",
         )
-    with engine.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(health_checks.c.checked_at))).scalar()
-    if last is None or now - last.replace(tzinfo=dt.UTC) > REPORT_AGE:
-        when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M:%S} UTC"
+    if missing:
         return Finding(
-            "watchdog",
+            "own units",
             "fail",
-            f"{WATCHDOG} runs but has not reported health checks recently ({when})",
-            f"journalctl -u {WATCHDOG}; systemctl restart {WATCHDOG}",
+            f"not installed: {', '.join(missing)}",
+            "run install.sh (or smartcron units install && smartcron sync as root)",
         )
-    return Finding("watchdog", "ok", f"active; {state.get('StatusText') or 'reporting'}")
+    return Finding("own units", "ok", f"{len(files)} unit(s), as shipped")
 
 
 def check_dashboard(config: Config) -> Finding:
@@ -178,10 +182,14 @@ def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
     database_ok = findings[-1].status == "ok"
     if database_ok:
         findings.append(check_units(config, engine))
+    findings.append(check_own_units(config))
     try:
         with Systemd() as systemd:
             if database_ok:
-                findings.append(check_watchdog(systemd, engine, now))
+                watchdog = health.check_watchdog(systemd, engine, now)
+                findings.append(
+                    Finding(watchdog.name, watchdog.status, watchdog.message, watchdog.fix)
+                )
                 findings += check_timers(systemd, engine)
     except SmartcronError as exc:
         findings.append(

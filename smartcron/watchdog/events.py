@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from smartcron.model.task import RESERVED_NAMES
 from smartcron.systemd.bus import RUNNING_STATES as RUNNING
 from smartcron.systemd.bus import invocation_hex, usec_to_datetime
 from smartcron.systemd.units import PREFIX
@@ -40,7 +41,8 @@ class RunEvent:
 def task_of_unit(unit: str) -> str | None:
     """Return the task name of a smartcron task service unit, else None."""
     if unit.startswith(PREFIX) and unit.endswith(".service") and "@" not in unit:
-        return unit[len(PREFIX) : -len(".service")]
+        name = unit[len(PREFIX) : -len(".service")]
+        return None if name in RESERVED_NAMES else name  # smartcron's own services
     return None
 
 
