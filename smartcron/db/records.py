@@ -5,6 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def incomplete_note(row: Any) -> str:
+    """Return "" or the note that journald dropped lines of this run's output."""
+    dropped = row._mapping.get("lines_dropped")
+    if not dropped:
+        return ""
+    return f"Output incomplete: journald suppressed {dropped} line(s) of it."
+
+
+def run_meaning(row: Any) -> str:
+    """Return a run's meaning as people read it: with the note about lost output, if any."""
+    note = incomplete_note(row)
+    return f"{row.meaning or ''} {note}".strip() if note else row.meaning or ""
+
+
 def run_dict(row: Any) -> dict[str, Any]:
     """Given an executions row, return the run as the JSON object `runs --json` prints."""
     m = row._mapping
@@ -22,6 +36,7 @@ def run_dict(row: Any) -> dict[str, Any]:
         "signal": m["exit_signal"],
         "outcome": m["outcome"],
         "meaning": m["meaning"],
+        "lines_dropped": m.get("lines_dropped"),
     }
 
 

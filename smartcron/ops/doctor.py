@@ -22,7 +22,13 @@ from smartcron.ops import health
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.journal import JOURNAL_GROUP, Journal, account_can_read
-from smartcron.systemd.own_units import OwnUnits, own_user
+from smartcron.systemd.own_units import (
+    JOURNALD_DIR,
+    JOURNALD_DROPIN,
+    OwnUnits,
+    journald_dropin,
+    own_user,
+)
 
 DASHBOARD = "smartcron-dashboard.service"
 MAINTENANCE = "smartcron-maintenance.timer"
@@ -144,6 +150,22 @@ def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
     return out
 
 
+def check_journald_limits() -> Finding:
+    """journald's rate limit is raised by smartcron's drop-in (else output can be lost)."""
+    wanted = journald_dropin()
+    places = [Path(d) / JOURNALD_DROPIN for d in (JOURNALD_DIR, "/run/systemd/journald.conf.d")]
+    if any(p.exists() and p.read_text(encoding="utf-8") == wanted for p in places):
+        return Finding("journald", "ok", f"rate limit raised ({JOURNALD_DROPIN})")
+    return Finding(
+        "journald",
+        "warn",
+        f"{places[0]} is missing or changed: journald keeps only about 35,000 lines per 30 s of "
+        "a task that exits at once, and runs that print more lose the rest (smartcron marks "
+        "them 'output incomplete')",
+        "smartcron units install && systemctl restart systemd-journald",
+    )
+
+
 def check_journal(config: Config) -> Finding:
     journal = Journal(config.journal_directory)
     if not journal.persistent():
@@ -197,5 +219,6 @@ def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
         )
     findings.append(check_dashboard(config))
     findings.append(check_journal(config))
+    findings.append(check_journald_limits())
     findings += check_disk(config)
     return findings

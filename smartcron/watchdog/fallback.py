@@ -25,7 +25,7 @@ from smartcron.model.outcome import explain
 from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.watchdog.events import RunEvent, task_of_unit
 from smartcron.watchdog.reconcile import reconcile
-from smartcron.watchdog.record import needs_reason, systemd_reason, write_event
+from smartcron.watchdog.record import gather_evidence, write_event
 
 FRESH = dt.timedelta(minutes=1)
 
@@ -122,13 +122,13 @@ def _deliver_now(config: Config, engine: Engine, message_id: int) -> str:
 
 
 def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: RunEvent) -> str:
-    reason = systemd_reason(journal, event.invocation_id) if needs_reason(event) else ""
+    evidence = gather_evidence(journal, event)
     tail = journal.tail(
         RunWindow(event.invocation_id, event.task, event.started_at, event.finished_at)
     )
     renotify = renotify_interval(config)
     with engine.begin() as conn:
-        write_event(conn, event, reason)
+        write_event(conn, event, evidence)
         conn.execute(
             executions.update()
             .where(
