@@ -181,3 +181,9 @@ ALTER TABLE users ADD COLUMN must_change_password BOOL NOT NULL DEFAULT false;
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
 
+-- Running upgrade 0003 -> 0006
+
+ALTER TABLE tasks ADD COLUMN stdin TEXT;
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0003';
+

@@ -196,7 +196,8 @@ def _schedule(
     if line.lstrip(_BLANKS).startswith("@"):
         found = _fields(line, 2 if system else 1)
         if found is None:
-            return _missing(line, system, lineno, result)
+            _missing(line, system, lineno, result)
+            return None
         parts, rest = found
         spec = parts[0].lower()
         if spec != REBOOT and spec not in KEYWORDS:
@@ -208,7 +209,8 @@ def _schedule(
         return spec, parts[1] if system else None, rest
     found = _fields(line, 6 if system else 5)
     if found is None:
-        return _missing(line, system, lineno, result)
+        _missing(line, system, lineno, result)
+        return None
     parts, rest = found
     return " ".join(parts[:5]), parts[5] if system else None, rest
 
@@ -216,7 +218,6 @@ def _schedule(
 def _missing(line: str, system: bool, lineno: int, result: ParsedCrontab) -> None:
     what = "a schedule, a user and a command" if system else "a schedule and a command"
     result.problems.append(f"line {lineno}: expected {what}: {line!r}")
-    return None
 
 
 def _options(raw: str, lineno: int, result: ParsedCrontab) -> str:

@@ -48,9 +48,9 @@ def cronie_runs(
     runs: list[dt.datetime] = []
 
     def find(vtime: int, do_wild: bool, do_fixed: bool) -> None:
-        if _matches(cron, vtime) and ((do_fixed and not wild) or (do_wild and wild)):
-            if not runs or runs[-1] != t:
-                runs.append(t)
+        wanted = (do_fixed and not wild) or (do_wild and wild)
+        if wanted and _matches(cron, vtime) and (not runs or runs[-1] != t):
+            runs.append(t)
 
     while t < end:
         t += MINUTE

@@ -158,11 +158,11 @@ def _utc_lines(instants: list[dt.datetime]) -> list[str]:
     lines = []
     for day, hours in sorted(by_day.items()):
         by_minutes: dict[frozenset[int], set[int]] = {}
-        for hour, mins in hours.items():
-            by_minutes.setdefault(frozenset(mins), set()).add(hour)
-        for mins, hrs in sorted(by_minutes.items(), key=lambda kv: min(kv[1])):
-            hh = compress(frozenset(hrs), 0, 23)
-            mm = compress(mins, 0, 59)
+        for hour, minute_set in hours.items():
+            by_minutes.setdefault(frozenset(minute_set), set()).add(hour)
+        for minutes, hour_set in sorted(by_minutes.items(), key=lambda kv: min(kv[1])):
+            hh = compress(frozenset(hour_set), 0, 23)
+            mm = compress(minutes, 0, 59)
             lines.append(f"{day:%Y-%m-%d} {hh}:{mm}:00 UTC")
     return lines
 
@@ -208,8 +208,9 @@ def date_pieces(excluded: frozenset[dt.date], first_year: int) -> tuple[DatePiec
         return (ALL_DATES,)
     all_years = set(range(first_year, LAST_YEAR + 1))
     months_hit = {d.month for d in excluded}
-    pieces = [(_years(all_years), frozenset(set(range(1, 13)) - months_hit),
-               frozenset(range(1, 32)))]
+    pieces = [
+        (_years(all_years), frozenset(set(range(1, 13)) - months_hit), frozenset(range(1, 32)))
+    ]
     for month in sorted(months_hit):
         years_hit = {d.year for d in excluded if d.month == month}
         pieces.append((_years(all_years - years_hit), frozenset({month}), frozenset(range(1, 32))))

@@ -48,9 +48,7 @@ FIELDS = (
     CronField("day-of-week", 0, 7, tuple(DAYS), 0),
 )
 _CRON_CHARS = re.compile(r"^[0-9A-Za-z*,/\-~#?]+$")
-_ITEM_HELP = (
-    "'*', a number, a name, a range a-b, a step */n or a-b/n, or a comma list of these"
-)
+_ITEM_HELP = "'*', a number, a name, a range a-b, a step */n or a-b/n, or a comma list of these"
 
 
 @dataclass(frozen=True)
@@ -180,8 +178,10 @@ def parse_cron(expression: str) -> CronExpr:
     text = KEYWORDS.get(keyword, expression.strip())
     if text.startswith("@"):
         raise InvalidInput(
-            "schedule", expression, "unknown @keyword; use @reboot, @hourly, @daily, "
-            "@midnight, @weekly, @monthly, @yearly or @annually"
+            "schedule",
+            expression,
+            "unknown @keyword; use @reboot, @hourly, @daily, "
+            "@midnight, @weekly, @monthly, @yearly or @annually",
         )
     parts = text.split()
     if len(parts) != 5:

@@ -19,8 +19,12 @@ def _read(name: str, system: bool) -> crontab.ParsedCrontab:
 
 @pytest.mark.parametrize(
     ("name", "system"),
-    [("debian-crontab", True), ("debian-cron.d", True), ("cronie-example", False),
-     ("env-forms", False)],
+    [
+        ("debian-crontab", True),
+        ("debian-cron.d", True),
+        ("cronie-example", False),
+        ("env-forms", False),
+    ],
 )
 def test_corpus_imports_without_problems_and_validates(name: str, system: bool) -> None:
     parsed = _read(name, system)
@@ -33,12 +37,33 @@ def test_debian_crontab_commands_byte_exact() -> None:
     parsed = _read("debian-crontab", True)
     assert [(e.line, e.data["schedule"], e.data["command"]) for e in parsed.entries] == [
         (19, "17 * * * *", ["/bin/sh", "-c", "cd / && run-parts --report /etc/cron.hourly"]),
-        (20, "25 6 * * *", ["/bin/sh", "-c", "test -x /usr/sbin/anacron || { cd / && "
-                            "run-parts --report /etc/cron.daily; }"]),
-        (21, "47 6 * * 7", ["/bin/sh", "-c", "test -x /usr/sbin/anacron || { cd / && "
-                            "run-parts --report /etc/cron.weekly; }"]),
-        (22, "52 6 1 * *", ["/bin/sh", "-c", "test -x /usr/sbin/anacron || { cd / && "
-                            "run-parts --report /etc/cron.monthly; }"]),
+        (
+            20,
+            "25 6 * * *",
+            [
+                "/bin/sh",
+                "-c",
+                "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }",
+            ],
+        ),
+        (
+            21,
+            "47 6 * * 7",
+            [
+                "/bin/sh",
+                "-c",
+                "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }",
+            ],
+        ),
+        (
+            22,
+            "52 6 1 * *",
+            [
+                "/bin/sh",
+                "-c",
+                "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.monthly; }",
+            ],
+        ),
     ]
 
 
@@ -64,7 +89,10 @@ def test_cronie_man_page_example() -> None:
     # The man page's "every 58 minutes" line: cron cuts the command at `date +` and feeds the
     # rest as input, which is what smartcron must reproduce (not what the author meant).
     assert entries[15]["command"][-1] == "if [ $(expr \\( $(date +"
-    assert entries[15]["stdin"] == "s) / 60 \\) \n 58) = 0 ]; then echo this runs every 58 minutes; fi\n"
+    assert (
+        entries[15]["stdin"]
+        == "s) / 60 \\) \n 58) = 0 ]; then echo this runs every 58 minutes; fi\n"
+    )
     assert any("paul" in n for n in parsed.notes)
 
 

@@ -105,7 +105,10 @@ def test_cron_schedule_runs_a_wildcard_job_in_both_passes() -> None:
     zone = ZoneInfo("America/New_York")
     runs = schedule.next_runs("*/30 * * * *", "America/New_York", base, 4, dt.date(2026, 12, 3))
     assert [f"{t.astimezone(zone):%H:%M%z}" for t in runs] == [
-        "01:30-0400", "01:00-0500", "01:30-0500", "02:00-0500",
+        "01:30-0400",
+        "01:00-0500",
+        "01:30-0500",
+        "02:00-0500",
     ]
 
 
