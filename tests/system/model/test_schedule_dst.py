@@ -41,7 +41,7 @@ ZONES = [
     "America/St_Johns",
     "Asia/Kolkata",
 ]
-WINDOW = dt.timedelta(hours=5)
+WINDOW = dt.timedelta(hours=3)
 CORPUS = Path(__file__).parents[2] / "data" / "cron_expressions.txt"
 
 
@@ -64,7 +64,7 @@ def _compare(expression: str, zone: str, base: dt.datetime) -> None:
     lines = schedule.timer_lines(expression, zone, TODAY)
     end = base + 2 * WINDOW
     want = cronie_runs(cron, zone, base, end)
-    count = 700  # more than one run a minute can give in the window
+    count = 400  # more than one run a minute can give in the window
     by_systemd = systemd_next(lines, base, count)
     horizon = min(end, by_systemd[-1]) if len(by_systemd) == count else end
     got = [t for t in by_systemd if t <= horizon]
@@ -101,7 +101,7 @@ expressions = st.tuples(
 ).map(" ".join)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expression=expressions, zone=st.sampled_from(ZONES), which=st.integers(0, 3))
 def test_timer_fires_when_cron_would_at_clock_changes(
     expression: str, zone: str, which: int
@@ -126,7 +126,7 @@ def test_corpus_expressions_fire_when_cron_would_at_every_change(zone: str) -> N
     corpus = _corpus()
     assert len(corpus) >= 40
     for expression in corpus:
-        for base in _bases(zone):
+        for base in _bases(zone)[:2]:  # the two changes of 2027: a gap and a repeat
             _compare(expression, zone, base)
 
 
