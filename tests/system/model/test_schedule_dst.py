@@ -151,7 +151,7 @@ def test_corpus_expressions_fire_when_cron_would_at_every_change(zone: str) -> N
             ],
         ),
         # Debian's hourly line runs twice in the repeated hour (HR_STAR).
-        ("17 * * * *", "America/New_York", ["00:17-04", "01:17-04", "01:17-05", "02:17-05"]),
+        ("17 * * * *", "America/New_York", ["01:17-04", "01:17-05", "02:17-05", "03:17-05"]),
         # A fixed-time job runs once, in the first pass.
         ("30 1 * * *", "America/New_York", ["01:30-04", "01:30-04"]),
     ],
