@@ -212,3 +212,9 @@ ALTER TABLE executions ADD COLUMN lines_dropped INTEGER;
 
 UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
 
+-- Running upgrade 0004 -> 0006
+
+ALTER TABLE tasks ADD COLUMN stdin TEXT;
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0004';
+

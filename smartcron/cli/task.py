@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from smartcron.cli.base import App, cli, pass_app
-from smartcron.cli.output import echo_json, table
+from smartcron.cli.output import echo_dst_notes, echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import delete_task, get_task, insert_task, list_tasks, update_task
@@ -88,6 +88,7 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
     with db_errors(app.engine), app.engine.begin() as conn:
         insert_task(conn, new, actor())
     click.echo(f"Added task {_describe(new)}.")
+    echo_dst_notes(new.schedule, new.timezone)
     click.echo("Next: `smartcron sync` installs its timer.")
 
 
@@ -123,6 +124,7 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
             return
         update_task(conn, new, actor())
     click.echo(f"Updated task {_describe(new)}.")
+    echo_dst_notes(new.schedule, new.timezone)
     click.echo("Next: `smartcron sync` applies the change to its timer and service.")
 
 

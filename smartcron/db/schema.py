@@ -92,6 +92,7 @@ tasks = sa.Table(
     sa.Column("run_group", sa.String(32), nullable=True),
     sa.Column("workdir", sa.String(4096), nullable=True),
     sa.Column("env", JSONText, nullable=False),
+    sa.Column("stdin", sa.Text, nullable=True),
     sa.Column("category", sa.String(64), nullable=False, server_default="general"),
     sa.Column("priority", sa.String(16), nullable=False, server_default="normal"),
     sa.Column("alert_on", JSONText, nullable=False),

@@ -88,6 +88,10 @@ class Task:
     env: tuple[tuple[str, str], ...] = _spec(
         (), "Environment variable for the run, KEY=VALUE; repeat for more.", kind=PAIRS, flag=None
     )
+    stdin: str | None = _spec(
+        None,
+        "Text given to the command on standard input (a crontab's '%' lines), up to 64 KiB.",
+    )
     category: str = _spec("general", "Free-form group, e.g. payroll, pos, cleanup.")
     priority: str = _spec("normal", f"One of {', '.join(PRIORITIES)} (default normal).")
     alert_on: tuple[str, ...] = _spec(

@@ -219,6 +219,21 @@ def check_env(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
+STDIN_MAX = 64 * 1024
+
+
+def check_stdin(name: str, value: object) -> str | None:
+    """Standard input text: any text without NUL bytes, up to 64 KiB (None or "" for none)."""
+    if value in (None, ""):
+        return None
+    text = _text(name, value)
+    if "\0" in text:
+        raise InvalidInput(name, text[:40], "NUL characters cannot be passed to standard input")
+    if len(text.encode()) > STDIN_MAX:
+        raise InvalidInput(name, text[:40] + "...", f"at most {STDIN_MAX} bytes")
+    return text
+
+
 def _cpu_quota(value: object) -> int | None:
     if value is None or value == "":
         return None
@@ -285,6 +300,7 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "group": lambda k, v, host: _account(k, v, host),
     "workdir": lambda _k, v, host: _workdir(v, host),
     "env": lambda _k, v, _h: check_env(v),
+    "stdin": lambda k, v, _h: check_stdin(k, v),
     "category": lambda _k, v, _h: _category(v),
     "priority": lambda k, v, _h: _choice(k, v, PRIORITIES),
     "alert_on": lambda k, v, _h: _list_of(k, v, ALERT_EVENTS, None),
