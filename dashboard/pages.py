@@ -249,7 +249,17 @@ def alerts() -> str:
         groups = {
             state: alert_queries.alert_rows(conn, values) for state, values in ALERT_STATES.items()
         }
-    return render_template("alerts.html", groups=groups)
+        ids = [a.id for rows in groups.values() for a in rows]
+        sent = alert_queries.deliveries(conn, ids)
+        stuck = alert_queries.undelivered(conn, _now() - dt.timedelta(days=1))
+    return render_template(
+        "alerts.html",
+        groups=groups,
+        delivery={i: alert_queries.delivery_words(row) for i, row in sent.items()},
+        failed_delivery={i for i, row in sent.items() if row.state != "sent" and row.attempts},
+        stuck=[m for m in stuck if m.alert_id is None],
+        stuck_words=alert_queries.delivery_words,
+    )
 
 
 @bp.route("/health")

@@ -204,6 +204,8 @@ def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
     database_ok = findings[-1].status == "ok"
     if database_ok:
         findings.append(check_units(config, engine))
+        delivery = health.check_delivery(engine, now)
+        findings.append(Finding(delivery.name, delivery.status, delivery.message, delivery.fix))
     findings.append(check_own_units(config))
     try:
         with Systemd() as systemd:

@@ -131,3 +131,35 @@ def test_delivery_nowhere_is_a_failing_health_check(sd: SystemdEnv) -> None:
     )
     listing = sd.run("alerts")
     assert "NOT delivered" in listing.stdout
+
+
+def test_delivery_is_shown_on_the_dashboards_alerts_page(
+    sd: SystemdEnv, webhook: tuple[str, Inbox]
+) -> None:
+    from smartcron.dashboard import create_app
+    from smartcron.model import config
+
+    from support.dashboard import add_user, login
+
+    name = sd.add("bank", "--command", "/bin/false", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    watchdog = start_watchdog(sd, str(sd.engine.url), {"ops": "json://127.0.0.1:9/down"}, "4h")
+    try:
+        sd.run("task", "run", name, "--wait")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sd.engine.connect() as conn:
+                if conn.execute(sa.select(sa.func.max(outbox.c.attempts))).scalar():
+                    break
+            time.sleep(0.3)
+    finally:
+        watchdog.stop()
+    cfg = config.load(
+        environ={"SMARTCRON_CONFIG": "", "SMARTCRON_DATABASE_URL": str(sd.engine.url)}
+    )
+    app = create_app(cfg, {"TESTING": True, "SESSION_COOKIE_SECURE": False})
+    add_user(sd.engine, "vera", "viewer")
+    client = app.test_client()
+    login(client, "vera")
+    page = client.get("/alerts").get_data(as_text=True)
+    assert "NOT delivered yet" in page and "ops: " in page
