@@ -20,6 +20,7 @@ import pytest
 from smartcron.systemd.sandbox import PrivateSystemd, available
 
 from support import ROOT, free_port, need
+from support.receivers import Inbox
 
 INSTALL = str(ROOT / "install.sh")
 ENV = {
@@ -104,7 +105,9 @@ def _dashboard_run_now(port: int, password: str, task: str) -> None:
     assert f"Started task &#39;{task}&#39;." in page, re.findall(r'class="flash[^<]*', page)
 
 
-def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) -> None:
+def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
+    box: PrivateSystemd, webhook: tuple[str, Inbox]
+) -> None:
     port = free_port()
     host_passwd = Path("/etc/passwd").read_text()
 
@@ -163,7 +166,14 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     # It went through polkit (started on demand over D-Bus), which applied 50-smartcron.rules.
     assert box.show("polkit.service", "ActiveState")["ActiveState"] == "active"
 
-    # A failing task: its OnFailure= alert unit runs as smartcron, hardened, and records it.
+    # A failing task: its OnFailure= alert unit runs as smartcron, hardened, records it and
+    # delivers it to the configured channel (a webhook on the host's loopback).
+    code, _out = _sh(
+        box,
+        f"printf '\\n[channels]\\nhook = \"{webhook[0]}\"\\n' >> /etc/smartcron/smartcron.toml "
+        "&& systemctl restart smartcron-watchdog",
+    )
+    assert code == 0
     code, out = _sh(
         box,
         "smartcron task add broken --command /bin/false --schedule '@yearly' && smartcron sync "
@@ -186,6 +196,8 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
         alerts = json.loads(_sh(box, "smartcron alerts --json")[1])
         time.sleep(0.5)
     assert [a["task"] for a in alerts] == ["broken"], (alerts, journal)
+    delivered = webhook[1].wait(1, timeout=30)
+    assert delivered and "broken" in delivered[0]["title"], journal
 
     # The daily maintenance, run now: prune, backup, units check, all as the smartcron user.
     code, out = _sh(box, "systemctl start smartcron-maintenance.service", 300)
