@@ -209,6 +209,8 @@ fi
 say "units"
 run "$BIN" units install
 run systemctl daemon-reload
+# The journald drop-in (50-smartcron.conf) takes effect when journald starts again.
+run systemctl restart systemd-journald
 run "$BIN" sync
 run systemctl enable "${OWN_UNITS[@]}"
 # Start what is stopped; restart what runs, so that an upgrade takes effect.

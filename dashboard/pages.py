@@ -18,7 +18,9 @@ from smartcron.model import schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
 from smartcron.model.task import Task, hide_secrets
 from smartcron.ops.health import score
-from smartcron.systemd.journal import Journal, RunWindow
+from smartcron.ops.runlog import RunLog
+from smartcron.ops.runlog import run_log as read_run_log
+from smartcron.systemd.journal import Journal
 
 from . import charts, config, engine, queries
 from .guard import env_visible, page_number
@@ -203,32 +205,25 @@ def _run_row(run_id: int) -> Any:
     return row
 
 
-def _log(row: Any) -> tuple[str, bool]:
-    """Return the run's output from the journal, or (stored tail, True) when it is gone."""
-    journal = Journal(config().journal_directory)
-    text = journal.output(
-        RunWindow(row.invocation_id, row.task_name, row.started_at, row.finished_at)
-    )
-    if text or row.outcome == "running":
-        return text, False
-    return row.output_tail or "", True
+def _log(row: Any) -> RunLog:
+    """The run's log, as `smartcron logs` shows it (journal, systemd's words, stored tail)."""
+    return read_run_log(Journal(config().journal_directory), row)
 
 
 @bp.route("/runs/<id:run_id>")
 def run(run_id: int) -> str:
     row = _run_row(run_id)
-    text, from_tail = _log(row)
+    log = _log(row)
     return render_template(
-        "run.html", run=row, log=text, from_tail=from_tail, lines=text.count("\n")
+        "run.html", run=row, log=log.text, note=log.note, lines=log.text.count("\n")
     )
 
 
 @bp.route("/runs/<id:run_id>/log.txt")
 def run_log(run_id: int) -> Response:
     row = _run_row(run_id)
-    text, _from_tail = _log(row)
     return Response(
-        text,
+        _log(row).text,
         mimetype="text/plain",
         headers={"Content-Disposition": f'attachment; filename="{row.task_name}-run-{row.id}.log"'},
     )
@@ -238,12 +233,12 @@ def run_log(run_id: int) -> Response:
 def run_log_json(run_id: int) -> Response:
     """The log of a run so far, and its state: the run page polls it while the run goes on."""
     row = _run_row(run_id)
-    text, from_tail = _log(row)
+    log = _log(row)
     return jsonify(
         outcome=row.outcome,
         meaning=row.meaning,
-        log=text,
-        from_tail=from_tail,
+        log=log.text,
+        note=log.note,
         running=row.outcome == "running",
     )
 
@@ -254,7 +249,17 @@ def alerts() -> str:
         groups = {
             state: alert_queries.alert_rows(conn, values) for state, values in ALERT_STATES.items()
         }
-    return render_template("alerts.html", groups=groups)
+        ids = [a.id for rows in groups.values() for a in rows]
+        sent = alert_queries.deliveries(conn, ids)
+        stuck = alert_queries.undelivered(conn, _now() - dt.timedelta(days=1))
+    return render_template(
+        "alerts.html",
+        groups=groups,
+        delivery={i: alert_queries.delivery_words(row) for i, row in sent.items()},
+        failed_delivery={i for i, row in sent.items() if row.state != "sent" and row.attempts},
+        stuck=[m for m in stuck if m.alert_id is None],
+        stuck_words=alert_queries.delivery_words,
+    )
 
 
 @bp.route("/health")

@@ -181,7 +181,44 @@ ALTER TABLE users ADD COLUMN must_change_password BOOL NOT NULL DEFAULT false;
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
 
--- Running upgrade 0003 -> 0005
+-- Running upgrade 0003 -> 0004
+
+CREATE TABLE outbox (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    alert_id INTEGER,
+    task_name VARCHAR(64),
+    kind VARCHAR(32) NOT NULL,
+    severity VARCHAR(16) NOT NULL,
+    title VARCHAR(255) NOT NULL,
+    text_body TEXT NOT NULL,
+    html_body TEXT NOT NULL,
+    channels TEXT NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT '0',
+    created_at DATETIME(6) NOT NULL,
+    next_attempt_at DATETIME(6) NOT NULL,
+    lease_until DATETIME(6),
+    sent_at DATETIME(6),
+    sent_via TEXT,
+    last_error TEXT,
+    CONSTRAINT pk_outbox PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_outbox_state_next ON outbox (state, next_attempt_at);
+
+CREATE INDEX ix_outbox_alert ON outbox (alert_id);
+
+ALTER TABLE executions ADD COLUMN lines_dropped INTEGER;
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';
+
+-- Running upgrade 0004 -> 0006
+
+ALTER TABLE tasks ADD COLUMN stdin TEXT;
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0004';
+
+-- Running upgrade 0006 -> 0005
 
 UPDATE tasks SET run_user = 'root' WHERE run_user IS NULL OR run_user = '';
 
@@ -204,5 +241,5 @@ CREATE TABLE sessions (
 
 CREATE INDEX ix_sessions_user_id ON sessions (user_id);
 
-UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0003';
+UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0006';
 

@@ -11,13 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from smartcron.alerting.delivery import send
-from smartcron.alerting.notices import Notice, run_notice
-from smartcron.alerting.policy import ACTIVE, active_alert, claim, record_failure, release
-from smartcron.alerting.routing import channel_urls
+from smartcron.alerting.delivery import enqueue
+from smartcron.alerting.notices import condition_notice, recovery_notice, run_notice
+from smartcron.alerting.policy import ACTIVE, active_alert, claim, record_failure
+from smartcron.alerting.routing import channel_names
 from smartcron.db.audit import audit
 from smartcron.db.engine import db_errors
-from smartcron.db.schema import alerts, executions, utcnow
+from smartcron.db.schema import alerts, executions, outbox, utcnow
 from smartcron.db.state import ALERT_CURSOR, get_state, set_state
 from smartcron.db.tasks import find_task
 from smartcron.errors import InvalidInput
@@ -33,14 +33,38 @@ def renotify_interval(config: Config) -> dt.timedelta:
     return dt.timedelta(seconds=parse_duration("renotify_interval", config.renotify_interval))
 
 
+TAIL_WAIT = dt.timedelta(seconds=10)  # how long a failure alert waits for the run's output
+
+
+def announce(conn: Connection, config: Config, alert: Any, renotify: dt.timedelta) -> int | None:
+    """Claim an alert and write its message to the outbox, in the caller's transaction;
+    return the message's id, or None if it was announced already (by the other sender)."""
+    if not claim(conn, alert.id, renotify):
+        return None
+    run = (
+        conn.execute(sa.select(executions).where(executions.c.id == alert.execution_id)).first()
+        if alert.execution_id
+        else None
+    )
+    task = find_task(conn, alert.task_name) if alert.task_name else None
+    if run is not None:
+        notice = run_notice(config, run, task, repeat=alert.notify_count)
+    else:
+        notice = condition_notice(alert.task_name, alert.kind, alert.summary)
+    return enqueue(conn, notice, channel_names(config, task), alert.id)
+
+
 class AlertEngine:
-    """Called from the watchdog's main loop: evaluate new runs, send what is due."""
+    """Called from the watchdog's main loop: evaluate new runs, queue what is due.
+
+    Messages are only written to the outbox here; the watchdog's courier thread sends them, so
+    a slow mail server never holds up the main loop (and its systemd watchdog ping).
+    """
 
     def __init__(self, engine: Engine, config: Config) -> None:
         self.engine = engine
         self.config = config
         self.renotify = renotify_interval(config)
-        self._retry_after: dict[int, dt.datetime] = {}
 
     def initialize(self) -> None:
         """Set the run cursor on the very first start (before collecting), so that history
@@ -53,21 +77,16 @@ class AlertEngine:
     def tick(self) -> None:
         """One pass; database errors propagate to the caller (which retries next tick)."""
         with self.engine.begin() as conn:
-            notices = self._evaluate(conn)
-        # Sent only after the commit: never hold the database during a network send, and a
-        # notice never announces a state that was not stored.
-        for task, notice in notices:
-            self._send_now(task, notice)
-        self._deliver()
+            self._evaluate(conn)
+        self._announce_due()
 
-    def _evaluate(self, conn: Connection) -> list[tuple[Task | None, Notice]]:
-        """Record what the new runs mean for alerts; return the notices to send after commit."""
-        notices: list[tuple[Task | None, Notice]] = []
+    def _evaluate(self, conn: Connection) -> None:
+        """Record what the new runs mean for alerts; queue their success/recovery notices."""
         raw = get_state(conn, ALERT_CURSOR)
         if raw is None:  # first start: do not alert for history, start after the newest run
             newest = conn.execute(sa.select(sa.func.max(executions.c.id))).scalar() or 0
             set_state(conn, ALERT_CURSOR, str(newest))
-            return notices
+            return
         last = int(raw)
         runs = conn.execute(
             sa.select(executions)
@@ -78,7 +97,7 @@ class AlertEngine:
         for run in runs:
             task = find_task(conn, run.task_name)
             if run.outcome == "success":
-                notices += self._on_success(conn, run, task)
+                self._on_success(conn, run, task)
             else:
                 record_failure(conn, run, task)
             last = run.id
@@ -86,13 +105,10 @@ class AlertEngine:
         # only moves past finished rows, and rows are written in id order.
         if runs:
             set_state(conn, ALERT_CURSOR, str(last))
-        return notices
 
-    def _on_success(
-        self, conn: Connection, run: Any, task: Task | None
-    ) -> list[tuple[Task | None, Notice]]:
-        notices: list[tuple[Task | None, Notice]] = []
+    def _on_success(self, conn: Connection, run: Any, task: Task | None) -> None:
         existing = active_alert(conn, run.task_name, "failure")
+        channels = channel_names(self.config, task)
         if existing is not None:
             span = format_duration(max(1, int((utcnow() - existing.opened_at).total_seconds())))
             summary = (
@@ -104,55 +120,46 @@ class AlertEngine:
                 .where(alerts.c.id == existing.id)
                 .values(state="resolved", resolved_at=utcnow(), details=summary)
             )
-            title = f"smartcron: {run.task_name} recovered"
-            notices.append((task, Notice(title, summary + f"\nLast run: {run.meaning}")))
+            notice = recovery_notice(run.task_name, summary, run.meaning or "")
+            enqueue(conn, notice, channels, existing.id)
         if task is not None and "success" in task.alert_on:
-            notices.append((task, run_notice(self.config, run, task)))
-        return notices
+            enqueue(conn, run_notice(self.config, run, task), channels)
 
-    def _send_now(self, task: Task | None, notice: Notice) -> None:
-        urls = channel_urls(self.config, task)
-        if urls and not send(urls, notice):
-            log.error("could not deliver %r; see the channel's error above", notice.title)
-
-    def _deliver(self) -> None:
+    def _announce_due(self) -> None:
+        """Queue the first message of new alerts and the reminders that are due."""
         now = utcnow()
         with self.engine.connect() as conn:
             due = conn.execute(
                 sa.select(alerts).where(alerts.c.state.in_(("open", "notified")))
             ).fetchall()
+            waiting = set(
+                conn.execute(
+                    sa.select(outbox.c.alert_id).where(
+                        outbox.c.state == "pending", outbox.c.alert_id.is_not(None)
+                    )
+                ).scalars()
+            )
         for alert in due:
-            if (
-                alert.state == "notified"
-                and alert.last_notified_at
-                and now - alert.last_notified_at < self.renotify
+            if alert.state == "notified" and (
+                alert.id in waiting  # a reminder never piles up behind an undelivered message
+                or (alert.last_notified_at and now - alert.last_notified_at < self.renotify)
             ):
                 continue
-            if self._retry_after.get(alert.id, now) > now:
-                continue
-            with self.engine.connect() as conn:
-                run = conn.execute(
-                    sa.select(executions).where(executions.c.id == alert.execution_id)
-                ).first()
-                task = find_task(conn, alert.task_name) if alert.task_name else None
-            urls = channel_urls(self.config, task)
-            if not urls:
-                continue  # no channel configured: the alert stays open for the CLI/dashboard
-            if not claim(self.engine, alert.id, self.renotify):
-                continue  # the fallback unit sent it meanwhile
-            notice = (
-                run_notice(self.config, run, task, repeat=alert.notify_count)
-                if run is not None
-                else Notice(
-                    f"smartcron: {alert.task_name or 'system'} {alert.kind}",
-                    f"{alert.summary}\nSee `smartcron health` for the current state.",
-                )
+            with self.engine.begin() as conn:
+                if alert.execution_id and not self._output_is_in(conn, alert.execution_id, now):
+                    continue  # the run's last lines are the evidence: wait for them (bounded)
+                announce(conn, self.config, alert, self.renotify)
+
+    @staticmethod
+    def _output_is_in(conn: Connection, run_id: int, now: dt.datetime) -> bool:
+        row = conn.execute(
+            sa.select(executions.c.output_tail, executions.c.recorded_at).where(
+                executions.c.id == run_id
             )
-            if send(urls, notice):
-                self._retry_after.pop(alert.id, None)
-            else:
-                release(self.engine, alert.id)
-                self._retry_after[alert.id] = now + dt.timedelta(minutes=1)
+        ).first()
+        if row is None or row.output_tail is not None:
+            return True
+        return bool(now - row.recorded_at > TAIL_WAIT)
 
 
 def set_alert_state(engine: Engine, alert_id: int, state: str, who: str) -> Any:

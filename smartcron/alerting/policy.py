@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from smartcron.db.schema import alerts, executions, utcnow
 from smartcron.model.task import Task
@@ -93,35 +93,23 @@ def record_failure(conn: Connection, run: Any, task: Task | None) -> int | None:
     return int(key[0]) if key else None
 
 
-def claim(engine: Engine, alert_id: int, renotify: dt.timedelta) -> bool:
-    """Atomically take the right to send an alert now; False if someone else has it.
+def claim(conn: Connection, alert_id: int, renotify: dt.timedelta) -> bool:
+    """Take the right to announce an alert now, inside the caller's transaction (which then
+    writes the message to the outbox); False if it was announced within `renotify` already.
 
-    The watchdog and the OnFailure= fallback may both want to send the same alert; only the
-    one whose conditional UPDATE changes the row sends.
+    The watchdog and the OnFailure= fallback may both want to announce the same alert; only
+    the one whose conditional UPDATE changes the row does, so one message goes out.
     """
     now = utcnow()
-    with engine.begin() as conn:
-        result = conn.execute(
-            alerts.update()
-            .where(
-                alerts.c.id == alert_id,
-                sa.or_(
-                    alerts.c.state == "open",
-                    sa.and_(
-                        alerts.c.state == "notified", alerts.c.last_notified_at < now - renotify
-                    ),
-                ),
-            )
-            .values(state="notified", last_notified_at=now, notify_count=alerts.c.notify_count + 1)
+    result = conn.execute(
+        alerts.update()
+        .where(
+            alerts.c.id == alert_id,
+            sa.or_(
+                alerts.c.state == "open",
+                sa.and_(alerts.c.state == "notified", alerts.c.last_notified_at < now - renotify),
+            ),
         )
-        return bool(result.rowcount == 1)
-
-
-def release(engine: Engine, alert_id: int) -> None:
-    """Undo a claim after a failed send, so that it is tried again."""
-    with engine.begin() as conn:
-        conn.execute(
-            alerts.update()
-            .where(alerts.c.id == alert_id)
-            .values(state="open", notify_count=alerts.c.notify_count - 1)
-        )
+        .values(state="notified", last_notified_at=now, notify_count=alerts.c.notify_count + 1)
+    )
+    return bool(result.rowcount == 1)

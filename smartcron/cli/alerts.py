@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from smartcron.alerting.delivery import test_channel
 from smartcron.alerting.engine import set_alert_state
 from smartcron.cli.base import App, cli, pass_app
-from smartcron.cli.output import MAX_ID, echo_json, table
-from smartcron.db.alerts import ACTIVE_STATES, ALL_STATES, alert_rows
+from smartcron.cli.output import MAX_ID, echo_json, now, table
+from smartcron.db.alerts import (
+    ACTIVE_STATES,
+    ALL_STATES,
+    alert_rows,
+    deliveries,
+    delivery_words,
+    undelivered,
+)
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.db.records import alert_dict
@@ -32,7 +41,9 @@ def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
     app: App = ctx.obj
     with db_errors(app.engine), app.engine.connect() as conn:
         rows = alert_rows(conn, ACTIVE_STATES if only_open else ALL_STATES)
-    data = [alert_dict(r) for r in rows]
+        sent = deliveries(conn, [r.id for r in rows])
+        stuck = [m for m in undelivered(conn, now() - dt.timedelta(days=1)) if m.alert_id is None]
+    data = [alert_dict(r, sent.get(r.id)) for r in rows]
     if as_json:
         echo_json(data)
         return
@@ -41,7 +52,7 @@ def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
         return
     click.echo(
         table(
-            ["ID", "TASK", "KIND", "STATE", "FAILURES", "SUMMARY"],
+            ["ID", "TASK", "KIND", "STATE", "FAILURES", "DELIVERY", "SUMMARY"],
             [
                 (
                     d["id"],
@@ -49,12 +60,21 @@ def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
                     d["kind"],
                     d["state"],
                     d["failures"],
-                    (d["summary"] or "")[:80],
+                    d["delivery"][:60],
+                    (d["summary"] or "")[:70],
                 )
                 for d in data
             ],
         )
     )
+    for message in stuck:
+        click.echo(f"NOT delivered: {message.title!r}: {delivery_words(message)}", err=True)
+    if stuck or any(d["delivered"] is False for d in data):
+        click.echo(
+            "Some messages could not be delivered (above): check the channels with "
+            "`smartcron alerts test CHANNEL`; they are retried.",
+            err=True,
+        )
 
 
 @alerts_group.command("ack")

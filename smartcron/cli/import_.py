@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from smartcron.cli.base import App, cli, pass_app, signer_for
+from smartcron.cli.output import echo_dst_notes
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.errors import InvalidInput
@@ -32,14 +33,19 @@ def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
     except OSError as exc:
         raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
     wanted = taskfile.validate_all(
-        taskfile.parse(text, str(file)), str(file), default_user=app.config.default_user
+        taskfile.parse(text, str(file)),
+        str(file),
+        default_user=app.config.default_user,
+        known_channels=app.config.channels,
     )
     with db_errors(app.engine), app.engine.begin() as conn:
         plan = plan_import(conn, wanted, prune=prune)
         for task in plan.added:
             click.echo(f"  add      {task.name}")
+            echo_dst_notes(task.schedule, task.timezone, prefix="           ")
         for old, new in plan.changed:
             click.echo(f"  change   {new.name}: {taskfile.describe_change(old, new)}")
+            echo_dst_notes(new.schedule, new.timezone, prefix="           ")
         for task in plan.removed:
             click.echo(f"  remove   {task.name}")
         if dry_run:

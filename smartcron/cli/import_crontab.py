@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from smartcron.cli.base import App, cli, pass_app, signer_for
+from smartcron.cli.output import echo_dst_notes
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.errors import InvalidInput
@@ -70,6 +71,7 @@ def import_crontab(
                 f"  add      {task.name}  (line {line}: {task.schedule} as {task.user}: "
                 f"{task.command[-1]})"
             )
+            echo_dst_notes(task.schedule, task.timezone, prefix="           ")
         if dry_run:
             click.echo(f"Dry run: {len(tasks)} task(s) would be added. Nothing was changed.")
             return

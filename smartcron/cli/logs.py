@@ -9,7 +9,8 @@ from smartcron.cli.output import MAX_ID
 from smartcron.db.engine import db_errors
 from smartcron.db.runs import find_run
 from smartcron.errors import NotFound
-from smartcron.systemd.journal import Journal, RunWindow
+from smartcron.ops.runlog import run_log
+from smartcron.systemd.journal import Journal
 
 
 @cli.command("logs")
@@ -49,15 +50,7 @@ def logs_cmd(app: App, name: str, run_id: int | None, last: bool, follow: bool) 
     if row is None:
         what = f"run {run_id} of task {name!r}" if run_id else f"runs of task {name!r}"
         raise NotFound(f"no {what} recorded; `smartcron runs {name}` lists the recorded runs")
-    text = journal.output(
-        RunWindow(row.invocation_id, row.task_name, row.started_at, row.finished_at)
-    )
-    if text:
-        click.echo(text, nl=False)
-        return
-    click.echo(
-        f"(the journal no longer has run {row.id}; this is the last part of its output, "
-        "stored with the run)",
-        err=True,
-    )
-    click.echo(row.output_tail or "(no output)")
+    log = run_log(journal, row)
+    if log.note:
+        click.echo(f"({log.note})", err=True)
+    click.echo(log.text or "(no output)", nl=not log.text)

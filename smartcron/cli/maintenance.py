@@ -24,7 +24,7 @@ def maintenance_cmd(app: App) -> None:
       systemctl start smartcron-maintenance.service && journalctl -u smartcron-maintenance
     """
     failed = []
-    for step in (["prune"], ["backup"], ["sync", "--check"]):
+    for step in (["prune"], ["backup", "--scheduled"], ["sync", "--check"]):
         # Each step in its own process: one failing step neither hides nor stops the others.
         config = ["--config", app.config_path] if app.config_path else []
         args = [sys.executable, "-m", "smartcron", *config, *step]

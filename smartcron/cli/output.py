@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from smartcron.model import schedule
+
 # The largest id the database holds (BIGINT): a larger one on the command line is refused.
 MAX_ID = 2**63 - 1
 
@@ -31,3 +33,9 @@ def echo_json(data: Any) -> None:
 def now() -> dt.datetime:
     """Return the current time, aware UTC (one place, so tests and commands agree)."""
     return dt.datetime.now(dt.UTC)
+
+
+def echo_dst_notes(schedule_text: str, timezone: str, prefix: str = "") -> None:
+    """Print the DST notes of a schedule for the coming year (what happens at clock changes)."""
+    for note in schedule.dst_warnings(schedule_text, timezone, dt.datetime.now(dt.UTC)):
+        click.echo(f"{prefix}DST note: {note}")

@@ -9,7 +9,7 @@ import click
 from smartcron.cli.base import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
 from smartcron.db.engine import db_errors
-from smartcron.db.records import run_dict
+from smartcron.db.records import run_dict, run_meaning
 from smartcron.db.runs import recent_runs
 from smartcron.model.zones import host_timezone
 
@@ -52,7 +52,7 @@ def runs_cmd(app: App, name: str | None, failed: bool, limit: int, as_json: bool
                     else "-",
                     r.trigger,
                     r.outcome,
-                    (r.meaning or "")[:90],
+                    run_meaning(r)[:90],
                 )
                 for r in rows
             ],

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from smartcron.cli.base import App, cli, pass_app, signer_for
-from smartcron.cli.output import echo_json, table
+from smartcron.cli.output import echo_dst_notes, echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import (
@@ -107,11 +107,16 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
     data = _given(options)
     if "env" in data:
         data["env"] = list(data["env"])
-    new = validate_task({"name": name, **data}, default_user=app.config.default_user)
+    new = validate_task(
+        {"name": name, **data},
+        default_user=app.config.default_user,
+        known_channels=app.config.channels,
+    )
     signer = signer_for(app)
     with db_errors(app.engine), app.engine.begin() as conn:
         insert_task(conn, new, actor(), signer=signer)
     click.echo(f"Added task {_describe(new)}.")
+    echo_dst_notes(new.schedule, new.timezone)
     click.echo("Next: `smartcron sync` installs its timer.")
 
 
@@ -151,12 +156,17 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
         for key in unset_env:
             env.pop(key, None)
         data["env"] = env
-        new = validate_task(data, base=old, default_user=app.config.default_user)
+        # Channels are checked when they are set; a task's existing ones are left to doctor.
+        known = app.config.channels if "channels" in data else None
+        new = validate_task(
+            data, base=old, default_user=app.config.default_user, known_channels=known
+        )
         if new == old:
             click.echo(f"Task '{name}' already has these settings; nothing changed.")
             return
         update_task(conn, new, actor(), signer=signer)
     click.echo(f"Updated task {_describe(new)}.")
+    echo_dst_notes(new.schedule, new.timezone)
     click.echo("Next: `smartcron sync` applies the change to its timer and service.")
 
 

@@ -13,18 +13,34 @@ import click
 
 from smartcron.cli.base import App, cli, pass_app
 from smartcron.fileio import atomic_write
-from smartcron.systemd.own_units import OwnUnits, polkit_rule
+from smartcron.systemd.own_units import (
+    JOURNALD_DIR,
+    JOURNALD_DROPIN,
+    OwnUnits,
+    journald_dropin,
+    polkit_rule,
+)
 
 POLKIT_DIR = "/etc/polkit-1/rules.d"
 POLKIT_FILE = "50-smartcron.rules"
 
 
-def _wanted(app: App, polkit_dir: Path) -> dict[Path, str]:
+def _wanted(app: App, polkit_dir: Path, journald_dir: Path) -> dict[Path, str]:
     unit_dir = Path(app.config.unit_dir)
     own = OwnUnits.for_config(app.config)
     files = {unit_dir / name: text for name, text in own.services().items()}
     files[polkit_dir / POLKIT_FILE] = polkit_rule()
+    files[journald_dir / JOURNALD_DROPIN] = journald_dropin()
     return files
+
+
+journald_option = click.option(
+    "--journald-dir",
+    default=JOURNALD_DIR,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where the journald drop-in goes (it keeps every line of task output).",
+)
 
 
 @cli.group("units")
@@ -41,19 +57,21 @@ def units_group() -> None:
 @click.option(
     "--polkit-dir", default=POLKIT_DIR, show_default=True, type=click.Path(path_type=Path)
 )
+@journald_option
 @click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
 @pass_app
-def units_install(app: App, polkit_dir: Path, dry_run: bool) -> None:
+def units_install(app: App, polkit_dir: Path, journald_dir: Path, dry_run: bool) -> None:
     """Write smartcron's own unit files and polkit rule where they differ. Run as root.
 
-    Does not reload or start anything: install.sh does that after.
+    Does not reload or start anything: install.sh does that after (daemon-reload, and a
+    restart of systemd-journald for its drop-in).
 
     \b
     Example:
       smartcron units install --dry-run
     """
     changed = []
-    for path, text in _wanted(app, polkit_dir).items():
+    for path, text in _wanted(app, polkit_dir, journald_dir).items():
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         changed.append(path)
@@ -77,9 +95,12 @@ def units_install(app: App, polkit_dir: Path, dry_run: bool) -> None:
     "--tasks", "with_tasks", is_flag=True,
     help="Also every task unit, the tasks target and the alert template (an uninstall).",
 )  # fmt: skip
+@journald_option
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @pass_app
-def units_remove(app: App, polkit_dir: Path, with_tasks: bool, dry_run: bool) -> None:
+def units_remove(
+    app: App, polkit_dir: Path, journald_dir: Path, with_tasks: bool, dry_run: bool
+) -> None:
     """Remove smartcron's own unit files and polkit rule (stop the units first). Run as root.
 
     With --tasks, also every generated task unit; files smartcron did not write are left.
@@ -89,7 +110,7 @@ def units_remove(app: App, polkit_dir: Path, with_tasks: bool, dry_run: bool) ->
       systemctl disable --now smartcron-watchdog smartcron-dashboard smartcron-maintenance.timer
       smartcron units remove
     """
-    removed = [p for p in _wanted(app, polkit_dir) if p.exists()]
+    removed = [p for p in _wanted(app, polkit_dir, journald_dir) if p.exists()]
     if with_tasks:
         from smartcron.systemd import sync
 

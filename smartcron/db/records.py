@@ -5,6 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def incomplete_note(row: Any) -> str:
+    """Return "" or the note that journald dropped lines of this run's output."""
+    dropped = row._mapping.get("lines_dropped")
+    if not dropped:
+        return ""
+    return f"Output incomplete: journald suppressed {dropped} line(s) of it."
+
+
+def run_meaning(row: Any) -> str:
+    """Return a run's meaning as people read it: with the note about lost output, if any."""
+    note = incomplete_note(row)
+    return f"{row.meaning or ''} {note}".strip() if note else row.meaning or ""
+
+
 def run_dict(row: Any) -> dict[str, Any]:
     """Given an executions row, return the run as the JSON object `runs --json` prints."""
     m = row._mapping
@@ -22,11 +36,15 @@ def run_dict(row: Any) -> dict[str, Any]:
         "signal": m["exit_signal"],
         "outcome": m["outcome"],
         "meaning": m["meaning"],
+        "lines_dropped": m.get("lines_dropped"),
     }
 
 
-def alert_dict(r: Any) -> dict[str, Any]:
-    """Given an alerts row, return the alert as the JSON object `alerts --json` prints."""
+def alert_dict(r: Any, delivery: Any = None) -> dict[str, Any]:
+    """Given an alerts row (and its latest outbox message), return the alert as the JSON
+    object `alerts --json` prints."""
+    from smartcron.db.alerts import delivery_words
+
     return {
         "id": r.id,
         "task": r.task_name,
@@ -38,4 +56,6 @@ def alert_dict(r: Any) -> dict[str, Any]:
         "notified": r.notify_count,
         "opened_at": r.opened_at.isoformat() if r.opened_at else None,
         "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+        "delivery": delivery_words(delivery),
+        "delivered": None if delivery is None else delivery.state == "sent",
     }

@@ -92,6 +92,7 @@ tasks = sa.Table(
     sa.Column("run_group", sa.String(32), nullable=True),
     sa.Column("workdir", sa.String(4096), nullable=True),
     sa.Column("env", JSONText, nullable=False),
+    sa.Column("stdin", sa.Text, nullable=True),
     sa.Column("category", sa.String(64), nullable=False, server_default="general"),
     sa.Column("priority", sa.String(16), nullable=False, server_default="normal"),
     sa.Column("alert_on", JSONText, nullable=False),
@@ -132,6 +133,8 @@ executions = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=False),  # running, success, failed, timeout, ...
     sa.Column("meaning", sa.Text, nullable=True),
     sa.Column("output_tail", sa.Text, nullable=True),
+    # Lines journald dropped from this run's output (its rate limit), when it said so.
+    sa.Column("lines_dropped", sa.Integer, nullable=True),
     sa.Column("cpu_usage_nsec", sa.BigInteger, nullable=True),
     sa.Column("memory_peak", sa.BigInteger, nullable=True),
     sa.Column("io_read_bytes", sa.BigInteger, nullable=True),
@@ -168,6 +171,34 @@ alerts = sa.Table(
     # Open alerts, and the open alert of a (task, kind) for deduplication.
     sa.Index("ix_alerts_state_opened", "state", "opened_at"),
     sa.Index("ix_alerts_task_kind_state", "task_name", "kind", "state"),
+    **TABLE_OPTS,
+)
+
+# Every message smartcron sends goes through here: written in the transaction that decided it,
+# then delivered (and retried with backoff, falling back to the other channels) by whoever
+# leases it. A message that could not go anywhere stays here, visible, and fails a health check.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, nullable=True),
+    sa.Column("task_name", sa.String(64), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # failure, recovery, late, success, ...
+    sa.Column("severity", sa.String(16), nullable=False),  # apprise type: failure, warning, ...
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("text_body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False),
+    sa.Column("channels", JSONText, nullable=False),  # names chosen by routing, in order
+    sa.Column("state", sa.String(16), nullable=False),  # pending, sent, failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("sent_via", JSONText, nullable=True),  # channels that accepted it
+    sa.Column("last_error", sa.Text, nullable=True),  # per channel, from the last attempt
+    sa.Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    sa.Index("ix_outbox_alert", "alert_id"),
     **TABLE_OPTS,
 )
 

@@ -299,6 +299,35 @@ def dashboard_tls(config: Config, host: str) -> tuple[str, str] | None:
     return None
 
 
+def priority_routes(config: Config) -> dict[str, list[str]]:
+    """Return the priority_channels setting as {priority: [channel names]}."""
+    return {
+        priority: [n.strip() for n in names.split(",") if n.strip()]
+        for priority, names in config.priority_channels.items()
+    }
+
+
+def _check_routes(channels: dict[str, str], routes: dict[str, str], where: str) -> None:
+    """Every priority routed must be a task priority, every channel named must exist."""
+    from smartcron.model.task import PRIORITIES
+
+    for priority, names in routes.items():
+        if priority not in PRIORITIES:
+            raise InvalidInput(
+                f"{where}: priority_channels.{priority}",
+                priority,
+                f"one of {', '.join(PRIORITIES)}",
+            )
+        for name in (n.strip() for n in names.split(",") if n.strip()):
+            if name not in channels:
+                known = ", ".join(channels) or "none configured"
+                raise InvalidInput(
+                    f"{where}: priority_channels.{priority}",
+                    name,
+                    f"a channel from the `channels` setting (configured: {known})",
+                )
+
+
 def settings() -> list[dataclasses.Field[Any]]:
     """Return the user-facing settings, in declaration order."""
     return [f for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
@@ -404,4 +433,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                     else f"{config_path}: key {f.name!r}"
                 )
                 raise InvalidInput(where, values[f.name], problem)
+    _check_routes(
+        values.get("channels", {}), values.get("priority_channels", {}), ", ".join(sources)
+    )
     return Config(**values, source=", ".join(sources) or "built-in defaults")

@@ -144,9 +144,8 @@ def explain(
             f"Timed out: still running at the task's timeout{limit}, so "
             f"systemd stopped it.{hard}{tail}",
         )
-    if result == "oom-kill" or (
-        exec_code == CLD_KILLED and exec_status == signal.SIGKILL and memory_max
-    ):
+    # Only when systemd or the kernel said so: a SIGKILL alone may come from anywhere.
+    if result == "oom-kill":
         limit = f" of {format_size(memory_max)}" if memory_max else ""
         return Verdict(
             "oom", f"Killed for going over its memory limit{limit} (MemoryMax=){took}.{tail}"

@@ -17,6 +17,12 @@ from typing import Any
 from smartcron.model.quantities import format_duration, format_size
 
 PRIORITIES = ("critical", "high", "normal", "low")
+# A task NAME becomes the units smartcron-NAME.service/.timer. These names are smartcron's own
+# units (watchdog, dashboard, maintenance, the alert@ template, the tasks target) or reserved
+# for them, so no task may take them (systemd/own_units.py holds its units to this list).
+RESERVED_NAMES = frozenset(
+    {"watchdog", "dashboard", "maintenance", "alert", "tasks", "sync", "sandbox", "digest"}
+)
 ALERT_EVENTS = ("failure", "final-failure", "late", "long-run", "success")
 DEFAULT_ALERT_ON = ("final-failure", "late")
 
@@ -89,6 +95,10 @@ class Task:
     workdir: str | None = _spec(None, "Working directory (absolute path).")
     env: tuple[tuple[str, str], ...] = _spec(
         (), "Environment variable for the run, KEY=VALUE; repeat for more.", kind=PAIRS, flag=None
+    )
+    stdin: str | None = _spec(
+        None,
+        "Text given to the command on standard input (a crontab's '%' lines), up to 64 KiB.",
     )
     category: str = _spec("general", "Free-form group, e.g. payroll, pos, cleanup.")
     priority: str = _spec("normal", f"One of {', '.join(PRIORITIES)} (default normal).")

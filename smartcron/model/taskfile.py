@@ -7,7 +7,7 @@ only the first), and computes a plan that is applied in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +161,7 @@ def validate_all(
     *,
     check_host: bool = True,
     default_user: str = DEFAULT_TASK_USER,
+    known_channels: Collection[str] | None = None,
 ) -> list[Task]:
     """Given raw entries, return valid Tasks or raise ImportErrors listing every problem."""
     problems: list[str] = []
@@ -171,7 +172,12 @@ def validate_all(
             f" ({entry['name']})" if isinstance(entry.get("name"), str) else ""
         )
         try:
-            task = validate_task(entry, check_host=check_host, default_user=default_user)
+            task = validate_task(
+                entry,
+                check_host=check_host,
+                default_user=default_user,
+                known_channels=known_channels,
+            )
         except InvalidInput as exc:
             problems.append(f"{label}: {exc}")
             continue

@@ -15,14 +15,21 @@ import pwd
 import re
 import shlex
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule as schedule_mod
 from smartcron.model.config import DEFAULT_TASK_USER
 from smartcron.model.quantities import parse_duration, parse_size
-from smartcron.model.task import ALERT_EVENTS, FIELDS, PRIORITIES, SPEC_BY_NAME, Task
+from smartcron.model.task import (
+    ALERT_EVENTS,
+    FIELDS,
+    PRIORITIES,
+    RESERVED_NAMES,
+    SPEC_BY_NAME,
+    Task,
+)
 from smartcron.model.zones import check_timezone, host_timezone
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -60,11 +67,6 @@ def _single_line(name: str, value: str, limit: int) -> str:
     return value
 
 
-# smartcron-NAME.service of these is one of smartcron's own units; the polkit rule
-# (unit_templates/50-smartcron.rules) lists them too, so the dashboard cannot start them.
-RESERVED_NAMES = ("watchdog", "dashboard", "maintenance", "alert", "tasks")
-
-
 def check_name(value: object) -> str:
     """Given a candidate task name, return it or raise InvalidInput."""
     text = _text("name", value)
@@ -77,7 +79,10 @@ def check_name(value: object) -> str:
         )
     if text in RESERVED_NAMES:
         raise InvalidInput(
-            "name", text, f"reserved for smartcron's own units ({', '.join(RESERVED_NAMES)})"
+            "name",
+            text,
+            f"the name is reserved for smartcron's own unit smartcron-{text}; "
+            f"choose another, e.g. {text}-job",
         )
     return text
 
@@ -225,6 +230,21 @@ def check_env(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
+STDIN_MAX = 64 * 1024
+
+
+def check_stdin(name: str, value: object) -> str | None:
+    """Standard input text: any text without NUL bytes, up to 64 KiB (None or "" for none)."""
+    if value in (None, ""):
+        return None
+    text = _text(name, value)
+    if "\0" in text:
+        raise InvalidInput(name, text[:40], "NUL characters cannot be passed to standard input")
+    if len(text.encode()) > STDIN_MAX:
+        raise InvalidInput(name, text[:40] + "...", f"at most {STDIN_MAX} bytes")
+    return text
+
+
 def _cpu_quota(value: object) -> int | None:
     if value is None or value == "":
         return None
@@ -291,6 +311,7 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "group": lambda k, v, host: _account(k, v, host),
     "workdir": lambda _k, v, host: _workdir(v, host),
     "env": lambda _k, v, _h: check_env(v),
+    "stdin": lambda k, v, _h: check_stdin(k, v),
     "category": lambda _k, v, _h: _category(v),
     "priority": lambda k, v, _h: _choice(k, v, PRIORITIES),
     "alert_on": lambda k, v, _h: _list_of(k, v, ALERT_EVENTS, None),
@@ -302,18 +323,36 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
 }
 
 
+def check_channels(names: tuple[str, ...], known: Collection[str]) -> tuple[str, ...]:
+    """Given a task's channel names and the configured ones, return them or raise for the
+    first that is not configured (an alert to it would go nowhere)."""
+    for name in names:
+        if name not in known:
+            configured = ", ".join(sorted(known)) or "none configured"
+            raise InvalidInput(
+                "channels",
+                name,
+                f"not a configured alert channel (configured: {configured}); add it to the "
+                "`channels` setting first (docs/alerts.md)",
+            )
+    return names
+
+
 def validate_task(
     data: Mapping[str, Any],
     *,
     check_host: bool = True,
     base: Task | None = None,
     default_user: str = DEFAULT_TASK_USER,
+    known_channels: Collection[str] | None = None,
 ) -> Task:
     """Given raw task data (and, for an edit, the task it changes), return a valid Task.
 
     `check_host` also checks that the executable, user, group and working directory exist on
     this host; it is off when re-reading tasks that were already validated. A task that names
     no user runs as `default_user` (the setting): running as root is always written out.
+    `known_channels` (the configured channel names) refuses a channel an alert could not go
+    to.
     """
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -331,4 +370,6 @@ def validate_task(
         )
         for name, check in CHECKS.items()
     }
+    if known_channels is not None:
+        check_channels(values["channels"], known_channels)
     return Task(**values, id=base.id if base else None)

@@ -16,6 +16,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import pwd
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -35,7 +36,9 @@ from smartcron.fileio import atomic_write
 from smartcron.model import taskfile
 
 FORMAT = 1
-_NAME = re.compile(r"^smartcron-(\d{8}T\d{6}Z)\.(sqlite3|jsonl\.gz)$")
+_NAME = re.compile(r"^smartcron-(\d{8}T\d{6}Z)\.(sqlite3|jsonl\.gz)$")  # scheduled ones only
+MANUAL = "-manual"
+KEEP_YOUNGER_THAN = dt.timedelta(days=1)
 BATCH = 1000
 
 
@@ -66,10 +69,22 @@ def _counts(conn: Connection) -> dict[str, int]:
     }
 
 
-def backup(engine: Engine, directory: Path, now: dt.datetime) -> BackupResult:
-    """Given the database and a directory, write a consistent backup and the tasks' YAML."""
+def backup(
+    engine: Engine,
+    directory: Path,
+    now: dt.datetime,
+    *,
+    scheduled: bool = False,
+    owner: str | None = None,
+) -> BackupResult:
+    """Given the database and a directory, write a consistent backup and the tasks' YAML.
+
+    Scheduled backups (the maintenance job's) are named `smartcron-<time>.*` and rotated; one
+    taken by hand is named `smartcron-<time>-manual.*` and never rotated away. With `owner`
+    (root taking a backup), the files belong to that account, so it can restore them.
+    """
     directory.mkdir(parents=True, exist_ok=True, mode=0o750)
-    stamp = _stamp(now)
+    stamp = _stamp(now) + ("" if scheduled else MANUAL)
     with db_errors(engine), engine.connect() as conn:
         tasks_text = taskfile.dump(list_tasks(conn))
     if engine.dialect.name == "sqlite":
@@ -80,6 +95,10 @@ def backup(engine: Engine, directory: Path, now: dt.datetime) -> BackupResult:
         counts = _dump_backup(engine, path, stamp)
     tasks_file = directory / f"smartcron-{stamp}.tasks.yaml"
     atomic_write(tasks_file, tasks_text, mode=0o640)
+    if owner and os.geteuid() == 0:
+        account = pwd.getpwnam(owner)
+        for made in (path, tasks_file):
+            os.chown(made, account.pw_uid, account.pw_gid)
     return BackupResult(path, tasks_file, counts)
 
 
@@ -267,10 +286,15 @@ def backups_in(directory: Path) -> list[tuple[dt.datetime, Path]]:
     return sorted(found, reverse=True)
 
 
-def to_keep(times: list[dt.datetime], daily: int, weekly: int) -> set[dt.datetime]:
-    """Given backup times, return those kept: the newest of each of the last `daily` days that
-    have a backup, and the newest of each of the last `weekly` ISO weeks that have one."""
+def to_keep(
+    times: list[dt.datetime], daily: int, weekly: int, now: dt.datetime | None = None
+) -> set[dt.datetime]:
+    """Given scheduled backup times, return those kept: every one younger than a day, the
+    newest of each of the last `daily` days that have a backup, and the newest of each of the
+    last `weekly` ISO weeks that have one."""
     keep: set[dt.datetime] = set()
+    if now is not None:
+        keep.update(t for t in times if now - t < KEEP_YOUNGER_THAN)
     days: dict[dt.date, dt.datetime] = {}
     weeks: dict[tuple[int, int], dt.datetime] = {}
     for when in sorted(times, reverse=True):
@@ -282,10 +306,11 @@ def to_keep(times: list[dt.datetime], daily: int, weekly: int) -> set[dt.datetim
     return keep
 
 
-def rotate(directory: Path, daily: int, weekly: int) -> list[Path]:
-    """Delete the backups (and their tasks' YAML) that `to_keep` does not keep; return them."""
+def rotate(directory: Path, daily: int, weekly: int, now: dt.datetime | None = None) -> list[Path]:
+    """Delete the scheduled backups (and their tasks' YAML) that `to_keep` does not keep;
+    return them. Backups taken by hand are never touched."""
     found = backups_in(directory)
-    keep = to_keep([when for when, _p in found], daily, weekly)
+    keep = to_keep([when for when, _p in found], daily, weekly, now)
     removed = []
     for when, path in found:
         if when not in keep:

@@ -13,13 +13,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from smartcron.alerting.integrity import refused_alerts
 from smartcron.db.engine import integrity_problem
 from smartcron.db.migrate import current_revision, head_revision
-from smartcron.db.schema import health_checks
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.model.config import Config, dashboard_tls
@@ -29,12 +27,16 @@ from smartcron.ops.tls import certificate_fingerprint, client_context
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.journal import JOURNAL_GROUP, Journal, account_can_read
-from smartcron.systemd.own_units import OwnUnits, own_user
+from smartcron.systemd.own_units import (
+    JOURNALD_DIR,
+    JOURNALD_DROPIN,
+    OwnUnits,
+    journald_dropin,
+    own_user,
+)
 
-WATCHDOG = "smartcron-watchdog.service"
 DASHBOARD = "smartcron-dashboard.service"
 MAINTENANCE = "smartcron-maintenance.timer"
-REPORT_AGE = dt.timedelta(minutes=3)  # the watchdog stores health checks every minute
 
 
 @dataclass(frozen=True)
@@ -128,27 +130,35 @@ def check_units(config: Config, engine: Engine) -> list[Finding]:
     return findings
 
 
-def check_watchdog(systemd: Systemd, engine: Engine, now: dt.datetime) -> Finding:
-    state = systemd.properties(WATCHDOG, "ActiveState", "LoadState", "StatusText")
-    if state.get("ActiveState") != "active":
+def check_own_units(config: Config) -> Finding:
+    """smartcron's own units are the ones this version ships (not edited, not replaced)."""
+    unit_dir = Path(config.unit_dir)
+    wanted = OwnUnits.for_config(config)
+    files = {**wanted.services(), **wanted.shared_files()}
+    missing, changed = [], []
+    for name, text in files.items():
+        path = unit_dir / name
+        if not path.exists():
+            missing.append(name)
+        elif path.read_text(encoding="utf-8", errors="replace") != text:
+            changed.append(name)
+    if changed:
         return Finding(
-            "watchdog",
+            "own units",
             "fail",
-            f"{WATCHDOG} is {state.get('LoadState')}/{state.get('ActiveState')}: runs are "
-            "not being recorded and alerts are not sent",
-            f"systemctl enable --now {WATCHDOG}; journalctl -u {WATCHDOG} says why it stopped",
+            f"{', '.join(changed)} differ from the units this smartcron ships (edited by hand, "
+            "replaced, or left by an older version)",
+            "smartcron units install && smartcron sync && systemctl daemon-reload, then "
+            "systemctl restart smartcron-watchdog smartcron-dashboard",
         )
-    with engine.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(health_checks.c.checked_at))).scalar()
-    if last is None or now - last.replace(tzinfo=dt.UTC) > REPORT_AGE:
-        when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M:%S} UTC"
+    if missing:
         return Finding(
-            "watchdog",
+            "own units",
             "fail",
-            f"{WATCHDOG} runs but has not reported health checks recently ({when})",
-            f"journalctl -u {WATCHDOG}; systemctl restart {WATCHDOG}",
+            f"not installed: {', '.join(missing)}",
+            "run install.sh (or smartcron units install && smartcron sync as root)",
         )
-    return Finding("watchdog", "ok", f"active; {state.get('StatusText') or 'reporting'}")
+    return Finding("own units", "ok", f"{len(files)} unit(s), as shipped")
 
 
 def check_dashboard(config: Config) -> Finding:
@@ -204,6 +214,22 @@ def check_timers(systemd: Systemd, engine: Engine) -> list[Finding]:
     return out
 
 
+def check_journald_limits() -> Finding:
+    """journald's rate limit is raised by smartcron's drop-in (else output can be lost)."""
+    wanted = journald_dropin()
+    places = [Path(d) / JOURNALD_DROPIN for d in (JOURNALD_DIR, "/run/systemd/journald.conf.d")]
+    if any(p.exists() and p.read_text(encoding="utf-8") == wanted for p in places):
+        return Finding("journald", "ok", f"rate limit raised ({JOURNALD_DROPIN})")
+    return Finding(
+        "journald",
+        "warn",
+        f"{places[0]} is missing or changed: journald keeps only about 35,000 lines per 30 s of "
+        "a task that exits at once, and runs that print more lose the rest (smartcron marks "
+        "them 'output incomplete')",
+        "smartcron units install && systemctl restart systemd-journald",
+    )
+
+
 def check_journal(config: Config) -> Finding:
     journal = Journal(config.journal_directory)
     if not journal.persistent():
@@ -242,10 +268,16 @@ def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
     database_ok = findings[-1].status == "ok"
     if database_ok:
         findings += check_units(config, engine)
+        delivery = health.check_delivery(engine, now)
+        findings.append(Finding(delivery.name, delivery.status, delivery.message, delivery.fix))
+    findings.append(check_own_units(config))
     try:
         with Systemd() as systemd:
             if database_ok:
-                findings.append(check_watchdog(systemd, engine, now))
+                watchdog = health.check_watchdog(systemd, engine, now)
+                findings.append(
+                    Finding(watchdog.name, watchdog.status, watchdog.message, watchdog.fix)
+                )
                 findings += check_timers(systemd, engine)
     except SmartcronError as exc:
         findings.append(
@@ -253,5 +285,6 @@ def run(config: Config, engine: Engine, now: dt.datetime) -> list[Finding]:
         )
     findings.append(check_dashboard(config))
     findings.append(check_journal(config))
+    findings.append(check_journald_limits())
     findings += check_disk(config)
     return findings

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
+from smartcron.db.alerts import undelivered
 from smartcron.db.schema import executions, health_checks, utcnow
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.tasks import list_tasks
@@ -40,12 +41,66 @@ class Check:
     status: str  # ok, warn, fail
     message: str
     value: float | None = None
+    fix: str = ""  # what to do about it, when it is not ok
+
+
+WATCHDOG = "smartcron-watchdog.service"
+REPORT_AGE = dt.timedelta(minutes=3)  # the watchdog stores health checks every minute
+# Without these nothing is recorded or announced: a failing one caps the score.
+CRITICAL = {"watchdog": 20, "database": 20, "alert-delivery": 50}
 
 
 def score(checks: Sequence[Check]) -> int:
-    """Return the 0-100 health score of a set of checks."""
+    """Return the 0-100 health score of a set of checks: 100 minus 25 per failing and 10 per
+    warning check, and at most 20 while the watchdog or the database fail (nothing is being
+    recorded), at most 50 while messages cannot be delivered."""
     penalty = sum(25 if c.status == "fail" else 10 if c.status == "warn" else 0 for c in checks)
-    return max(0, 100 - penalty)
+    caps = [CRITICAL[c.name] for c in checks if c.status == "fail" and c.name in CRITICAL]
+    return max(0, min([100 - penalty, *caps]))
+
+
+def check_watchdog(systemd: Systemd, engine: Engine, now: dt.datetime) -> Check:
+    """The watchdog runs and has stored a round of health checks within three minutes."""
+    state = systemd.properties(WATCHDOG, "ActiveState", "LoadState", "StatusText")
+    if state.get("ActiveState") != "active":
+        return Check(
+            "watchdog",
+            "fail",
+            f"{WATCHDOG} is {state.get('LoadState')}/{state.get('ActiveState')}: runs are "
+            "not being recorded and alerts are not sent",
+            fix=f"systemctl enable --now {WATCHDOG}; journalctl -u {WATCHDOG} says why it stopped",
+        )
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(health_checks.c.checked_at))).scalar()
+    if last is None or now - last.replace(tzinfo=dt.UTC) > REPORT_AGE:
+        when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M:%S} UTC"
+        return Check(
+            "watchdog",
+            "fail",
+            f"{WATCHDOG} runs but has not reported health checks recently ({when}): it may be "
+            "stuck, or unable to reach the database",
+            fix=f"journalctl -u {WATCHDOG}; systemctl restart {WATCHDOG}",
+        )
+    return Check("watchdog", "ok", f"active; {state.get('StatusText') or 'reporting'}")
+
+
+def check_delivery(engine: Engine, now: dt.datetime) -> Check:
+    """Every message reached a channel: one that could not go anywhere fails this check."""
+    with engine.connect() as conn:
+        stuck = undelivered(conn, now - dt.timedelta(days=1))
+    if not stuck:
+        return Check("alert-delivery", "ok", "every message was delivered", 0)
+    shown = "; ".join(
+        f"{m.title!r}{f' ({m.task_name})' if m.task_name else ''}: {m.last_error}"
+        for m in stuck[:3]
+    )
+    return Check(
+        "alert-delivery",
+        "fail",
+        f"{len(stuck)} message(s) could not be delivered: {shown}",
+        len(stuck),
+        fix="fix the channel (smartcron alerts test NAME); smartcron retries each message",
+    )
 
 
 def late_runs(
@@ -297,6 +352,7 @@ def check_clock() -> Check:
 def run_checks(config: Config, engine: Engine, *, backlog: int | None = None) -> list[Check]:
     """Run every check that can run now; a check that cannot run says so."""
     checks = [check_database(engine)]
+    now = utcnow()
     checks += check_disk(config)
     checks += [check_memory(), check_load()]
     checks.append(check_journal(config))
@@ -304,9 +360,13 @@ def run_checks(config: Config, engine: Engine, *, backlog: int | None = None) ->
     if checks[0].status != "fail":
         with engine.connect() as conn:
             tasks = list_tasks(conn)
-        checks += check_runs(engine, tasks, utcnow())
+        checks += check_runs(engine, tasks, now)
+        checks.append(check_delivery(engine, now))
     try:
         with Systemd() as systemd:
+            if backlog is None and checks[0].status != "fail":
+                # Asked from outside the watchdog (`smartcron health`): is it there?
+                checks.append(check_watchdog(systemd, engine, now))
             checks += check_timers(tasks, systemd)
             checks.append(check_failed_units(systemd))
     except OperationFailed as exc:

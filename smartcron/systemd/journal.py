@@ -29,6 +29,10 @@ MSG_RESTART_SCHEDULED = "5eb03494b6584870a536b337290809b3"
 # "<unit>: Consumed 1.2s CPU time." (SD_MESSAGE_UNIT_RESOURCES), logged when a unit stops, with
 # the figures its cgroup accounting had: only those systemd could measure are present.
 MSG_RESOURCES = "ae8f7b866b0347b9af31fe1c80b127c0"
+# "A process of this unit has been killed by the OOM killer." (SD_MESSAGE_UNIT_OUT_OF_MEMORY)
+MSG_OUT_OF_MEMORY = "fe6faa94e7774663a0da52717891d8ef"
+# journald's own "Suppressed N messages from UNIT" (SD_MESSAGE_JOURNAL_DROPPED)
+MSG_SUPPRESSED = "a596d6fe7bfa4994828e72309e95d61e"
 RESOURCE_FIELDS = {
     "CPU_USAGE_NSEC": "cpu_usage_nsec",
     "MEMORY_PEAK": "memory_peak",
@@ -43,6 +47,12 @@ JOURNAL_GROUP = "systemd-journal"
 
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _from_systemd(entry: dict[str, str]) -> bool:
+    """Return True for systemd's own message (PID 1's, or the process it forked before exec,
+    which logs "Failed to locate executable" from src/core/execute.c), not task output."""
+    return entry.get("_PID") == "1" or entry.get("CODE_FILE", "").startswith("src/core/")
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,8 @@ class Journal:
                 reader.seek_head() if since is None else reader.seek_realtime(since / 1e6)
                 step = reader.get_next
             while entry := step():
+                if _from_systemd(entry):
+                    continue  # systemd's own words about the run (systemd_messages has them)
                 if entry.get("_SYSTEMD_INVOCATION_ID") != run.invocation_id:
                     stamp = int(entry.get("__REALTIME_TIMESTAMP", "0"))
                     if since is None or until is None:
@@ -187,12 +199,58 @@ class Journal:
             yield from iter(reader.get_next, {})
 
     def systemd_messages(self, invocation_id: str) -> list[str]:
-        """Return systemd's own messages about a run (why it could not start, ...)."""
-        return [
-            m
-            for entry in self._manager_entries(INVOCATION_ID=invocation_id)
-            if (m := entry.get("MESSAGE", "")).strip()
-        ]
+        """Return systemd's own messages about a run, oldest first: PID 1's and those of the
+        process it forked before exec ("Failed to locate executable ..."), not the task's."""
+        with self._reader() as reader:
+            reader.add_match(INVOCATION_ID=invocation_id)
+            reader.seek_head()
+            return [
+                m
+                for entry in iter(reader.get_next, {})
+                if (m := entry.get("MESSAGE", "")).strip()
+                and entry.get("_TRANSPORT") != "stdout"  # the task's own output
+            ]
+
+    def _window(
+        self, since: dt.datetime, until: dt.datetime, **matches: str
+    ) -> Iterator[dict[str, str]]:
+        with self._reader() as reader:
+            reader.add_match(**matches)
+            reader.seek_realtime(since.timestamp() - 1)
+            end = (until.timestamp() + 5) * 1_000_000
+            for entry in iter(reader.get_next, {}):
+                if int(entry.get("__REALTIME_TIMESTAMP", "0")) > end:
+                    return
+                yield entry
+
+    def out_of_memory(self, unit: str, since: dt.datetime, until: dt.datetime) -> bool:
+        """Return True if the kernel or systemd said a process of `unit` was OOM-killed
+        between `since` and `until` (cgroup v1 hosts only have the kernel's word for it)."""
+        if next(self._window(since, until, UNIT=unit, MESSAGE_ID=MSG_OUT_OF_MEMORY), None):
+            return True
+        marker = f"/{unit},"
+        return any(
+            "oom-kill:" in (message := entry.get("MESSAGE", "")) and marker in message + ","
+            for entry in self._window(since, until, _TRANSPORT="kernel")
+        )
+
+    def suppressed(self, unit: str, since: dt.datetime) -> list[tuple[str, dt.datetime, int]]:
+        """Return journald's "Suppressed N messages from UNIT" notes since `since`, as
+        (invocation, when, N). journald writes one when the unit logs again after its
+        rate-limit window, naming the invocation that logged then (OBJECT_SYSTEMD_INVOCATION_ID):
+        a note at the very start of a run speaks of the run before."""
+        notes = []
+        with self._reader() as reader:
+            reader.add_match(MESSAGE_ID=MSG_SUPPRESSED, OBJECT_SYSTEMD_UNIT=unit)
+            reader.seek_realtime(since.timestamp())
+            for entry in iter(reader.get_next, {}):
+                invocation = entry.get("OBJECT_SYSTEMD_INVOCATION_ID", "")
+                count = entry.get("N_DROPPED", "")
+                if invocation and count.isdigit():
+                    stamp = int(entry.get("__REALTIME_TIMESTAMP", "0")) / 1_000_000
+                    when = dt.datetime.fromtimestamp(stamp, tz=dt.UTC)
+                    notes.append((invocation, when, int(count)))
+        return notes
 
     def resources(self, invocation_id: str) -> dict[str, int]:
         """Return the resource figures systemd logged when the run stopped (may be empty)."""

@@ -24,6 +24,8 @@ from smartcron.model.config import Config
 from smartcron.systemd.units import TARGET, exec_argument, jinja, render_target
 
 ALERT_UNIT = "smartcron-alert@.service"
+JOURNALD_DIR = "/etc/systemd/journald.conf.d"
+JOURNALD_DROPIN = "50-smartcron.conf"
 DATA_DIR = "/var/lib/smartcron"
 TMP_DIRS = ("/tmp", "/var/tmp")  # noqa: S108 - only compared against, never written
 HOME_DIRS = ("/home", "/root", "/run/user")
@@ -126,6 +128,11 @@ class OwnUnits:
         """Return the unit files every task relies on: the tasks target and the alert
         template."""
         return {TARGET: render_target(), ALERT_UNIT: self.render(f"{ALERT_UNIT}.j2")}
+
+
+def journald_dropin() -> str:
+    """Return the journald drop-in that keeps every line of a task's output (see inside)."""
+    return (resources.files("smartcron.unit_templates") / "journald.conf.j2").read_text()
 
 
 def polkit_rule() -> str:

@@ -7,6 +7,7 @@ the process exactly as the user wrote it.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import re
@@ -138,10 +139,13 @@ def _templates_digest() -> str:
 
 
 def fingerprint(task: Task, accuracy: str) -> str:
-    """Return a digest of every input of a task's unit files (task, settings, templates)."""
+    """Return a digest of every input of a task's unit files (task and its signed revision,
+    settings, templates, and the timer lines, which change with the year and the timezone
+    database: clockchange.py)."""
+    lines = "\n".join(oncalendar_lines(task))
     text = (
         f"{task.config_hash()}|{task.id}|{task.revision}|{accuracy}|{_templates_digest()}|"
-        f"{__version__}"
+        f"{__version__}|{lines}"
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -194,6 +198,7 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
         env_assignment=env_assignment,
         stop_timeout=STOP_TIMEOUT,
         start_limit_interval=start_limit_interval(task),
+        stdin_data=base64.b64encode((task.stdin or "").encode()).decode(),
     )
     timer_text = env.get_template("task.timer.j2").render(
         **common,

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from smartcron.model.task import RESERVED_NAMES
 from smartcron.systemd.bus import RUNNING_STATES as RUNNING
 from smartcron.systemd.bus import invocation_hex, usec_to_datetime
 from smartcron.systemd.units import PREFIX
@@ -35,12 +36,16 @@ class RunEvent:
     exec_code: int | None = None  # ExecMainCode: 1 exited, 2 killed, 3 dumped
     exec_status: int | None = None  # ExecMainStatus
     source: str = "dbus"  # or "journal"
+    # What started the run, from systemd's ActivationDetails: the timer (or other unit) that
+    # triggered it, "" when nothing did (started by hand), None when not known (journal).
+    trigger_unit: str | None = None
 
 
 def task_of_unit(unit: str) -> str | None:
     """Return the task name of a smartcron task service unit, else None."""
     if unit.startswith(PREFIX) and unit.endswith(".service") and "@" not in unit:
-        return unit[len(PREFIX) : -len(".service")]
+        name = unit[len(PREFIX) : -len(".service")]
+        return None if name in RESERVED_NAMES else name  # smartcron's own services
     return None
 
 
@@ -55,6 +60,17 @@ class _UnitState:
     finished: set[str] = field(default_factory=set)
     pending: str | None = None  # "start:<inv>" or "finish:<inv>", waiting for Service values
     attempts: dict[str, int] = field(default_factory=dict)  # attempt seen at each start
+    trigger_unit: str | None = None  # from the latest ActivationDetails
+
+
+def trigger_unit(details: Any) -> str:
+    """Given a unit's ActivationDetails (pairs of key and value, systemd 252+), return the unit
+    that triggered its start ("smartcron-x.timer"), or "" when none did (a manual start)."""
+    for pair in details or ():
+        key, value = (v.decode() if isinstance(v, bytes) else str(v) for v in pair)
+        if key == "trigger_unit":
+            return value
+    return ""
 
 
 def refused_start(unit: str, usec: int) -> RunEvent:
@@ -94,6 +110,8 @@ class RunTracker:
         state.active = changed.get("ActiveState", state.active)
         state.sub = changed.get("SubState", state.sub)
         state.changed_at = int(changed.get("StateChangeTimestamp", state.changed_at) or 0)
+        if "ActivationDetails" in changed:
+            state.trigger_unit = trigger_unit(changed["ActivationDetails"])
         if "InvocationID" in changed:
             state.invocation = invocation_hex(changed["InvocationID"])
         inv = state.invocation
@@ -155,6 +173,7 @@ class RunTracker:
             inv,
             attempt=attempt,
             started_at=usec_to_datetime(svc.get("ExecMainStartTimestamp")),
+            trigger_unit=state.trigger_unit,
         )
         if kind == "start":
             state.attempts[inv] = attempt

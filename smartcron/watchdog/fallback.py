@@ -13,19 +13,19 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.alerting.delivery import send
+from smartcron.alerting.delivery import deliver, enqueue, lease, send_directly
+from smartcron.alerting.engine import announce as announce_alert
 from smartcron.alerting.engine import renotify_interval
-from smartcron.alerting.notices import Notice, run_notice
-from smartcron.alerting.policy import active_alert, claim, record_failure, release
-from smartcron.alerting.routing import channel_urls
-from smartcron.db.schema import executions, utcnow
+from smartcron.alerting.notices import Notice, system_notice
+from smartcron.alerting.policy import record_failure
+from smartcron.db.schema import alerts, executions, utcnow
 from smartcron.db.tasks import find_task
 from smartcron.model.config import Config
 from smartcron.model.outcome import explain
 from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.watchdog.events import RunEvent, task_of_unit
 from smartcron.watchdog.reconcile import reconcile
-from smartcron.watchdog.record import needs_reason, systemd_reason, write_event
+from smartcron.watchdog.record import gather_evidence, write_event
 
 FRESH = dt.timedelta(minutes=1)
 
@@ -62,75 +62,92 @@ def announce(config: Config, engine: Engine, unit: str, wait: float = 15.0) -> s
     if event is None:
         # Never stay silent: systemd said the unit failed, even if the details are missing.
         why = journal.problem or "systemd's messages about the run were not found"
-        sent = _alert_directly(
-            config,
+        notice = system_notice(
             f"smartcron: {task_name} failed",
-            f"What happened: {unit} failed for good (systemd started its OnFailure= alert). "
-            f"The details could not be read from the journal: {why}\n"
-            f"See: systemctl status {unit}; journalctl -u {unit}",
+            [
+                (
+                    "What happened",
+                    f"{unit} failed for good (systemd started its OnFailure= alert).",
+                ),
+                ("Details", f"they could not be read from the journal: {why}"),
+                ("See", f"systemctl status {unit}; journalctl -u {unit}"),
+            ],
         )
-        return f"no finished run of {unit} in the journal ({why}); alerted without details: {sent}"
+        return f"no finished run of {unit} in the journal ({why}); " + _queue_or_send(
+            config, engine, notice
+        )
     try:
         return _announce_recorded(config, engine, journal, event)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         verdict = explain(event.result or "failed", event.exec_code or 0, event.exec_status or 0)
-        sent = _alert_directly(
-            config,
+        notice = system_notice(
             f"smartcron: {task_name} failed (database unreachable)",
-            f"What happened: {verdict.meaning}\nThe smartcron database could not be "
-            f"reached ({getattr(exc, 'orig', exc)}), so this run is not recorded yet."
-            f"\nWhole log: journalctl _SYSTEMD_INVOCATION_ID={event.invocation_id}",
+            [
+                ("What happened", verdict.meaning),
+                (
+                    "",
+                    f"The smartcron database could not be reached ({getattr(exc, 'orig', exc)}), "
+                    "so this run is not recorded yet.",
+                ),
+                ("Whole log", f"journalctl _SYSTEMD_INVOCATION_ID={event.invocation_id}"),
+            ],
         )
-        return f"database unreachable; alerted directly: {sent}"
+        failed = send_directly(config, notice)
+        return "database unreachable; " + (
+            f"alert NOT sent: {failed}" if failed else "alerted directly"
+        )
 
 
-def _alert_directly(config: Config, title: str, body: str) -> str:
-    """Send a notice through every channel, with no alert row; return "sent" or why not."""
-    sent = send(list(config.channels.values()), Notice(title, body))
-    return "sent" if sent else "NOT sent (no channel, or sending failed)"
+def _queue_or_send(config: Config, engine: Engine, notice: Notice) -> str:
+    """Queue a notice in the outbox and deliver it now; without a database, send directly."""
+    try:
+        with engine.begin() as conn:
+            message_id = enqueue(conn, notice, list(config.channels))
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        failed = send_directly(config, notice)
+        return f"alert NOT sent: {failed}" if failed else "alerted directly (no database)"
+    return _deliver_now(config, engine, message_id)
+
+
+def _deliver_now(config: Config, engine: Engine, message_id: int) -> str:
+    row = lease(engine, message_id)
+    if row is None:
+        return f"message {message_id} queued; the watchdog is sending it"
+    if deliver(engine, config, row):
+        return f"message {message_id} sent"
+    return (
+        f"message {message_id} could NOT be sent yet (see `smartcron alerts`); the watchdog "
+        "retries it"
+    )
 
 
 def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: RunEvent) -> str:
-    reason = systemd_reason(journal, event.invocation_id) if needs_reason(event) else ""
+    evidence = gather_evidence(journal, event)
+    tail = journal.tail(
+        RunWindow(event.invocation_id, event.task, event.started_at, event.finished_at)
+    )
     renotify = renotify_interval(config)
     with engine.begin() as conn:
-        write_event(conn, event, reason)
+        write_event(conn, event, evidence)
         conn.execute(
             executions.update()
             .where(
                 executions.c.invocation_id == event.invocation_id,
                 executions.c.output_tail.is_(None),
             )
-            .values(
-                output_tail=journal.tail(
-                    RunWindow(event.invocation_id, event.task, event.started_at, event.finished_at)
-                )
-            )
+            .values(output_tail=tail)
         )
         run = conn.execute(
             sa.select(executions).where(executions.c.invocation_id == event.invocation_id)
         ).one()
         task = find_task(conn, event.task)
-        existing = active_alert(conn, event.task, "failure")
-        if (
-            existing is not None
-            and existing.state != "open"
-            and (
-                existing.state == "acknowledged"
-                or (existing.last_notified_at and utcnow() - existing.last_notified_at < renotify)
-            )
-        ):
-            record_failure(conn, run, task)  # count it; the alert was already sent
-            return f"alert {existing.id} for {event.task} was already sent; counted this failure"
         alert_id = record_failure(conn, run, task)
-    if alert_id is None:
-        return f"{event.task}: its alert policy does not ask for an alert for this run"
-    urls = channel_urls(config, task)
-    if not urls:
-        return f"alert {alert_id} recorded for {event.task}; no alert channel is configured"
-    if not claim(engine, alert_id, renotify):
-        return f"alert {alert_id} for {event.task} was just sent by the watchdog"
-    if not send(urls, run_notice(config, run, task)):
-        release(engine, alert_id)
-        return f"alert {alert_id} recorded for {event.task}, but sending it failed"
-    return f"alert {alert_id} for {event.task} sent"
+        if alert_id is None:
+            return f"{event.task}: its alert policy does not ask for an alert for this run"
+        alert = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
+        if alert.state == "acknowledged":
+            return f"alert {alert_id} for {event.task} is acknowledged; counted this failure"
+        message_id = announce_alert(conn, config, alert, renotify)
+    if message_id is None:
+        return f"alert {alert_id} for {event.task} was already sent; counted this failure"
+    return f"alert {alert_id} for {event.task}: " + _deliver_now(config, engine, message_id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,26 +21,66 @@ from smartcron.db.tasks import find_task
 from smartcron.model.outcome import RUNNING, explain
 from smartcron.model.task import Task
 from smartcron.systemd.journal import Journal
+from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.triggers import trigger_of
 
 CLD_KILLED, CLD_DUMPED = 2, 3
+REASON_TRIES = 5  # times 0.2 s
 SPAWN_STATUS = 200  # exit statuses from 200 up are systemd's own: it could not start the command
 
 
-def needs_reason(event: RunEvent) -> bool:
-    """Return True for a run that failed before its command ran (systemd's 2xx statuses)."""
-    return (
-        event.kind == "finished"
-        and event.result != "success"
-        and (event.exec_status or 0) >= SPAWN_STATUS
-    )
+@dataclass(frozen=True)
+class Evidence:
+    """What the journal adds to systemd's Result: why a run could not start, and whether the
+    kernel (or systemd) said it was killed for running out of memory."""
+
+    reason: str = ""
+    out_of_memory: bool = False
 
 
-def systemd_reason(journal: Journal, invocation_id: str) -> str:
-    """Return systemd's own sentence on why a run could not start (from the journal), or ""."""
-    messages = journal.systemd_messages(invocation_id)
-    return next((m for m in messages if "Failed at step" in m or "Failed to" in m), "")
+# systemd's generic lines say nothing the exit status does not; the specific ones name the
+# cause ("Failed to locate executable /opt/x: No such file or directory").
+_GENERIC = ("Failed to start", "Failed with result")
+
+
+def _sigkilled(event: RunEvent) -> bool:
+    return event.exec_code == CLD_KILLED and event.exec_status == signal.SIGKILL
+
+
+def needs_evidence(event: RunEvent) -> bool:
+    """Return True for a finished run whose meaning depends on the journal: it failed before
+    its command ran (systemd's 2xx statuses), or it was killed with SIGKILL."""
+    if event.kind != "finished" or event.result == "success":
+        return False
+    return (event.exec_status or 0) >= SPAWN_STATUS or _sigkilled(event)
+
+
+def _spawn_reason(messages: list[str]) -> str:
+    said = [m for m in messages if not m.split(": ", 1)[-1].startswith(_GENERIC)]
+    specific = [m for m in said if "Failed to locate" in m or "Failed to execute" in m]
+    steps = [m for m in said if "Failed at step" in m or "Failed to" in m]
+    return (specific or steps or [""])[0]
+
+
+def gather_evidence(journal: Journal, event: RunEvent) -> Evidence:
+    """Read the journal for what systemd's Result alone does not say (see needs_evidence)."""
+    if not needs_evidence(event):
+        return Evidence()
+    reason = ""
+    if (event.exec_status or 0) >= SPAWN_STATUS and not _sigkilled(event):
+        # The forked process logs why it could not exec a moment before systemd reports the
+        # exit; journald may still be storing it: look again for a short while.
+        for _ in range(REASON_TRIES):
+            reason = _spawn_reason(journal.systemd_messages(event.invocation_id))
+            if reason:
+                break
+            time.sleep(0.2)
+    oom = False
+    if _sigkilled(event) and event.result != "oom-kill" and event.started_at:
+        unit = f"{PREFIX}{event.task}.service"
+        oom = journal.out_of_memory(unit, event.started_at, event.finished_at or event.started_at)
+    return Evidence(reason, oom)
 
 
 def signal_name(number: int | None) -> str | None:
@@ -50,7 +92,7 @@ def signal_name(number: int | None) -> str | None:
 
 
 def run_values(
-    conn: Connection, event: RunEvent, task: Task | None, reason: str = ""
+    conn: Connection, event: RunEvent, task: Task | None, evidence: Evidence = Evidence()
 ) -> dict[str, Any]:
     """Given a run event and its task, return the `executions` column values for it."""
     manual = get_state(conn, MANUAL_PREFIX + event.task)
@@ -71,7 +113,7 @@ def run_values(
         duration = max(0.0, (event.finished_at - event.started_at).total_seconds())
     retries = task.retries if task else 0
     verdict = explain(
-        event.result or "unknown",
+        "oom-kill" if evidence.out_of_memory else event.result or "unknown",
         event.exec_code or 0,
         event.exec_status or 0,
         duration=duration,
@@ -81,7 +123,7 @@ def run_values(
         retries=retries,
         will_retry=event.result != "success" and event.attempt <= retries,
         retry_delay=task.retry_delay if task else 30,
-        systemd_reason=reason,
+        systemd_reason=evidence.reason,
     )
     killed = event.exec_code in (CLD_KILLED, CLD_DUMPED)
     return {
@@ -96,7 +138,7 @@ def run_values(
     }
 
 
-def write_event(conn: Connection, event: RunEvent, reason: str = "") -> bool:
+def write_event(conn: Connection, event: RunEvent, evidence: Evidence = Evidence()) -> bool:
     """Record a run event in the caller's transaction; return False if it was already there.
 
     Idempotent by invocation id: a "started" event never overwrites a row, a "finished" one
@@ -109,10 +151,52 @@ def write_event(conn: Connection, event: RunEvent, reason: str = "") -> bool:
     ).first()
     if existing is not None and (event.kind == "started" or existing.outcome != RUNNING):
         return False
-    values = run_values(conn, event, find_task(conn, event.task), reason)
+    values = run_values(conn, event, find_task(conn, event.task), evidence)
     if existing is None:
         conn.execute(executions.insert().values(**values))
     else:
         values.pop("trigger", None)
         conn.execute(executions.update().where(executions.c.id == existing.id).values(**values))
     return True
+
+
+NOTE_AT_START = dt.timedelta(seconds=1)
+
+
+def record_drops(
+    conn: Connection, task: str, notes: list[tuple[str, dt.datetime, int]]
+) -> list[tuple[int, int]]:
+    """Given journald's suppression notes for a task's unit, write each run's dropped lines
+    (set, not added: the same notes are read again later); return the runs that changed.
+
+    A note names the run that was logging when journald wrote it: within its first second,
+    the lines were lost at the end of the run before (a job that exits at once); later, in
+    that run itself.
+    """
+    totals: dict[int, int] = {}
+    for invocation, when, count in notes:
+        named = conn.execute(
+            sa.select(executions.c.id, executions.c.started_at).where(
+                executions.c.invocation_id == invocation
+            )
+        ).first()
+        target = named.id if named is not None else None
+        if named is not None and named.started_at and when - named.started_at < NOTE_AT_START:
+            target = conn.execute(
+                sa.select(executions.c.id)
+                .where(executions.c.task_name == task, executions.c.started_at < named.started_at)
+                .order_by(executions.c.started_at.desc())
+                .limit(1)
+            ).scalar()
+        if target is not None:
+            totals[int(target)] = totals.get(int(target), 0) + count
+    changed = []
+    for run_id, total in totals.items():
+        updated = conn.execute(
+            executions.update()
+            .where(executions.c.id == run_id, executions.c.lines_dropped.is_distinct_from(total))
+            .values(lines_dropped=total)
+        ).rowcount
+        if updated:
+            changed.append((run_id, total))
+    return changed

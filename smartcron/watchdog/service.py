@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartcron.alerting.delivery import send
+from smartcron.alerting.delivery import enqueue, send_directly
 from smartcron.alerting.engine import AlertEngine, sync_condition_alerts
-from smartcron.alerting.notices import Notice
+from smartcron.alerting.notices import Notice, system_notice
 from smartcron.db.engine import make_engine, redact
 from smartcron.db.state import JOURNAL_CURSOR, get_state
 from smartcron.db.tasks import list_tasks
@@ -25,6 +25,7 @@ from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
 from smartcron.ops import health
 from smartcron.systemd.journal import Journal
+from smartcron.watchdog.courier import Courier
 from smartcron.watchdog.listener import SignalListener
 from smartcron.watchdog.notify import Notifier
 from smartcron.watchdog.reconcile import reconcile
@@ -46,6 +47,8 @@ class Watchdog:
         self.notifier = Notifier()
         self.reconcile_every = reconcile_every
         self.alerts = AlertEngine(self.engine, config)
+        self.courier = Courier(self.engine, config)
+        self._direct_failed: Notice | None = None  # a direct alert that could not be sent
         self.db_alert_after = 300.0  # seconds of database outage before alerting directly
         self._db_alert_sent = False
         self._last_heartbeat = 0.0
@@ -81,10 +84,11 @@ class Watchdog:
         return len(found.events)
 
     def _alert_tick(self) -> None:
-        """Evaluate and send alerts; with the database away, alert about that directly."""
+        """Evaluate alerts; with the database away, alert about that directly."""
         if self.writer.db_ok:
             self._db_alert_sent = False
             try:
+                self._queue_failed_direct_alert()
                 self.alerts.tick()
                 self._alert_error = ""
             except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
@@ -94,15 +98,35 @@ class Watchdog:
             return
         down = self.writer.db_down_since
         if down and not self._db_alert_sent and time.monotonic() - down > self.db_alert_after:
-            notice = Notice(
+            notice = system_notice(
                 "smartcron: cannot reach its database",
-                "The watchdog has not been able to write to "
-                f"{redact(self.config.database_url)} for {time.monotonic() - down:.0f} s: "
-                f"{self.writer.last_error}. Runs are kept in "
-                "memory and will be written when it returns; alerts for failed runs wait until "
-                "then. Check the database server.",
+                [
+                    (
+                        "What happened",
+                        "The watchdog has not been able to write to "
+                        f"{redact(self.config.database_url)} for "
+                        f"{time.monotonic() - down:.0f} s: {self.writer.last_error}.",
+                    ),
+                    (
+                        "",
+                        "Runs are kept in memory and will be written when it returns; alerts "
+                        "for failed runs wait until then. Check the database server.",
+                    ),
+                ],
             )
-            self._db_alert_sent = send(list(self.config.channels.values()), notice)
+            failed = send_directly(self.config, notice)
+            self._db_alert_sent = True
+            if failed:
+                log.error("could not alert that the database is unreachable: %s", failed)
+                self._direct_failed = notice
+
+    def _queue_failed_direct_alert(self) -> None:
+        """A direct alert that could not be sent goes to the outbox once the database is
+        back: recorded, retried and shown like every other message."""
+        if self._direct_failed is not None:
+            with self.engine.begin() as conn:
+                enqueue(conn, self._direct_failed, list(self.config.channels))
+            self._direct_failed = None
 
     def _health_tick(self) -> None:
         """Every minute: run the health checks, store them, raise late/long-run alerts."""
@@ -154,6 +178,8 @@ class Watchdog:
             return f"the D-Bus loop has not turned for {STUCK_AFTER:.0f} s"
         if not self.writer.is_alive():
             return "the database writer stopped"
+        if not self.courier.is_alive():
+            return "the alert courier stopped"
         return None
 
     def serve(self) -> int:
@@ -164,6 +190,7 @@ class Watchdog:
             log.error("database unavailable at start-up: %s", getattr(exc, "orig", exc))
         self.writer.start()
         self.listener.start()
+        self.courier.start()
         if not self.listener.subscribed.wait(15):
             log.error("could not subscribe to systemd over D-Bus: %s", self.listener.error)
             return 1
@@ -189,6 +216,7 @@ class Watchdog:
             self._stop.wait(1.0)
         self.notifier.stopping()
         self.listener.stop()
+        self.courier.stop()
         self.writer.stop()
         self.writer.join(timeout=10)
         return 0

@@ -1,7 +1,8 @@
 """What started a run: the timer, a person (manual), a retry, a catch-up after downtime, or boot.
 
-Pure: decided from the run's start, its attempt, the task's schedule and when someone last asked
-for a manual run (the state table's `manual:<task>` key).
+Pure: decided from the run's start, its attempt, what systemd says triggered it
+(ActivationDetails: the task's timer, or nothing for a `systemctl start` by hand), the task's
+schedule, and when someone last asked for a run through smartcron (`manual:<task>` state).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def trigger_of(event: RunEvent, task: Task | None, manual_at: dt.datetime | None
         and started is not None
         and MANUAL_WINDOW[0] <= started - manual_at <= MANUAL_WINDOW[1]
     ):
+        return "manual"
+    if event.trigger_unit == "":
+        # systemd says nothing triggered it: someone started it by hand (systemctl start).
         return "manual"
     if task is not None and task.schedule == schedule.REBOOT:
         return "boot"

@@ -8,6 +8,7 @@ storing the last lines when systemd reports the end), and only while no event wa
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import itertools
 import logging
 import queue
@@ -21,10 +22,18 @@ from sqlalchemy.engine import Engine
 from smartcron.db.schema import executions
 from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.systemd.journal import Journal, RunWindow
+from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.events import RunEvent
-from smartcron.watchdog.record import needs_reason, systemd_reason, write_event
+from smartcron.watchdog.record import (
+    Evidence,
+    gather_evidence,
+    needs_evidence,
+    record_drops,
+    write_event,
+)
 
 log = logging.getLogger("smartcron.writer")
+DROPS_LOOKBACK = dt.timedelta(days=1)
 BATCH = 200  # events per transaction: a burst of runs costs a few commits, not hundreds
 
 
@@ -49,7 +58,7 @@ class Writer(threading.Thread):
         self.db_ok = True
         self.db_down_since: float | None = None
         self.last_error = ""
-        self._reasons: dict[str, str] = {}
+        self._evidence: dict[str, Evidence] = {}
         # journald may still be reading a run's output when systemd reports its end: the row
         # is written at once, and its output tail read again a little later.
         self.tail_delay = 2.0
@@ -95,15 +104,16 @@ class Writer(threading.Thread):
         while self.pending:
             batch = list(itertools.islice(self.pending, BATCH))
             for item in batch:
-                if isinstance(item, RunEvent) and needs_reason(item):
-                    self._remember_reason(item)  # journal read outside the transaction
+                if isinstance(item, RunEvent) and needs_evidence(item):
+                    self._remember_evidence(item)  # journal read outside the transaction
             try:
                 with self.engine.begin() as conn:
                     for item in batch:
                         if isinstance(item, CursorMark):
                             set_state(conn, JOURNAL_CURSOR, item.cursor)
                         else:
-                            write_event(conn, item, self._reasons.get(item.invocation_id, ""))
+                            evidence = self._evidence.get(item.invocation_id, Evidence())
+                            write_event(conn, item, evidence)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 if self.db_ok:
                     log.error(
@@ -145,8 +155,17 @@ class Writer(threading.Thread):
             inv = window.invocation_id
             tail = self.journal.tail(window)
             figures = self.journal.resources(inv)
+            drops = self._drops(window)
             try:
                 with self.engine.begin() as conn:
+                    for run_id, count in record_drops(conn, window.task, drops):
+                        log.warning(
+                            "journald dropped %d line(s) of run %d of %s (its rate limit); "
+                            "the run is marked 'output incomplete'",
+                            count,
+                            run_id,
+                            window.task,
+                        )
                     conn.execute(
                         executions.update()
                         .where(
@@ -165,10 +184,18 @@ class Writer(threading.Thread):
                 return  # database away: keep it queued; the main drain notices the outage
             self._refresh.popleft()
 
-    def _remember_reason(self, event: RunEvent) -> None:
-        """Keep systemd's own words on why a run could not start (for its meaning)."""
-        if event.invocation_id in self._reasons:
+    def _drops(self, window: RunWindow) -> list[tuple[str, dt.datetime, int]]:
+        """journald's notes about this task's dropped lines from the last day (they come late:
+        usually with the next run), by invocation."""
+        if window.started_at is None:
+            return []
+        since = window.started_at - DROPS_LOOKBACK
+        return self.journal.suppressed(f"{PREFIX}{window.task}.service", since)
+
+    def _remember_evidence(self, event: RunEvent) -> None:
+        """Keep what the journal says about a run systemd's Result does not (for its meaning)."""
+        if event.invocation_id in self._evidence:
             return
-        self._reasons[event.invocation_id] = systemd_reason(self.journal, event.invocation_id)
-        if len(self._reasons) > 1000:
-            self._reasons.pop(next(iter(self._reasons)))
+        self._evidence[event.invocation_id] = gather_evidence(self.journal, event)
+        if len(self._evidence) > 1000:
+            self._evidence.pop(next(iter(self._evidence)))

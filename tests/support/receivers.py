@@ -8,12 +8,12 @@ import time
 
 class Inbox:
     def __init__(self) -> None:
-        self.messages: list[dict[str, str]] = []
+        self.messages: list[dict[str, str]] = []  # title, body and what else the receiver saw
         self.lock = threading.Lock()
 
-    def add(self, title: str, body: str) -> None:
+    def add(self, title: str, body: str, **extra: str) -> None:
         with self.lock:
-            self.messages.append({"title": title, "body": body})
+            self.messages.append({"title": title, "body": body, **extra})
 
     def wait(self, count: int, timeout: float = 20) -> list[dict[str, str]]:
         deadline = time.monotonic() + timeout

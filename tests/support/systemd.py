@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from smartcron.db.schema import executions
+from smartcron.model import config
 from smartcron.systemd.sandbox import PrivateSystemd
+from smartcron.watchdog.service import Watchdog
 
 from support import invoke
 
@@ -65,3 +69,21 @@ def wait_rows(sd: SystemdEnv, task: str, count: int = 1, timeout: float = 30) ->
     raise AssertionError(
         f"{task}: expected {count} finished run(s), have {[r.outcome for r in rows]}"
     )
+
+
+def start_watchdog(sd: SystemdEnv, url: str, channels: dict[str, str], renotify: str) -> Watchdog:
+    """Start the watchdog in this process with these channels; the caller stops it."""
+    cfg = config.load(
+        environ={
+            "SMARTCRON_CONFIG": "",
+            "SMARTCRON_DATABASE_URL": url,
+            "SMARTCRON_JOURNAL_DIRECTORY": str(sd.systemd.journal_dir),
+            "SMARTCRON_CHANNELS": json.dumps(channels),
+            "SMARTCRON_RENOTIFY_INTERVAL": renotify,
+        }
+    )
+    watchdog = Watchdog(cfg)
+    watchdog.skip_journal_history()
+    threading.Thread(target=watchdog.serve, daemon=True).start()
+    assert watchdog.listener.subscribed.wait(15)
+    return watchdog

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
@@ -205,7 +206,7 @@ def webhook() -> Iterator[tuple[str, Inbox]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            inbox.add(data.get("title", ""), data.get("message", ""))
+            inbox.add(data.get("title", ""), data.get("message", ""), type=data.get("type", ""))
             self.send_response(200)
             self.end_headers()
 
@@ -238,3 +239,34 @@ def recorder(sd: SystemdEnv) -> Iterator[Watchdog]:
     yield watchdog
     watchdog.stop()
     thread.join(timeout=15)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[str, Inbox]]:
+    inbox = Inbox()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            import email
+
+            msg = email.message_from_bytes(envelope.content)
+            body = (
+                msg.get_payload(decode=True)
+                if not msg.is_multipart()
+                else msg.get_payload(0).get_payload(decode=True)
+            )
+            inbox.add(
+                str(msg["Subject"]),
+                (body or b"").decode(errors="replace"),
+                raw=envelope.content.decode(errors="replace"),
+            )
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield (
+        f"mailto://127.0.0.1:{port}?from=cron@example.com&to=ops@example.com&mode=insecure",
+        inbox,
+    )
+    controller.stop()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smartcron.errors import InvalidInput
-from smartcron.model.schedule import analyze, calendar
+from smartcron.model.schedule import analyze, calendar, clockchange
 from smartcron.model.schedule.analyze import SCHEDULE_HELP
 from smartcron.model.schedule.cron import (
     KEYWORDS,
@@ -37,6 +37,7 @@ __all__ = [
     "CronExpr",
     "describe",
     "dst_warnings",
+    "horizon_end",
     "kind_of",
     "looks_like_cron",
     "next_runs",
@@ -79,33 +80,62 @@ def with_timezone(expression: str, timezone: str) -> str:
     return f"{expression} {timezone}"
 
 
-def timer_lines(schedule: str, timezone: str) -> list[str]:
-    """Return the OnCalendar= values of a task's timer (empty for @reboot)."""
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def timer_lines(schedule: str, timezone: str, today: dt.date | None = None) -> list[str]:
+    """Return the OnCalendar= values of a task's timer rendered on `today` (default: now;
+    empty for @reboot).
+
+    A cron schedule gets its local-time lines plus the UTC lines that make the timer do what
+    cron does at the clock changes of the horizon (clockchange.py): the lines depend on the
+    calendar year they are rendered in, and the daily `smartcron sync` renews them.
+    """
     kind = kind_of(schedule)
     if kind == "reboot":
         return []
     if kind == "cron":
-        return to_oncalendar(parse_cron(schedule), timezone)
+        first, last = clockchange.horizon_years(today or _today())
+        return list(_cron_lines(parse_cron(schedule), timezone, first, last))
     return [with_timezone(schedule, timezone)]
 
 
+@functools.lru_cache(maxsize=8192)
+def _cron_lines(cron: CronExpr, timezone: str, first: int, last: int) -> tuple[str, ...]:
+    corrections = clockchange.plan(cron, timezone, first, last)
+    pieces = clockchange.date_pieces(corrections.excluded, first)
+    return (*to_oncalendar(cron, timezone, pieces), *corrections.utc_lines)
+
+
+def horizon_end(today: dt.date | None = None) -> dt.date:
+    """Return the last day whose clock changes the timers rendered on `today` correct."""
+    return dt.date(clockchange.horizon_years(today or _today())[1], 12, 31)
+
+
 @functools.lru_cache(maxsize=4096)
-def _specs(schedule: str, timezone: str) -> tuple[calendar.CalendarSpec, ...] | None:
+def _specs(
+    schedule: str, timezone: str, today: dt.date
+) -> tuple[calendar.CalendarSpec, ...] | None:
     """The parsed timer lines, or None when a line is not in normalized form (a schedule
     stored before schedules were normalized: evaluated by systemd-analyze instead)."""
     try:
-        return tuple(calendar.parse(line) for line in timer_lines(schedule, timezone))
+        return tuple(calendar.parse(line) for line in timer_lines(schedule, timezone, today))
     except calendar.Unsupported:
         return None
 
 
-def next_runs(schedule: str, timezone: str, base: dt.datetime, count: int) -> list[dt.datetime]:
+def next_runs(
+    schedule: str, timezone: str, base: dt.datetime, count: int, today: dt.date | None = None
+) -> list[dt.datetime]:
     """Given a schedule, its timezone and an aware base time, return the next `count` elapses
-    of its timer after `base`, as aware datetimes in `timezone` (none for @reboot)."""
+    after `base` of its timer as rendered on `today` (default: now), as aware datetimes in
+    `timezone` (none for @reboot)."""
     zone = ZoneInfo(timezone)
-    specs = _specs(schedule, timezone)
+    day = today or _today()
+    specs = _specs(schedule, timezone, day)
     if specs is None:
-        times = analyze.systemd_next(timer_lines(schedule, timezone), base, count)
+        times = analyze.systemd_next(timer_lines(schedule, timezone, day), base, count)
     else:
         times = calendar.next_elapses(specs, base, count)
     return [t.astimezone(zone) for t in times]

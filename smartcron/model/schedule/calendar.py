@@ -176,10 +176,15 @@ class CalendarSpec:
     def next_after(self, base: dt.datetime) -> dt.datetime | None:
         """Given an aware instant, return the next elapse strictly after it (aware, UTC)."""
         zone = ZoneInfo(self.zone)
-        start = base.astimezone(zone).replace(tzinfo=None) + dt.timedelta(microseconds=1)
+        local = base.astimezone(zone)
+        start = local.replace(tzinfo=None) + dt.timedelta(microseconds=1)
+        # glibc's mktime() resolves a repeated wall time to the pass of its last result, which
+        # within systemd's search is the pass `base` is in: from a base in the second pass of
+        # a repeated hour, systemd goes on in the second pass (measured with systemd-analyze).
+        fold = local.fold
         candidate = self.next_wall_time(start)
         while candidate is not None:
-            instant = _resolve(candidate, zone)
+            instant = _resolve(candidate, zone, fold)
             if instant is not None and instant > base:
                 return instant
             candidate = self.next_wall_time(candidate + dt.timedelta(microseconds=1))
@@ -209,10 +214,11 @@ def _add_minutes(
     return moment.year, moment.month, moment.day, moment.hour, moment.minute
 
 
-def _resolve(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+def _resolve(wall: dt.datetime, zone: ZoneInfo, fold: int = 0) -> dt.datetime | None:
     """Given a naive wall-clock time in `zone`, return its UTC instant, or None if that time
-    does not exist (spring forward). A repeated time resolves to its first occurrence."""
-    first = wall.replace(tzinfo=zone, fold=0)
+    does not exist (spring forward). A repeated time resolves to the pass `fold` says (0: the
+    first occurrence)."""
+    first = wall.replace(tzinfo=zone, fold=fold)
     as_utc = first.astimezone(dt.UTC)
     if as_utc.astimezone(zone).replace(tzinfo=None) != wall:
         return None  # the wall time does not exist: it is in a gap

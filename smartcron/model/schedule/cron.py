@@ -47,15 +47,18 @@ FIELDS = (
     CronField("month", 1, 12, tuple(MONTHS), 1),
     CronField("day-of-week", 0, 7, tuple(DAYS), 0),
 )
-_CRON_CHARS = re.compile(r"^[0-9A-Za-z*,/\-]+$")
+_CRON_CHARS = re.compile(r"^[0-9A-Za-z*,/\-~#?]+$")
+_ITEM_HELP = "'*', a number, a name, a range a-b, a step */n or a-b/n, or a comma list of these"
 
 
 @dataclass(frozen=True)
 class CronExpr:
-    """A parsed 5-field cron expression.
+    """A parsed 5-field cron expression, with the flags cronie keeps (entry.c).
 
-    `dom_star`/`dow_star` record whether the field text starts with `*`, which is what decides
+    `dom_star`/`dow_star` record whether the day field text starts with `*`, which decides
     cron's day rule: when neither day field starts with `*`, a day matches if EITHER matches.
+    `min_star`/`hr_star` (cronie's MIN_STAR, HR_STAR) make a "wildcard" job, which cron runs
+    differently from a fixed-time job when the clocks change (see `wildcard`).
     """
 
     minutes: frozenset[int]
@@ -65,6 +68,14 @@ class CronExpr:
     weekdays: frozenset[int]
     dom_star: bool
     dow_star: bool
+    min_star: bool = False
+    hr_star: bool = False
+
+    @property
+    def wildcard(self) -> bool:
+        """True when the minute or hour field starts with `*` (or for @hourly): cron runs such
+        a job in both passes of a repeated hour and not for minutes skipped by a jump."""
+        return self.min_star or self.hr_star
 
 
 def kind_of(expression: str) -> str:
@@ -78,82 +89,107 @@ def kind_of(expression: str) -> str:
 
 
 def looks_like_cron(text: str) -> bool:
-    """Return True for five whitespace-separated fields of cron characters (no ':' or '.')."""
+    """Return True for what can only be meant as cron: five fields without ':' (no systemd
+    time has fewer than one ':'), or 5-7 fields of cron characters (so that a 6-field line is
+    refused as cron, naming the count, not as a broken OnCalendar expression)."""
     parts = text.split()
-    return len(parts) == 5 and all(_CRON_CHARS.match(p) for p in parts)
+    if len(parts) == 5 and ":" not in text:
+        return True
+    return 5 <= len(parts) <= 7 and all(_CRON_CHARS.match(p) for p in parts)
+
+
+def _refuse(spec: CronField, whole: str, allowed: str) -> InvalidInput:
+    return InvalidInput(f"schedule {spec.name} field", whole, allowed)
 
 
 def _value(spec: CronField, token: str, whole: str) -> int:
+    """One number or name, as cronie's get_number reads it (names: 3 letters, any case)."""
     lowered = token.lower()
     if spec.names and lowered in spec.names:
         return spec.names.index(lowered) + spec.names_start
-    if not token.isdigit():
+    if not token.isascii() or not token.isdigit():
         allowed = f"numbers {spec.low}-{spec.high}"
         if spec.names:
             allowed += f" or names {spec.names[0]}-{spec.names[-1]}"
-        raise InvalidInput(f"schedule {spec.name} field", whole, allowed)
+        what = f"{token!r} is not a number" if token else "a number is missing"
+        raise _refuse(spec, whole, f"{what}; use {allowed} in {_ITEM_HELP}")
     number = int(token)
     if not spec.low <= number <= spec.high:
-        raise InvalidInput(
-            f"schedule {spec.name} field", whole, f"{number} is out of range {spec.low}-{spec.high}"
-        )
+        raise _refuse(spec, whole, f"{number} is out of range {spec.low}-{spec.high}")
     return number
 
 
+def _step(spec: CronField, text: str, whole: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) == 0:
+        shown = f"'/{text}'" if text else "'/' with nothing after it"
+        raise _refuse(
+            spec, whole, f"{shown} is not a step; a step is a positive whole number, e.g. */5"
+        )
+    return int(text)
+
+
 def _parse_item(spec: CronField, item: str, whole: str) -> set[int]:
-    body, _, step_text = item.partition("/")
-    step = 1
-    if step_text:
-        if not step_text.isdigit() or int(step_text) == 0:
-            raise InvalidInput(
-                f"schedule {spec.name} field", whole, "a step after '/' must be a positive number"
-            )
-        step = int(step_text)
+    """One list item, the way cronie's get_range reads it."""
+    if "~" in item:
+        raise _refuse(
+            spec, whole, "random ranges with '~' (cronie) are not supported; pick a value"
+        )
+    body, slash, step_text = item.partition("/")
+    step = _step(spec, step_text, whole) if slash else 1
     if body == "*":
         low, high = spec.low, spec.high
     elif "-" in body:
         first, _, last = body.partition("-")
         low, high = _value(spec, first, whole), _value(spec, last, whole)
-        if low > high:
-            raise InvalidInput(
-                f"schedule {spec.name} field", whole, f"range {body} runs backwards; write low-high"
+        if low > high and high == 0 and spec.name == "day-of-week":
+            high = 7  # cronie: a weekday range ending on Sunday (fri-sun, 5-0) wraps to 7
+        elif low > high:
+            hint = (
+                "; to wrap past Saturday end the range on sun (0), or list two ranges"
+                if spec.name == "day-of-week"
+                else f"; write two ranges, e.g. {first}-{spec.high},{spec.low}-{last}"
+            )
+            raise _refuse(
+                spec, whole, f"range {body} runs backwards and cron would never run it{hint}"
             )
     else:
         low = _value(spec, body, whole)
-        # Vixie cron reads "5/15" as "5-max/15".
-        high = spec.high if step_text else low
+        # Vixie/Debian cron and croniter read "5/15" as "5-max/15" (cronie refuses it).
+        high = spec.high if slash else low
     return set(range(low, high + 1, step))
 
 
 def _parse_field(spec: CronField, text: str) -> frozenset[int]:
     values: set[int] = set()
-    items = text.split(",")
-    if len(items) > 1 and any(item.startswith("*") for item in items):
-        # Cron implementations disagree on what such a list means for the day rule.
-        raise InvalidInput(
-            f"schedule {spec.name} field",
-            text,
-            "'*' cannot be part of a list; use '*' or '*/N' alone, or list values",
-        )
-    for item in items:
+    for item in text.split(","):
         if not item:
-            raise InvalidInput(f"schedule {spec.name} field", text, "empty item in a list")
+            raise _refuse(spec, text, f"an item of the list is empty; use {_ITEM_HELP}")
         values |= _parse_item(spec, item, text)
     return frozenset(values)
 
 
 def parse_cron(expression: str) -> CronExpr:
-    """Given a 5-field cron expression or an @keyword, return its parsed form.
+    """Given a 5-field cron expression or an @keyword, return its parsed form, with cronie's
+    flags (@hourly is a wildcard job, as in cronie's entry.c).
 
-    Raises InvalidInput naming the bad field.
+    Raises InvalidInput naming the bad field, its text and what is allowed.
     """
-    text = KEYWORDS.get(expression.strip().lower(), expression.strip())
+    keyword = expression.strip().lower()
+    text = KEYWORDS.get(keyword, expression.strip())
     if text.startswith("@"):
-        raise InvalidInput("schedule", expression, SCHEDULE_HELP)
+        raise InvalidInput(
+            "schedule",
+            expression,
+            "unknown @keyword; use @reboot, @hourly, @daily, "
+            "@midnight, @weekly, @monthly, @yearly or @annually",
+        )
     parts = text.split()
     if len(parts) != 5:
         raise InvalidInput(
-            "schedule", expression, f"a cron expression has 5 fields, this has {len(parts)}"
+            "schedule",
+            expression,
+            f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
+            f"this has {len(parts)}",
         )
     parsed = [_parse_field(spec, part) for spec, part in zip(FIELDS, parts, strict=True)]
     weekdays = frozenset(d % 7 for d in parsed[4])  # Sunday is 0 or 7
@@ -165,10 +201,12 @@ def parse_cron(expression: str) -> CronExpr:
         weekdays,
         dom_star=parts[2].startswith("*"),
         dow_star=parts[4].startswith("*"),
+        min_star=parts[0].startswith("*"),
+        hr_star=parts[1].startswith("*") or keyword == "@hourly",
     )
 
 
-def _compress(values: frozenset[int], low: int, high: int, width: int = 2) -> str:
+def compress(values: frozenset[int], low: int, high: int, width: int = 2) -> str:
     """Given a set of values, return systemd's list syntax with ranges: 1..5,10,20..22."""
     if values == frozenset(range(low, high + 1)):
         return "*"
@@ -194,24 +232,36 @@ def _weekdays(values: frozenset[int]) -> str:
     return ",".join(SYSTEMD_DAYS[d] for d in sorted(values))
 
 
-def to_oncalendar(cron: CronExpr, timezone: str) -> list[str]:
+DatePiece = tuple[str, frozenset[int], frozenset[int]]  # years text, months, days
+ALL_DATES: DatePiece = ("*", frozenset(range(1, 13)), frozenset(range(1, 32)))
+
+
+def to_oncalendar(
+    cron: CronExpr, timezone: str, pieces: tuple[DatePiece, ...] = (ALL_DATES,)
+) -> list[str]:
     """Given a parsed cron expression and an IANA timezone, return equivalent OnCalendar lines.
 
     One systemd OnCalendar line ANDs weekday and date, so when both day fields are restricted
     (cron ORs them) the result is two lines whose union is exactly cron's set of matches.
+    `pieces` limit the dates (years, months, days): the union of the pieces is the set of dates
+    the lines cover (clockchange.py leaves out the dates of some clock changes).
     """
-    time = f"{_compress(cron.hours, 0, 23)}:{_compress(cron.minutes, 0, 59)}:00"
-    month = _compress(cron.months, 1, 12)
-    day = _compress(cron.days, 1, 31)
-    all_days = len(cron.weekdays) == 7
+    time = f"{compress(cron.hours, 0, 23)}:{compress(cron.minutes, 0, 59)}:00"
     suffix = f" {timezone}"
-    if not cron.dom_star and not cron.dow_star:
-        return [
-            f"{_weekdays(cron.weekdays)} *-{month}-* {time}{suffix}",
-            f"*-{month}-{day} {time}{suffix}",
-        ]
-    dow = "" if all_days else _weekdays(cron.weekdays) + " "
-    return [f"{dow}*-{month}-{day} {time}{suffix}"]
+    both = not cron.dom_star and not cron.dow_star
+    dow = "" if len(cron.weekdays) == 7 and not both else _weekdays(cron.weekdays) + " "
+    lines: list[str] = []
+    for years, months, days in pieces:
+        month_set = months & cron.months
+        if not month_set:
+            continue
+        month = compress(month_set, 1, 12)
+        # Both day fields restricted: a weekday line and a date line (cron ORs them).
+        day_lines = [(dow, days), ("", days & cron.days)] if both else [(dow, days & cron.days)]
+        for prefix, day_set in day_lines:
+            if day_set:
+                lines.append(f"{prefix}{years}-{month}-{compress(day_set, 1, 31)} {time}{suffix}")
+    return lines
 
 
 _MONTH_DAYS = {

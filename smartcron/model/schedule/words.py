@@ -16,10 +16,20 @@ def describe(expression: str) -> str:
         return "Once, shortly after the machine boots"
     if kind == "oncalendar":
         return f"systemd calendar: {expression}"
-    from cron_descriptor import Options, get_description
+    from cron_descriptor import (
+        FormatException,
+        MissingFieldException,
+        Options,
+        WrongArgumentException,
+        get_description,
+    )
 
     options = Options()
     options.use_24hour_time_format = True
     options.verbose = False
     text = KEYWORDS.get(expression.strip().lower(), expression)
-    return str(get_description(text, options))
+    try:
+        return str(get_description(text, options))
+    except (FormatException, MissingFieldException, WrongArgumentException, ValueError):
+        # cronie accepts some forms the describer does not know; the schedule is still valid.
+        return f"cron: {text}"

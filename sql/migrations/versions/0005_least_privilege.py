@@ -9,7 +9,7 @@ sessions: dashboard sessions kept on the server, so that logout, a password or r
 and removing a user end them.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 import smartcron.db.schema
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

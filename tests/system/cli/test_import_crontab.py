@@ -39,15 +39,29 @@ def test_import_crontab_with_invalid_line_imports_nothing(
     runner: CliRunner, db: TestDB, tmp_path: Path
 ) -> None:
     file = tmp_path / "bad.crontab"
-    file.write_text("0 * * * * echo fine\n0 25 * * * echo bad hour\n* * * * * cat%stdin\n")
+    file.write_text("0 * * * * echo fine\n0 25 * * * echo bad hour\n*/ * * * * cat\n")
     before = db.snapshot()
     result = invoke(runner, "import-crontab", str(file))
     assert result.exit_code == 2
     assert "line 2: schedule hour field: '25'" in result.stderr
-    assert "line 3: '%' passes standard input" in result.stderr
+    assert "line 3: schedule minute field: '*/'" in result.stderr  # an empty step
     assert db.snapshot() == before
     skipped = invoke(runner, "import-crontab", str(file), "--skip-invalid")
     assert skipped.exit_code == 0, skipped.stderr
     assert [t["schedule"] for t in json.loads(invoke(runner, "task", "list", "--json").stdout)] == [
         "0 * * * *"
     ]
+
+
+def test_import_crontab_percent_becomes_stdin_and_reaches_the_database(
+    runner: CliRunner, db: TestDB, tmp_path: Path
+) -> None:
+    file = tmp_path / "stdin.crontab"
+    file.write_text("SHELL = /bin/bash\nTZ=Europe/London\n0 22 * * 1-5 mail -s hi joe%Joe,%%bye%\n")
+    result = invoke(runner, "import-crontab", str(file))
+    assert result.exit_code == 0, result.stderr
+    (task,) = json.loads(invoke(runner, "task", "list", "--json").stdout)
+    shown = json.loads(invoke(runner, "task", "show", task["name"], "--json", "--show-env").stdout)
+    assert shown["command"] == ["/bin/bash", "-c", "mail -s hi joe"]
+    assert shown["stdin"] == "Joe,\n\nbye\n"
+    assert shown["env"] == {"TZ": "Europe/London"}

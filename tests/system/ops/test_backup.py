@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from smartcron.db.engine import make_engine
@@ -13,7 +14,7 @@ from smartcron.db.schema import alerts, executions, health_checks, task_daily_st
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.ops import backup, retention, users
 
-from support import TestDB, invoke
+from support import TestDB, invoke, need
 from support.dashboard import add_alert, add_run, add_task
 
 NOW = dt.datetime(2026, 11, 27, 3, 30, tzinfo=dt.UTC)
@@ -40,7 +41,7 @@ def test_backup_then_restore_brings_back_identical_rows(db: TestDB, tmp_path: Pa
     before = db.snapshot()
     result = backup.backup(db.engine, tmp_path, NOW)
     suffix = ".sqlite3" if db.backend == "sqlite" else ".jsonl.gz"
-    assert result.path.name == f"smartcron-20261127T033000Z{suffix}"
+    assert result.path.name == f"smartcron-20261127T033000Z-manual{suffix}"  # taken by hand
     assert result.counts["executions"] == 5 and result.counts["tasks"] == 2
     assert "bank-import" in result.tasks_file.read_text()
     # Lose data, and add something that is not in the backup.
@@ -169,3 +170,40 @@ def test_prune_command_reports_what_it_did(db: TestDB) -> None:
     assert "Pruned 1 run(s) older than 30 day(s) into 1 daily total(s)" in result.stdout
     bad = invoke(runner, "prune", "--older-than", "soon")
     assert bad.exit_code == 2 and "--older-than" in bad.stderr
+
+
+def test_backup_taken_as_root_belongs_to_the_service_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The restore drill is `sudo -u smartcron smartcron restore FILE`: a backup root took must
+    # be readable by that account. `nobody` stands in for it (any host has one).
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from smartcron.db.migrate import upgrade
+
+    need(os.geteuid() == 0, "taking a backup as root needs root")
+    tmp_path = Path(tempfile.mkdtemp(prefix="smartcron-test-", dir="/var/tmp"))  # nobody can enter
+    url = f"sqlite:///{tmp_path}/smartcron.db"
+    upgrade(make_engine(url))
+    monkeypatch.setenv("SMARTCRON_DATABASE_URL", url)
+    monkeypatch.setenv("SMARTCRON_SERVICE_USER", "nobody")
+    where = tmp_path / "backups"
+    result = invoke(CliRunner(), "backup", "--to", str(where))
+    assert result.exit_code == 0, result.stderr
+    assert "kept until you delete it" in result.stdout
+    made = next(where.glob("smartcron-*-manual.sqlite3"))
+    assert made.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+    for folder in (tmp_path, where):
+        folder.chmod(0o755)
+    readable = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "head", "-c", "16", str(made)], capture_output=True
+    )
+    assert readable.returncode == 0, readable.stderr
+    assert readable.stdout.startswith(b"SQLite format 3")
+    shutil.rmtree(tmp_path)

@@ -25,6 +25,7 @@ import pytest
 from smartcron.systemd.sandbox import PrivateSystemd, available
 
 from support import ROOT, free_port, need
+from support.receivers import Inbox
 
 INSTALL = str(ROOT / "install.sh")
 ENV = {
@@ -176,7 +177,9 @@ def _browser_login(box: PrivateSystemd, port: int, user: str, password: str) -> 
             browser.close()
 
 
-def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) -> None:
+def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
+    box: PrivateSystemd, webhook: tuple[str, Inbox]
+) -> None:
     port = free_port()
     host_passwd = Path("/etc/passwd").read_text()
 
@@ -269,39 +272,14 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
     # Chromium logs in through HTTPS, trusting exactly the generated certificate.
     _browser_login(box, port, "admin", password.group(1) + "-mine")
 
-    # The smartcron account writes the database directly, as a compromised dashboard could:
-    # root's next sync does not run it, and says why.
-    tamper = box.root / "run/smartcron-tamper.py"
-    tamper.write_text(
-        "import sqlite3\n"
-        "db = sqlite3.connect('/var/lib/smartcron/smartcron.db')\n"
-        "db.execute(\"UPDATE tasks SET command = '[\\\"/usr/bin/id\\\"]', run_user = 'root' \"\n"
-        "           \"WHERE name = 'hello'\")\n"
-        "db.commit()\n"
-    )
-    tamper.chmod(0o644)
-    code, out = _sh(
-        box, "runuser -u smartcron -- /opt/smartcron/bin/python /run/smartcron-tamper.py"
-    )
-    assert code == 0, out
-    code, out = _sh(box, "smartcron sync")
-    assert code == 1 and "refused: the definition in the database does not match" in out, out
-    unit_text = _sh(box, "cat /etc/systemd/system/smartcron-hello.service")[1]
-    assert "/usr/bin/id" not in unit_text and "User=nobody" in unit_text
-    code, out = _sh(box, "smartcron doctor")
-    assert code == 1 and "FAIL  definitions" in out and "hello" in out, out
-    # Editing would sign the changed fields unseen: refused. Root removes the row and adds the
-    # task again; everything is in order again.
-    code, out = _sh(box, "smartcron task edit hello --timeout 5m")
-    assert code == 1 and "is not the definition root signed" in out, out
-    code, out = _sh(
+    # A failing task: its OnFailure= alert unit runs as smartcron, hardened, records it and
+    # delivers it to the configured channel (a webhook on the host's loopback).
+    code, _out = _sh(
         box,
-        "smartcron task rm hello --yes && smartcron task add hello "
-        "--command '/bin/echo hello from the sandbox' --schedule '@yearly' && smartcron sync",
-    )  # fmt: skip
-    assert code == 0, out
-
-    # A failing task: its OnFailure= alert unit runs as smartcron, hardened, and records it.
+        f"printf '\\n[channels]\\nhook = \"{webhook[0]}\"\\n' >> /etc/smartcron/smartcron.toml "
+        "&& systemctl restart smartcron-watchdog",
+    )
+    assert code == 0
     code, out = _sh(
         box,
         "smartcron task add broken --command /bin/false --schedule '@yearly' && smartcron sync "
@@ -325,9 +303,46 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(box: PrivateSystemd) 
         alerts = [a for a in every if a["kind"] == "failure"]
         time.sleep(0.5)
     assert [a["task"] for a in alerts] == ["broken"], (alerts, journal)
-    # The refused definition's alert was resolved once root had set the task right.
-    refused = [(a["task"], a["state"]) for a in every if a["kind"] == "refused-definition"]
-    assert refused == [("hello", "resolved")], every
+    delivered = webhook[1].wait(1, timeout=30)
+    assert delivered and "broken" in delivered[0]["title"], journal
+
+    # The smartcron account writes the database directly, as a compromised dashboard could:
+    # root's next sync does not run it, and says why.
+    tamper = box.root / "run/smartcron-tamper.py"
+    tamper.write_text(
+        "import sqlite3\n"
+        "db = sqlite3.connect('/var/lib/smartcron/smartcron.db')\n"
+        "db.execute(\"UPDATE tasks SET command = '[\\\"/usr/bin/id\\\"]', run_user = 'root' \"\n"
+        "           \"WHERE name = 'hello'\")\n"
+        "db.commit()\n"
+    )
+    tamper.chmod(0o644)
+    code, out = _sh(
+        box, "runuser -u smartcron -- /opt/smartcron/bin/python /run/smartcron-tamper.py"
+    )
+    assert code == 0, out
+    code, out = _sh(box, "smartcron sync")
+    assert code == 1 and "refused: the definition in the database does not match" in out, out
+    # Alerted at once, by root's sync itself, through the channel.
+    delivered = webhook[1].wait(2, timeout=30)
+    assert any("task hello changed outside smartcron" in m["title"] for m in delivered), delivered
+    unit_text = _sh(box, "cat /etc/systemd/system/smartcron-hello.service")[1]
+    assert "/usr/bin/id" not in unit_text and "User=nobody" in unit_text
+    code, out = _sh(box, "smartcron doctor")
+    assert code == 1 and "FAIL  definitions" in out and "hello" in out, out
+    # Editing would sign the changed fields unseen: refused. Root removes the row and adds the
+    # task again; everything is in order again.
+    code, out = _sh(box, "smartcron task edit hello --timeout 5m")
+    assert code == 1 and "is not the definition root signed" in out, out
+    code, out = _sh(
+        box,
+        "smartcron task rm hello --yes && smartcron task add hello "
+        "--command '/bin/echo hello from the sandbox' --schedule '@yearly' && smartcron sync",
+    )  # fmt: skip
+    assert code == 0, out
+    alerts_now = json.loads(_sh(box, "smartcron alerts --json")[1])
+    refused = [(a["task"], a["state"]) for a in alerts_now if a["kind"] == "refused-definition"]
+    assert refused == [("hello", "resolved")], alerts_now  # resolved once set right
 
     # The daily maintenance, run now: prune, backup, units check, all as the smartcron user.
     code, out = _sh(box, "systemctl start smartcron-maintenance.service", 300)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.alerting.policy import active_alert, claim, is_final, record_failure, release
+from smartcron.alerting.policy import active_alert, claim, is_final, record_failure
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import alerts, executions, utcnow
@@ -102,29 +102,30 @@ def test_policy_only_final_failures_alert_by_default(engine: Engine) -> None:
         assert record_failure(conn, third, every) is not None
 
 
-def test_claim_gives_the_send_to_exactly_one_caller(engine: Engine) -> None:
+def test_claim_gives_the_announcement_to_exactly_one_caller(engine: Engine) -> None:
     run = _run(engine, "failed")
     with engine.begin() as conn:
         alert_id = record_failure(conn, run, _task())
     assert alert_id is not None
-    assert claim(engine, alert_id, RENOTIFY) is True
-    assert claim(engine, alert_id, RENOTIFY) is False  # the other sender stands down
-    release(engine, alert_id)  # the send failed: it is open again, to be tried again
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        assert claim(conn, alert_id, RENOTIFY) is True
+    with engine.begin() as conn:
+        assert claim(conn, alert_id, RENOTIFY) is False  # the other sender stands down
         row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
-    assert (row.state, row.notify_count) == ("open", 0)
-    assert claim(engine, alert_id, RENOTIFY) is True
+    assert (row.state, row.notify_count) == ("notified", 1)
 
 
 def test_claim_allows_a_reminder_once_the_interval_has_passed(engine: Engine) -> None:
     run = _run(engine, "failed")
     with engine.begin() as conn:
         alert_id = record_failure(conn, run, _task())
-    assert alert_id is not None and claim(engine, alert_id, RENOTIFY)
+    assert alert_id is not None
     with engine.begin() as conn:
+        assert claim(conn, alert_id, RENOTIFY)
         conn.execute(
             alerts.update()
             .where(alerts.c.id == alert_id)
             .values(last_notified_at=utcnow() - RENOTIFY - dt.timedelta(seconds=1))
         )
-    assert claim(engine, alert_id, RENOTIFY) is True
+    with engine.begin() as conn:
+        assert claim(conn, alert_id, RENOTIFY) is True

@@ -28,4 +28,4 @@ def test_channels_by_priority_when_the_task_names_none() -> None:
 
 def test_unknown_channel_names_are_ignored() -> None:
     cfg = Config(channels=CHANNELS)
-    assert channel_urls(cfg, _task(channels=["nope"])) == []
+    assert channel_urls(cfg, _task(channels=["nope"])) == []  # reported at send time

@@ -33,6 +33,8 @@ def test_polkit_rule_allows_only_task_units_for_the_smartcron_user() -> None:
         ("smartcron", "smartcron-maintenance.timer", "stop", False),
         ("smartcron", "smartcron-tasks.target", "stop", False),
         ("smartcron", "smartcron-tasks.service", "start", False),
+        ("smartcron", "smartcron-sync.service", "start", False),
+        ("smartcron", "smartcron-digest.timer", "stop", False),
         ("smartcron", "smartcron-Pos.service", "start", False),
         ("smartcron", "smartcron-.service", "start", False),
         ("smartcron", "smartcron-a.b.service", "start", False),
@@ -61,8 +63,8 @@ def test_polkit_rule_allows_only_task_units_for_the_smartcron_user() -> None:
 def test_polkit_rule_reserves_the_names_validation_reserves() -> None:
     import re
 
-    from smartcron.model.validate import RESERVED_NAMES
+    from smartcron.model.task import RESERVED_NAMES
 
     listed = re.search(r"var reserved = \[([^\]]*)\]", polkit_rule())
     assert listed is not None
-    assert [n.strip().strip('"') for n in listed.group(1).split(",")] == list(RESERVED_NAMES)
+    assert {n.strip().strip('"') for n in listed.group(1).split(",")} == set(RESERVED_NAMES)

@@ -86,3 +86,9 @@ def test_explain_crash_signal_is_not_blamed_on_the_outside() -> None:
     v = explain("signal", 2, 11, duration=0.5)
     assert v.outcome == "killed" and "Crashed with SIGSEGV (11)" in v.meaning
     assert "outside" not in v.meaning
+
+
+def test_explain_a_sigkill_with_a_memory_limit_is_not_called_out_of_memory() -> None:
+    # Only systemd's Result=oom-kill (or the kernel's word, read by the watchdog) says OOM.
+    verdict = explain("signal", 2, 9, memory_max=64 * 1024 * 1024)
+    assert verdict.outcome == "killed" and verdict.meaning.startswith("Killed by SIGKILL (9)")

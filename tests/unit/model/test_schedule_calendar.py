@@ -63,21 +63,52 @@ def test_calendar_repetitions_and_seconds() -> None:
 
 
 def test_calendar_skips_a_time_that_does_not_exist() -> None:
-    # 2027-03-14 02:30 does not exist in New York (02:00 -> 03:00); systemd skips that day.
+    # 2027-03-14 02:30 does not exist in New York (02:00 -> 03:00): a local-time line alone
+    # skips that day, as systemd does.
+    spec = calendar.parse("*-*-* 02:30:00 America/New_York")
     base = dt.datetime(2027, 3, 13, 12, tzinfo=UTC)
     zone = ZoneInfo("America/New_York")
-    runs = schedule.next_runs("30 2 * * *", "America/New_York", base, 2)
+    runs = calendar.next_elapses([spec], base, 2)
     assert [f"{t.astimezone(zone):%m-%d %H:%M}" for t in runs] == ["03-15 02:30", "03-16 02:30"]
 
 
+def test_cron_schedule_runs_a_fixed_time_of_the_gap_right_after_the_jump() -> None:
+    # cron runs it at 03:00, right after the jump: the timer has a UTC line for that instant.
+    base = dt.datetime(2027, 3, 13, 12, tzinfo=UTC)
+    zone = ZoneInfo("America/New_York")
+    runs = schedule.next_runs("30 2 * * *", "America/New_York", base, 2, dt.date(2026, 12, 3))
+    assert [f"{t.astimezone(zone):%m-%d %H:%M}" for t in runs] == ["03-14 03:00", "03-15 02:30"]
+
+
 def test_calendar_runs_a_repeated_hour_once_at_its_first_pass() -> None:
+    spec = calendar.parse("*-*-* *:00/30:00 America/New_York")
     base = dt.datetime(2027, 11, 7, 5, 10, tzinfo=UTC)  # 01:10 EDT, the first pass
     zone = ZoneInfo("America/New_York")
-    runs = schedule.next_runs("*/30 * * * *", "America/New_York", base, 3)
+    runs = calendar.next_elapses([spec], base, 3)
     assert [f"{t.astimezone(zone):%H:%M%z}" for t in runs] == [
         "01:30-0400",
-        "02:00-0500",  # the second pass of 01:00-01:59 (EST) gets no runs
+        "02:00-0500",  # a local-time line gives the second pass of 01:00-01:59 (EST) no runs
         "02:30-0500",
+    ]
+
+
+def test_calendar_goes_on_in_the_second_pass_from_a_base_inside_it() -> None:
+    # As systemd (glibc's mktime keeps the pass of its last result): measured with
+    # systemd-analyze --base-time, and proven in tests/system/model/test_schedule_dst.py.
+    spec = calendar.parse("*-*-* 01:20:00 America/New_York")
+    base = dt.datetime(2027, 11, 7, 6, 5, tzinfo=UTC)  # 01:05 EST, the second pass
+    assert calendar.next_elapses([spec], base, 1) == [dt.datetime(2027, 11, 7, 6, 20, tzinfo=UTC)]
+
+
+def test_cron_schedule_runs_a_wildcard_job_in_both_passes() -> None:
+    base = dt.datetime(2027, 11, 7, 5, 10, tzinfo=UTC)
+    zone = ZoneInfo("America/New_York")
+    runs = schedule.next_runs("*/30 * * * *", "America/New_York", base, 4, dt.date(2026, 12, 3))
+    assert [f"{t.astimezone(zone):%H:%M%z}" for t in runs] == [
+        "01:30-0400",
+        "01:00-0500",
+        "01:30-0500",
+        "02:00-0500",
     ]
 
 

@@ -208,12 +208,6 @@ def test_new_task_runs_as_default_user_and_root_only_when_written() -> None:
     assert validate_task({**BASE, "user": "root"}).user == "root"
 
 
-def test_reserved_task_names_are_refused() -> None:
-    for name in ("watchdog", "dashboard", "maintenance", "alert", "tasks"):
-        with pytest.raises(InvalidInput, match="reserved for smartcron's own units"):
-            check_name(name)
-
-
 def test_a_number_where_text_is_expected_is_refused_naming_the_field() -> None:
     for field, value, named in [
         ("env", {"PORT": 8080}, "env PORT"),

@@ -101,3 +101,52 @@ def test_render_carries_the_signed_revision() -> None:
     text = units.render(dataclasses.replace(task, revision=123)).files["smartcron-job.service"]
     assert units.installed_revision(text) == 123
     assert units.installed_revision("no revision here") is None
+
+
+def test_stdin_is_written_byte_for_byte_as_base64() -> None:
+    import base64
+
+    text = "100% of $HOME\n\\n\ttab\n"
+    task = validate_task(
+        {"name": "job", "command": ["/bin/cat"], "schedule": "@daily", "stdin": text}
+    )
+    service = units.render(task).files["smartcron-job.service"]
+    assert "StandardInput=data" in service
+    line = next(x for x in service.splitlines() if x.startswith("StandardInputData="))
+    assert base64.b64decode(line.split("=", 1)[1]).decode() == text
+    plain = validate_task({"name": "job", "command": ["/bin/cat"], "schedule": "@daily"})
+    assert "StandardInput" not in units.render(plain).files["smartcron-job.service"]
+
+
+def test_timer_carries_the_dst_lines_and_its_fingerprint_renews_with_them() -> None:
+    import datetime as dt
+
+    from smartcron.model import schedule
+
+    task = validate_task(
+        {
+            "name": "job",
+            "command": ["/bin/true"],
+            "schedule": "*/15 * * * *",
+            "timezone": "America/New_York",
+        }
+    )
+    timer = units.render(task).files["smartcron-job.timer"]
+    for line in schedule.timer_lines(task.schedule, task.timezone):
+        assert f"OnCalendar={line}\n" in timer
+    # Next year's lines differ (one year leaves the horizon, another enters it).
+    now = dt.datetime.now(dt.UTC).date()
+    later = now.replace(year=now.year + 1)
+    assert schedule.timer_lines(task.schedule, task.timezone, later) != schedule.timer_lines(
+        task.schedule, task.timezone, now
+    )
+
+
+def test_maintenance_renews_timers_with_a_plain_root_sync() -> None:
+    from smartcron.model.config import Config
+    from smartcron.systemd.own_units import OwnUnits
+
+    own = OwnUnits.for_config(Config(), smartcron="/usr/bin/smartcron")
+    text = own.services()["smartcron-maintenance.service"]
+    assert "ExecStart=-+/usr/bin/smartcron sync\n" in text
+    assert text.index("ExecStart=-+/usr/bin/smartcron sync") < text.index("maintenance\n")

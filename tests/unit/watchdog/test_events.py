@@ -145,3 +145,24 @@ def test_resource_figures_come_from_systemds_consumed_message() -> None:
         "memory_peak": 52_428_800,
     }
     assert parse_resources({"MESSAGE": "nothing measured"}) == {}
+
+
+def test_tracker_never_takes_smartcrons_own_services_for_tasks() -> None:
+    from smartcron.watchdog.events import task_of_unit
+
+    for own in ("watchdog", "dashboard", "maintenance", "alert"):
+        assert task_of_unit(f"smartcron-{own}.service") is None
+    assert task_of_unit("smartcron-alert@smartcron-x.service.service") is None
+    assert task_of_unit("smartcron-pos-sync.service") == "pos-sync"
+
+
+def test_tracker_reads_the_trigger_from_activation_details() -> None:
+    from smartcron.watchdog.events import trigger_unit
+
+    assert (
+        trigger_unit(
+            [(b"trigger_unit", b"smartcron-x.timer"), (b"trigger_timer_realtime_usec", b"1")]
+        )
+        == "smartcron-x.timer"
+    )
+    assert trigger_unit([]) == ""

@@ -50,3 +50,12 @@ def test_trigger_uses_the_tasks_timezone() -> None:
     started = dt.datetime(2026, 11, 26, 17, 30, 1, tzinfo=dt.UTC)
     task = _task("30 6 * * *", timezone="Pacific/Auckland")
     assert trigger_of(_run(started), task, None) == "timer"
+
+
+def test_trigger_when_systemd_says_nothing_triggered_it_is_manual() -> None:
+    # ActivationDetails without a trigger unit: `systemctl start` by hand, far from schedule.
+    late = AT + dt.timedelta(minutes=3, seconds=30)
+    by_hand = RunEvent("started", "t", "f" * 32, started_at=late, trigger_unit="")
+    assert trigger_of(by_hand, _task(), None) == "manual"
+    by_timer = RunEvent("started", "t", "f" * 32, started_at=AT, trigger_unit="smartcron-t.timer")
+    assert trigger_of(by_timer, _task(), None) == "timer"
