@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from smartcron.errors import InvalidInput
-from smartcron.model.quantities import parse_duration
+from smartcron.model.setting_checks import (
+    MAX_BACKUPS_KEPT,
+    MAX_RETENTION_DAYS,
+    check_absolute,
+    check_default_user,
+    check_duration,
+    check_listen,
+    check_networks,
+    check_optional_absolute,
+    check_timespan,
+    check_url,
+    whole_number,
+)
 
 DEFAULT_CONFIG_PATH = Path("/etc/smartcron/smartcron.toml")
 DEFAULT_DATABASE_URL = "sqlite:////var/lib/smartcron/smartcron.db"
@@ -25,98 +36,6 @@ DEFAULT_TASK_USER = "nobody"  # the default of the default_user setting
 ENV_PREFIX = "SMARTCRON_"
 # Variables with the prefix that are not settings; they are never reported as unknown.
 NON_SETTING_ENV = {"SMARTCRON_CONFIG"}
-
-
-_TIMESPAN = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|sec|m|min|h|hr|d)?$")
-
-
-_TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
-_TIMESPAN_UNITS |= {"hr": 3600, "d": 86400, "": 1}
-MAX_ACCURACY = 86400.0  # one day: longer is meaningless for AccuracySec=
-MAX_RETENTION_DAYS = 36500
-MAX_BACKUPS_KEPT = 10000
-
-
-def _check_timespan(name: str, value: Any) -> str | None:
-    match = _TIMESPAN.match(str(value)) if len(str(value)) <= 32 else None
-    allowed = "expected a systemd time span such as 1s, 250ms or 1min, at most 1d"
-    if not match:
-        return allowed
-    number = float(str(value).rstrip("abcdefghijklmnopqrstuvwxyz "))
-    seconds = number * _TIMESPAN_UNITS[match[2] or ""]
-    return None if seconds <= MAX_ACCURACY else allowed
-
-
-def check_duration(name: str, value: Any) -> str | None:
-    """A smartcron duration (30s, 5m, 4h, 1d): the one grammar of `parse_duration`, so the
-    config check says exactly what the watchdog would say when it reads the setting."""
-    try:
-        parse_duration(name, value, minimum=1)
-    except InvalidInput as exc:
-        return exc.allowed
-    return None
-
-
-def _check_absolute(name: str, value: Any) -> str | None:
-    return None if str(value).startswith("/") else "expected an absolute path"
-
-
-def _check_url(name: str, value: Any) -> str | None:
-    ok = str(value).startswith(("sqlite:///", "mysql+pymysql://"))
-    return (
-        None
-        if ok
-        else "expected sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
-    )
-
-
-def _whole_number(maximum: int) -> Any:
-    """A check for a whole-number setting from 1 to `maximum`."""
-
-    def check(name: str, value: Any) -> str | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= maximum
-        return None if ok else f"expected a whole number from 1 to {maximum}"
-
-    return check
-
-
-_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-
-
-def _check_default_user(name: str, value: Any) -> str | None:
-    if not _ACCOUNT.match(str(value)):
-        return "a system account name (lowercase letters, digits, '_' and '-'), e.g. nobody"
-    if value == "root":
-        return (
-            "must be an unprivileged account; a task that needs root says so itself (--user root)"
-        )
-    return None
-
-
-def check_networks(name: str, value: Any) -> str | None:
-    """Addresses or networks, comma-separated (127.0.0.1, ::1, 10.0.0.0/24), or empty."""
-    import ipaddress
-
-    for item in (p.strip() for p in str(value).split(",")):
-        if not item:
-            continue
-        try:
-            ipaddress.ip_network(item)
-        except ValueError as exc:
-            return (
-                f"{item!r} is not an address or network ({exc}); e.g. 127.0.0.1,::1 or 10.0.0.0/24"
-            )
-    return None
-
-
-def _check_optional_absolute(name: str, value: Any) -> str | None:
-    return None if not value or str(value).startswith("/") else "expected an absolute path or empty"
-
-
-def _check_listen(name: str, value: Any) -> str | None:
-    host, _, port = str(value).rpartition(":")
-    ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
-    return None if ok else "expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
 
 
 def _setting(default: Any, help: str, check: Any = None) -> Any:
@@ -131,18 +50,18 @@ class Config:
         DEFAULT_DATABASE_URL,
         "SQLAlchemy URL of the task database: sqlite:////path/file.db (the embedded default) or "
         "mysql+pymysql://user:password@host/dbname for MySQL 8 / MariaDB 10.6+.",
-        _check_url,
+        check_url,
     )
     unit_dir: str = _setting(
         "/etc/systemd/system",
         "Directory where `smartcron sync` writes the generated smartcron-*.service/.timer files.",
-        _check_absolute,
+        check_absolute,
     )
     timer_accuracy: str = _setting(
         "1s",
         "AccuracySec= of every generated timer. systemd's own default (1min) lets a job start up "
         "to a minute late; 1s keeps runs within about a second of the schedule.",
-        _check_timespan,
+        check_timespan,
     )
     journal_directory: str = _setting(
         "",
@@ -183,40 +102,40 @@ class Config:
     backup_dir: str = _setting(
         "/var/lib/smartcron/backups",
         "Directory for `smartcron backup`; its free space is one of the health checks.",
-        _check_absolute,
+        check_absolute,
     )
     backup_keep_daily: int = _setting(
         7,
         "Backups kept: the newest of each of this many days (1 to 10000).",
-        _whole_number(MAX_BACKUPS_KEPT),
+        whole_number(MAX_BACKUPS_KEPT),
     )
     backup_keep_weekly: int = _setting(
         4,
         "Backups kept besides: the newest of each of this many ISO weeks (1 to 10000).",
-        _whole_number(MAX_BACKUPS_KEPT),
+        whole_number(MAX_BACKUPS_KEPT),
     )
     retention_days: int = _setting(
         90,
         "`smartcron prune` rolls up runs older than this into daily totals and deletes them, "
         "with resolved alerts and health checks (1 to 36500).",
-        _whole_number(MAX_RETENTION_DAYS),
+        whole_number(MAX_RETENTION_DAYS),
     )
     dashboard_listen: str = _setting(
         "127.0.0.1:8080",
         "Address and port the dashboard listens on (host:port). Plain HTTP (no certificate) "
         "is served only on a loopback address.",
-        _check_listen,
+        check_listen,
     )
     tls_certificate: str = _setting(
         "/etc/smartcron/dashboard.crt",
         "PEM certificate (chain) the dashboard serves HTTPS with; install.sh creates a "
         "self-signed one. Empty: plain HTTP, allowed only on a loopback address.",
-        _check_optional_absolute,
+        check_optional_absolute,
     )
     tls_key: str = _setting(
         "/etc/smartcron/dashboard.key",
         "PEM private key of tls_certificate (readable by the smartcron account).",
-        _check_optional_absolute,
+        check_optional_absolute,
     )
     trusted_proxies: str = _setting(
         "",
@@ -248,13 +167,13 @@ class Config:
         DEFAULT_TASK_USER,
         "The account a new task runs as when it names none; never root (a task that needs "
         "root says --user root).",
-        _check_default_user,
+        check_default_user,
     )
     signing_key_file: str = _setting(
         "/etc/smartcron/signing.key",
         "Key (root's alone) that signs task definitions; `smartcron sync` runs only what it "
         "signed. install.sh creates it.",
-        _check_absolute,
+        check_absolute,
     )
     service_user: str = _setting(
         "smartcron",

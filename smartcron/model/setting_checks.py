@@ -1,0 +1,103 @@
+"""The checks of setting values, each (name, value) -> None or what is allowed, and the
+limits they enforce. config.py declares every setting with one of these; doctor and the
+watchdog read the values with the same grammar (parse_duration), so they agree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from smartcron.errors import InvalidInput
+from smartcron.model.quantities import parse_duration
+
+_TIMESPAN = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|sec|m|min|h|hr|d)?$")
+
+
+_TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+_TIMESPAN_UNITS |= {"hr": 3600, "d": 86400, "": 1}
+MAX_ACCURACY = 86400.0  # one day: longer is meaningless for AccuracySec=
+MAX_RETENTION_DAYS = 36500
+MAX_BACKUPS_KEPT = 10000
+
+
+def check_timespan(name: str, value: Any) -> str | None:
+    match = _TIMESPAN.match(str(value)) if len(str(value)) <= 32 else None
+    allowed = "expected a systemd time span such as 1s, 250ms or 1min, at most 1d"
+    if not match:
+        return allowed
+    number = float(str(value).rstrip("abcdefghijklmnopqrstuvwxyz "))
+    seconds = number * _TIMESPAN_UNITS[match[2] or ""]
+    return None if seconds <= MAX_ACCURACY else allowed
+
+
+def check_duration(name: str, value: Any) -> str | None:
+    """A smartcron duration (30s, 5m, 4h, 1d): the one grammar of `parse_duration`, so the
+    config check says exactly what the watchdog would say when it reads the setting."""
+    try:
+        parse_duration(name, value, minimum=1)
+    except InvalidInput as exc:
+        return exc.allowed
+    return None
+
+
+def check_absolute(name: str, value: Any) -> str | None:
+    return None if str(value).startswith("/") else "expected an absolute path"
+
+
+def check_url(name: str, value: Any) -> str | None:
+    ok = str(value).startswith(("sqlite:///", "mysql+pymysql://"))
+    return (
+        None
+        if ok
+        else "expected sqlite:////path/file.db or mysql+pymysql://user:password@host/dbname"
+    )
+
+
+def whole_number(maximum: int) -> Any:
+    """A check for a whole-number setting from 1 to `maximum`."""
+
+    def check(name: str, value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= maximum
+        return None if ok else f"expected a whole number from 1 to {maximum}"
+
+    return check
+
+
+_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def check_default_user(name: str, value: Any) -> str | None:
+    if not _ACCOUNT.match(str(value)):
+        return "a system account name (lowercase letters, digits, '_' and '-'), e.g. nobody"
+    if value == "root":
+        return (
+            "must be an unprivileged account; a task that needs root says so itself (--user root)"
+        )
+    return None
+
+
+def check_networks(name: str, value: Any) -> str | None:
+    """Addresses or networks, comma-separated (127.0.0.1, ::1, 10.0.0.0/24), or empty."""
+    import ipaddress
+
+    for item in (p.strip() for p in str(value).split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item)
+        except ValueError as exc:
+            return (
+                f"{item!r} is not an address or network ({exc}); e.g. 127.0.0.1,::1 or 10.0.0.0/24"
+            )
+    return None
+
+
+def check_optional_absolute(name: str, value: Any) -> str | None:
+    return None if not value or str(value).startswith("/") else "expected an absolute path or empty"
+
+
+def check_listen(name: str, value: Any) -> str | None:
+    host, _, port = str(value).rpartition(":")
+    ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
+    return None if ok else "expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
