@@ -12,6 +12,7 @@ from smartcron.cli.output import echo_json
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
+from smartcron.model.revisions import remember
 from smartcron.model.signing import Signer, load_signer
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd.bus import Systemd
@@ -74,6 +75,7 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
         plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy, signer=signer)
         with Systemd() as systemd:
             result = sync_mod.apply(plans, unit_dir, systemd, own=OwnUnits.for_config(app.config))
+        remember(plans, app.config.signing_key_file)
     refused = {p.name: p.error for p in plans if p.refused}
     with db_errors(app.engine):
         report_refused(

@@ -25,7 +25,7 @@ from smartcron.db.tasks import (
     sign_task,
     update_task,
 )
-from smartcron.errors import InvalidInput, OperationFailed
+from smartcron.errors import InvalidInput, OperationFailed, SmartcronError
 from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
 from smartcron.ops.control import run_now, set_paused, wait_for_run
@@ -182,11 +182,27 @@ def task_rm(app: App, name: str, yes: bool) -> None:
       smartcron task rm old-report --yes
     """
     with db_errors(app.engine), app.engine.begin() as conn:
-        get_task(conn, name)
+        gone = get_task(conn, name)
         if not yes:
             click.confirm(f"Delete task '{name}'? Its run history is kept.", abort=True)
         delete_task(conn, name, actor())
+    _note_removed(app, gone)
     click.echo(f"Deleted task '{name}'. Next: `smartcron sync` removes its timer and service.")
+
+
+def _note_removed(app: App, gone: Task) -> None:
+    """As root, note the removal in root's ledger at once (model/revisions.py): the row cannot
+    be put back and installed by the next sync, even before that sync runs."""
+    from smartcron.model.revisions import load_ledger
+    from smartcron.model.signing import load_signer
+
+    try:
+        load_signer(app.config.signing_key_file)  # only the key's owner keeps the ledger
+        ledger = load_ledger(app.config.signing_key_file)
+        ledger.note_removed(gone.name, gone.revision)
+        ledger.save()
+    except (SmartcronError, OSError):
+        return  # not root: sync notes the removal when it removes the units
 
 
 @task.command("list")

@@ -73,9 +73,15 @@ class Signer:
     # Signing ~1,000 tasks costs about 10 ms: sync verifies every row, every time.
 
 
-def refusal(task: Task, signer: Signer, installed_revision: int | None) -> str | None:
-    """Given a stored task and the revision its installed units carry, return why sync must
-    not install it, or None when it is the signed definition (and not an older one)."""
+def refusal(
+    task: Task,
+    signer: Signer,
+    installed_revision: int | None,
+    removed_revision: int | None = None,
+) -> str | None:
+    """Given a stored task, the newest revision root installed for it and the revision at
+    which root removed it (model/revisions.py), return why sync must not install it, or None
+    when it is the signed definition (and not an older or a removed one)."""
     if not task.signature:
         return (
             "refused: this definition is not signed, so it was not written by a smartcron "
@@ -97,6 +103,14 @@ def refusal(task: Task, signer: Signer, installed_revision: int | None) -> str |
             f"{installed_revision}: an earlier signed definition was put back in the database. "
             f"Check it with `smartcron task show {task.name}` and sign the one you want with "
             f"`sudo smartcron task sign {task.name}`"
+        )
+    if removed_revision is not None and task.revision <= removed_revision:
+        return (
+            f"refused: task {task.name} was removed by root (at revision {removed_revision}) "
+            f"and this row carries revision {task.revision}: an earlier signed definition "
+            "was put back in the database. It stays uninstalled. If you want the task back, "
+            f"add it again as root (`sudo smartcron task add {task.name} ...` or `sudo "
+            f"smartcron import` of your task file); otherwise `smartcron task rm {task.name}`"
         )
     return None
 

@@ -28,6 +28,7 @@ from smartcron.db.tasks import get_task, set_task_paused
 from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
 from smartcron.model.outcome import Verdict, explain
+from smartcron.model.revisions import remember
 from smartcron.model.signing import load_signer
 from smartcron.model.task import Task
 from smartcron.systemd import sync as sync_mod
@@ -176,6 +177,7 @@ def apply_task(config: Config, task: Task) -> None:
             failed = sync_mod.apply(
                 plans, unit_dir, systemd, own=OwnUnits.for_config(config)
             ).failed
+            remember(plans, config.signing_key_file)
         problem = failed[0]["error"] if failed else ""
     except (OperationFailed, OSError) as exc:
         problem = str(exc)

@@ -21,6 +21,7 @@ from pathlib import Path
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.fileio import atomic_write, fsync_dir
 from smartcron.model import signing
+from smartcron.model.revisions import load_ledger
 from smartcron.model.signing import Signer
 from smartcron.model.task import RESERVED_NAMES, Task
 from smartcron.systemd import units
@@ -44,6 +45,7 @@ class TaskPlan:
     paused: bool = False
     error: str = ""
     refused: bool = False  # its definition failed signature verification (model/signing.py)
+    revision: int | None = None  # the signed revision installed (or, when removed, removed)
 
 
 @dataclass
@@ -66,11 +68,10 @@ class SyncResult:
         }
 
     def record(self, plan: TaskPlan) -> None:
-        getattr(self, plan.action).append(
-            plan.name
-        ) if plan.action != "failed" else self.failed.append(
-            {"task": plan.name, "error": plan.error}
-        )
+        if plan.action != "failed":
+            getattr(self, plan.action).append(plan.name)
+        if plan.action == "failed" or plan.refused:  # a refused removal is both
+            self.failed.append({"task": plan.name, "error": plan.error})
 
 
 def is_managed(text: str) -> bool:
@@ -131,12 +132,28 @@ def plan(
     """
     on_disk = scan(unit_dir)
     links = _links(unit_dir)
+    ledger = load_ledger(signer.path) if signer is not None else None
     plans: list[TaskPlan] = []
     for task in tasks:
         current = on_disk.pop(task.name, {})
-        if signer is not None:
-            installed = units.installed_revision(current.get(units.service_name(task.name), ""))
-            problem = signing.refusal(task, signer, installed)
+        if signer is not None and ledger is not None:
+            installed = ledger.floor(task.name, _revision_of(task.name, current))
+            removed = ledger.removed.get(task.name)
+            problem = signing.refusal(task, signer, installed, removed)
+            if problem and removed is not None and task.revision <= removed and current:
+                # Root removed it: a row put back before sync ran must not keep it installed.
+                plans.append(
+                    TaskPlan(
+                        task.name,
+                        "removed",
+                        deletes=sorted(current),
+                        link=False,
+                        error=problem,
+                        refused=True,
+                        revision=removed,
+                    )
+                )
+                continue
             if problem:
                 plans.append(TaskPlan(task.name, "failed", error=problem, refused=True))
                 continue
@@ -148,7 +165,9 @@ def plan(
         linked = units.timer_name(task.name) in links
         if linked == want_link and _untouched(task, current, accuracy):
             # Same inputs as when sync wrote these files, and nobody edited them: skip rendering.
-            plans.append(TaskPlan(task.name, "unchanged", paused=task.paused))
+            plans.append(
+                TaskPlan(task.name, "unchanged", paused=task.paused, revision=task.revision)
+            )
             continue
         try:
             wanted = units.render(task, accuracy=accuracy).files
@@ -164,10 +183,24 @@ def plan(
         else:
             action = "unchanged"
         deletes = sorted(set(current) - set(wanted))
-        plans.append(TaskPlan(task.name, action, writes, deletes, link, task.paused))
+        plans.append(
+            TaskPlan(task.name, action, writes, deletes, link, task.paused, revision=task.revision)
+        )
     for orphan, files in sorted(on_disk.items() if prune else ()):
-        plans.append(TaskPlan(orphan, "removed", deletes=sorted(files), link=False))
+        plans.append(
+            TaskPlan(
+                orphan,
+                "removed",
+                deletes=sorted(files),
+                link=False,
+                revision=_revision_of(orphan, files),
+            )
+        )
     return plans
+
+
+def _revision_of(name: str, files: dict[str, str]) -> int | None:
+    return units.installed_revision(files.get(units.service_name(name), ""))
 
 
 def _in_the_way(task: Task, unit_dir: Path, current: dict[str, str]) -> str:

@@ -142,6 +142,48 @@ def test_signing_a_replayed_older_definition_is_refused(sd: SystemdEnv) -> None:
     assert "ExecStart=/bin/echo second" in text and "User=nobody" in text
 
 
+def _row(sd: SystemdEnv, name: str) -> dict[str, object]:
+    with sd.engine.connect() as conn:
+        found = conn.execute(sa.select(tasks_table).where(tasks_table.c.name == name)).one()
+    return {k: v for k, v in found._mapping.items() if k != "id"}
+
+
+def _put_back(sd: SystemdEnv, row: dict[str, object]) -> None:
+    """What the smartcron account can do: insert a row it saved earlier, signature and all."""
+    with sd.engine.begin() as conn:
+        conn.execute(tasks_table.insert().values(**row))
+
+
+@pytest.mark.parametrize("synced_between", [True, False], ids=["after-sync", "before-sync"])
+def test_signing_a_removed_task_put_back_is_refused(sd: SystemdEnv, synced_between: bool) -> None:
+    name = sd.add(
+        "gone", "--command", "/bin/echo as-root", "--schedule", "@yearly", "--user", "root"
+    )
+    assert sd.run("sync").exit_code == 0
+    saved = _row(sd, name)
+    assert sd.run("task", "rm", name, "--yes").exit_code == 0
+    if synced_between:  # the units are gone: nothing on disk carries the revision any more
+        assert sd.run("sync").exit_code == 0
+        assert not (sd.systemd.unit_dir / f"smartcron-{name}.service").exists()
+    _put_back(sd, saved)
+    result = sd.run("sync", "--json")
+    assert result.exit_code == 1, result.stdout
+    failed = json.loads(result.stdout)["failed"][0]
+    assert failed["task"] == name and "was removed by root" in failed["error"]
+    assert not (sd.systemd.unit_dir / f"smartcron-{name}.service").exists()
+
+
+def test_signing_a_removed_task_added_again_by_root_is_installed(sd: SystemdEnv) -> None:
+    name = sd.add("back", "--command", "/bin/echo one", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    assert sd.run("task", "rm", name, "--yes").exit_code == 0
+    assert sd.run("sync").exit_code == 0
+    again = sd.run("task", "add", name, "--command", "/bin/echo two", "--schedule", "@yearly")
+    assert again.exit_code == 0, again.stderr
+    assert sd.run("sync").exit_code == 0
+    assert "ExecStart=/bin/echo two" in _unit(sd, name)
+
+
 def test_signing_pause_from_the_dashboard_needs_no_key(sd: SystemdEnv) -> None:
     from smartcron.db.tasks import set_task_paused
 
