@@ -29,7 +29,7 @@ def _wanted(app: App, polkit_dir: Path, journald_dir: Path) -> dict[Path, str]:
     unit_dir = Path(app.config.unit_dir)
     own = OwnUnits.for_config(app.config)
     files = {unit_dir / name: text for name, text in own.services().items()}
-    files[polkit_dir / POLKIT_FILE] = polkit_rule()
+    files[polkit_dir / POLKIT_FILE] = polkit_rule(str(unit_dir))
     files[journald_dir / JOURNALD_DROPIN] = journald_dropin()
     return files
 

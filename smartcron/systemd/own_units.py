@@ -9,6 +9,7 @@ test run does. The polkit rule that lets the `smartcron` account start task unit
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -135,9 +136,11 @@ def journald_dropin() -> str:
     return (resources.files("smartcron.unit_templates") / "journald.conf.j2").read_text()
 
 
-def polkit_rule() -> str:
-    """Return the polkit rule that lets the smartcron user start/stop task units only."""
-    return (resources.files("smartcron.unit_templates") / "50-smartcron.rules").read_text()
+def polkit_rule(unit_dir: str = "/etc/systemd/system") -> str:
+    """Given the unit directory, return the polkit rule that lets the smartcron user
+    start/stop the units smartcron generated for tasks, and nothing else."""
+    text = (resources.files("smartcron.unit_templates") / "50-smartcron.rules").read_text()
+    return text.replace("@UNIT_DIR@", json.dumps(unit_dir)[1:-1])
 
 
 def template_names() -> list[str]:

@@ -258,7 +258,14 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     # The smartcron account may start and stop task units, and nothing else.
     as_smartcron = "runuser -u smartcron -- systemctl --no-ask-password"
     assert _sh(box, f"{as_smartcron} start smartcron-hello.service")[0] == 0
+    # A unit root made by hand with a task-like name is not smartcron's to start.
+    _sh(
+        box,
+        "printf '[Service]\\nExecStart=/bin/true\\n' "
+        "> /etc/systemd/system/smartcron-handmade.service && systemctl daemon-reload",
+    )
     for verb, unit in (
+        ("start", "smartcron-handmade.service"),
         ("stop", "smartcron-maintenance.timer"),
         ("start", "smartcron-maintenance.service"),
         ("start", "smartcron-alert@smartcron-hello.service.service"),

@@ -28,7 +28,7 @@ def test_ledger_keeps_installed_and_removed_revisions(tmp_path: Path) -> None:
 def test_ledger_others_may_change_is_refused(tmp_path: Path) -> None:
     key = str(tmp_path / "signing.key")
     load_ledger(key).save()
-    os.chmod(key + ".revisions.json", 0o666)
+    os.chmod(key + ".revisions.json", 0o620)
     with pytest.raises(OperationFailed, match="lets others change it"):
         load_ledger(key)
 
