@@ -48,6 +48,13 @@ def _address_blocked(address: str, now: float) -> bool:
         return len(recent) >= ADDRESS_LIMIT
 
 
+def _recent_failures(address: str, now: float) -> bool:
+    """Return True if this address failed a login within the window (in this worker)."""
+    with _lock:
+        recent = _failures.get(address)
+        return recent is not None and bool(recent) and now - recent[-1] <= ADDRESS_WINDOW
+
+
 def _note_failure(address: str, now: float) -> None:
     with _lock:
         _failures[address].append(now)
@@ -82,7 +89,12 @@ def login() -> str | Response:
             error = "Too many failed logins from this address; wait 15 minutes and try again."
         else:
             with engine().begin() as conn:
-                user, error = users.authenticate(conn, username, request.form.get("password", ""))
+                user, error = users.authenticate(
+                    conn,
+                    username,
+                    request.form.get("password", ""),
+                    clean_client=not _recent_failures(address, now),
+                )
             if user is not None:
                 _log_in(user.id)
                 target = guard.safe_next(request.args.get("next"), url_for("pages.overview"))

@@ -2,7 +2,11 @@
 
 Passwords are hashed with scrypt (werkzeug.security), a memory-hard KDF. Login failures are
 counted in the database, so every dashboard worker sees the same count: after
-`MAX_FAILURES` failures in a row an account is locked for `LOCK_TIME`.
+`MAX_FAILURES` failures in a row an account is locked for `LOCK_TIME`. The lock holds against
+clients that failed; a client with no recent failures (the dashboard counts them per
+address) may still log in with the right password, so that guessing at someone's account
+locks out the guesser, not its owner. Every refusal reads the same, whether the account
+exists, is locked or the password is wrong, so the answers tell nobody which names exist.
 """
 
 from __future__ import annotations
@@ -184,35 +188,51 @@ def list_users(conn: Connection) -> list[Any]:
     return list(conn.execute(sa.select(users).order_by(users.c.username)).all())
 
 
+REFUSED = (
+    f"Wrong username or password. After {MAX_FAILURES} failed logins an account stays closed "
+    f"to the clients that failed for {int(LOCK_TIME.total_seconds() // 60)} minutes."
+)
+
+
 def authenticate(
-    conn: Connection, username: str, password: str, now: dt.datetime | None = None
+    conn: Connection,
+    username: str,
+    password: str,
+    now: dt.datetime | None = None,
+    *,
+    clean_client: bool = False,
 ) -> tuple[User | None, str]:
-    """Given credentials, return (the user, "") or (None, why the login was refused)."""
+    """Given credentials, return (the user, "") or (None, why the login was refused).
+
+    `clean_client`: the client has no recent failed logins, so a lock (set by someone else's
+    failures) does not hold against it.
+    """
     from werkzeug.security import check_password_hash
 
     now = now or utcnow()
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None:
         check_password_hash(_dummy_hash(), password)
-        return None, "Wrong username or password."
-    if row.disabled:
-        return None, "This account is disabled; ask an administrator."
-    if row.locked_until is not None and row.locked_until > now:
-        minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
-        return None, (
-            f"Too many failed logins: this account is locked for {minutes} more minute(s). "
-            "An administrator can unlock it with `smartcron user passwd`."
-        )
+        return None, REFUSED
+    locked = row.locked_until is not None and row.locked_until > now
+    if locked and not clean_client:
+        check_password_hash(_dummy_hash(), password)  # the same time as any other refusal
+        return None, REFUSED
     if not check_password_hash(row.password_hash, password):
         failures = row.failed_logins + 1
-        locked = now + LOCK_TIME if failures >= MAX_FAILURES else None
+        until = now + LOCK_TIME if failures >= MAX_FAILURES else None
         conn.execute(
             users.update()
             .where(users.c.id == row.id)
-            .values(failed_logins=0 if locked else failures, locked_until=locked)
+            .values(
+                failed_logins=0 if until else failures,
+                locked_until=until or (row.locked_until if locked else None),
+            )
         )
-        audit(conn, username, "login.failed", username, {"locked": bool(locked)})
-        return None, "Wrong username or password."
+        audit(conn, username, "login.failed", username, {"locked": bool(until or locked)})
+        return None, REFUSED
+    if row.disabled:  # said only to whoever knows the password
+        return None, "This account is disabled; ask an administrator."
     conn.execute(
         users.update()
         .where(users.c.id == row.id)

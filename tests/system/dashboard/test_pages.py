@@ -133,9 +133,36 @@ def test_dashboard_wrong_password_is_refused_and_audited(client: FlaskClient, db
 def test_dashboard_locks_an_account_after_five_failures(client: FlaskClient) -> None:
     for _ in range(5):
         login(client, "vera", "not the password")
-    response = login(client, "vera", PASSWORD)
-    assert "locked" in response.get_data(as_text=True)
+    response = login(client, "vera", PASSWORD)  # the right password, from the guesser
+    assert "Wrong username or password." in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
+
+
+def test_dashboard_lock_does_not_lock_out_the_owner_or_tell_names(app: Flask) -> None:
+    """A guesser's failures close the account to the guesser, not to its owner elsewhere, and
+    a locked account, a wrong password and a name that does not exist read the same."""
+
+    def attempt(address: str, user: str, password: str) -> str:
+        client = app.test_client()
+        token = csrf_token(client)
+        page = client.post(
+            "/login",
+            data={"username": user, "password": password, "csrf_token": token},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        if page.status_code != 200:
+            return "logged in"
+        said = re.search(r'role="alert">([^<]*)<', page.get_data(as_text=True))
+        return said.group(1) if said else ""
+
+    import secrets
+
+    # Addresses of their own: the per-address counts live in this process across tests.
+    guesser, owner = (f"198.51.{secrets.randbelow(250)}.{secrets.randbelow(250)}" for _ in "ab")
+    answers = {attempt(guesser, name, "guess") for name in ["vera"] * 8 + ["ghost"] * 8}
+    assert len(answers) == 1  # the same words for the locked account and the unknown one
+    assert attempt(guesser, "vera", PASSWORD) != "logged in"  # still the guesser
+    assert attempt(owner, "vera", PASSWORD) == "logged in"  # the owner, elsewhere
 
 
 def test_dashboard_login_never_redirects_off_site(client: FlaskClient) -> None:

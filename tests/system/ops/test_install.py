@@ -275,6 +275,7 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
         code, why = _sh(box, f"{as_smartcron} {verb} {unit}")
         assert code != 0 and ("Access denied" in why or "authentication" in why), (unit, why)
     assert box.show("smartcron-maintenance.timer", "ActiveState")["ActiveState"] == "active"
+    _sh(box, "rm /etc/systemd/system/smartcron-handmade.service && systemctl daemon-reload")
 
     # Chromium logs in through HTTPS, trusting exactly the generated certificate.
     _browser_login(box, port, "admin", password.group(1) + "-mine")
