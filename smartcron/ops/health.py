@@ -264,7 +264,18 @@ def check_timers(tasks: Sequence[Task], systemd: Systemd) -> list[Check]:
     return out
 
 
-def check_runs(engine: Engine, tasks: Sequence[Task], now: dt.datetime) -> list[Check]:
+def _installed_at(unit_dir: Path | None, task: str) -> dt.datetime | None:
+    """When sync last wrote the task's timer: a run due before that could not have started."""
+    try:
+        mtime = (unit_dir / units.timer_name(task)).stat().st_mtime if unit_dir else None
+    except OSError:
+        return None
+    return None if mtime is None else dt.datetime.fromtimestamp(mtime, dt.UTC)
+
+
+def check_runs(
+    engine: Engine, tasks: Sequence[Task], now: dt.datetime, unit_dir: Path | None = None
+) -> list[Check]:
     """Late or missed runs, and runs going on longer than the task's warn_after."""
     out = []
     with engine.connect() as conn:
@@ -288,7 +299,9 @@ def check_runs(engine: Engine, tasks: Sequence[Task], now: dt.datetime) -> list[
         last = starts.get(task.name)
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=dt.UTC)
-        missing = late_runs(task, last, now, since=changed.get(task.name))
+        since = [t for t in (changed.get(task.name), _installed_at(unit_dir, task.name)) if t]
+        since = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in since]
+        missing = late_runs(task, last, now, since=max(since) if since else None)
         if missing is not None:
             out.append(
                 Check(
@@ -360,7 +373,7 @@ def run_checks(config: Config, engine: Engine, *, backlog: int | None = None) ->
     if checks[0].status != "fail":
         with engine.connect() as conn:
             tasks = list_tasks(conn)
-        checks += check_runs(engine, tasks, now)
+        checks += check_runs(engine, tasks, now, Path(config.unit_dir))
         checks.append(check_delivery(engine, now))
     try:
         with Systemd() as systemd:

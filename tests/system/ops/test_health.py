@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import sqlalchemy as sa
 
@@ -29,13 +30,17 @@ def test_health_command_reports_timers_and_late_runs(sd: SystemdEnv) -> None:
     assert stopped.exit_code == 1
     assert f"timer:{name}" in stopped.stdout and "smartcron sync" in stopped.stdout
 
-    # Pretend the task has existed for an hour without a single recorded run.
+    # Pretend the task has existed for an hour without a single recorded run: defined an hour
+    # ago, and its timer installed then too. Defined long ago but installed just now is not late.
+    hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     with sd.engine.begin() as conn:
         conn.execute(
-            sa.update(tasks_table)
-            .where(tasks_table.c.name == name)
-            .values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+            sa.update(tasks_table).where(tasks_table.c.name == name).values(updated_at=hour_ago)
         )
+    fresh = {c["name"] for c in json.loads(sd.run("health", "--json").stdout)["checks"]}
+    assert f"late:{name}" not in fresh  # the timer was written after the run was due
+    timer = sd.systemd.unit_dir / f"smartcron-{name}.timer"
+    os.utime(timer, (hour_ago.timestamp(), hour_ago.timestamp()))
     late = json.loads(sd.run("health", "--json").stdout)
     late_checks = {c["name"]: c for c in late["checks"]}
     assert late_checks[f"late:{name}"]["status"] == "fail"
