@@ -196,11 +196,18 @@ def _database_error(exc: sa.exc.SQLAlchemyError) -> tuple[str, int]:
 
 
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:
-    return (
-        f"Refused: {exc.description} Reload the page and try again; the form's security "
-        "token was missing or stale.",
-        400,
-    )
+    description = str(exc.description)
+    if "referrer" in description.lower():
+        # Over HTTPS a form must also come from this site's own pages (Flask-WTF's strict
+        # referrer check); scripts should use the JSON API with a token instead.
+        why = (
+            "the request did not say it came from this site's own page (its Referer header "
+            "is missing or names another site). Submit the form from the dashboard in a "
+            "browser; scripts use the API with a token (docs/dashboard.md)."
+        )
+    else:
+        why = "the form's security token was missing or stale. Reload the page and try again."
+    return f"Refused: {description} {why}", 400
 
 
 def _local_time(moment: dt.datetime | None, zone: str | None = None) -> str:

@@ -73,7 +73,10 @@ def when(moment: dt.datetime | None, zone: str | None) -> str:
     if moment is None:
         return "unknown time"
     local = moment.astimezone(ZoneInfo(zone or host_timezone()))
-    return f"{local:%Y-%m-%d %H:%M:%S %Z} ({moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    utc = f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if local.tzname() == "UTC":
+        return utc  # the same moment twice says nothing more
+    return f"{local:%Y-%m-%d %H:%M:%S %Z} ({utc})"
 
 
 def _links(config: Config, task_name: str, run_id: int | None) -> list[Section]:

@@ -35,8 +35,10 @@ def runs_cmd(app: App, name: str | None, failed: bool, limit: int, as_json: bool
         return
     if not rows:
         click.echo(
-            "No runs recorded yet. Is the watchdog running? "
-            "(`systemctl status smartcron-watchdog.service`)"
+            (f"No runs of {name} recorded yet" if name else "No runs recorded yet")
+            + (" (only failed runs were asked for)" if failed else "")
+            + ". `smartcron status` shows when it is due next; if a run was due, check "
+            "that the watchdog records runs: `systemctl status smartcron-watchdog.service`."
         )
         return
     zone = ZoneInfo(host_timezone())
