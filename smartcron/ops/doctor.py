@@ -85,9 +85,23 @@ def check_units(config: Config, engine: Engine) -> list[Finding]:
         signer = None  # not root: the key is root's alone
     plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy, signer=signer)
     refused = [p for p in plans if p.refused]
-    drifted = [p.name for p in plans if p.action != "unchanged" and not p.refused]
+    # A task sync cannot install (a foreign file has its name, its units cannot render) needs
+    # the fix its error names; sync alone would only fail again.
+    stuck = [p for p in plans if p.action == "failed" and not p.refused]
+    drifted = [p.name for p in plans if p.action not in ("unchanged", "failed") and not p.refused]
     drifted += sync_mod.target_drift(unit_dir, OwnUnits.for_config(config))
     findings = []
+    if stuck:
+        findings.append(
+            Finding(
+                "unit-conflicts",
+                "fail",
+                f"{len(stuck)} task(s) cannot be installed: "
+                + "; ".join(f"{p.name}: {p.error}" for p in stuck[:3]),
+                "do what the message says for each (sync cannot fix it by itself), then "
+                "smartcron sync (as root)",
+            )
+        )
     if drifted:
         findings.append(
             Finding(

@@ -34,6 +34,11 @@ def test_ownership_sync_leaves_a_hand_made_unit_alone(sd: SystemdEnv) -> None:
         )
         assert handmade.read_text() == text  # never overwritten...
         assert not (sd.systemd.unit_dir / f"smartcron-{name}.timer").exists()
+        # doctor names the way out (rename or move), not a sync that would fail again.
+        findings = {f["check"]: f for f in json.loads(sd.run("doctor", "--json").stdout)}
+        conflict = findings["unit-conflicts"]
+        assert conflict["status"] == "fail" and "rename the task" in conflict["message"]
+        assert "units" not in findings or name not in findings["units"]["message"]
         assert sd.run("task", "rm", name, "--yes").exit_code == 0
         sd.run("sync")
         assert handmade.read_text() == text  # ...and never deleted
