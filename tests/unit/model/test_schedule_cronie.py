@@ -91,3 +91,16 @@ def test_no_traceback_for_any_schedule_text(text: str) -> None:
         assert str(exc).startswith("schedule")
         return
     schedule.describe(canonical)
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 0 * * 6/1", "At 00:00, only on Sunday and Saturday"),  # 6-7: Saturday and Sunday
+        ("0 0 1/10 * *", "At 00:00, on day 1, 11, 21, and 31 of the month"),
+        ("0 6 * 1/3 *", "At 06:00, only in January, April, July, and October"),
+        ("*/5 * * * *", "Every 5 minutes"),
+    ],
+)
+def test_describe_stepped_day_fields_say_the_days_cron_runs(expression: str, words: str) -> None:
+    assert schedule.describe(expression) == words
