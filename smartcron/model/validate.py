@@ -133,6 +133,13 @@ def check_command(value: object, *, check_host: bool = True) -> tuple[str, ...]:
     if isinstance(value, str):
         if "\n" in value or "\0" in value:
             raise InvalidInput("command", value, "must be a single line")
+        if re.match(r"\s*\[\s*[\"']", value):  # `[ -f x ]` is a program; `["a"` is a list
+            raise InvalidInput(
+                "command",
+                value,
+                'the list form ["/bin/sh", "-c", "..."] is for task files (YAML); on the '
+                "command line write it as a shell line, e.g. --command \"/bin/sh -c 'a | b'\"",
+            )
         try:
             argv = shlex.split(value)
         except ValueError as exc:

@@ -9,6 +9,7 @@ normalized here once, when a task is added or edited (never on a request path). 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 
 from smartcron.errors import InvalidInput
@@ -47,7 +48,7 @@ def normalize(expression: str) -> str:
     """
     proc = _analyze(["--", expression], expression, 10)
     if proc.returncode != 0:
-        raise InvalidInput("schedule", expression, SCHEDULE_HELP)
+        raise InvalidInput("schedule", expression, refused_part(expression) or SCHEDULE_HELP)
     normalized = ""
     for line in proc.stdout.splitlines():
         key, _, value = line.strip().partition(": ")
@@ -77,3 +78,51 @@ def systemd_next(lines: list[str], base: dt.datetime, count: int) -> list[dt.dat
                 dt.datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.UTC)
             )
     return sorted(times)[:count]
+
+
+_DAYS = {
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+}
+_TIME_PARTS = (("hour", 23), ("minute", 59), ("second", 59))
+_DATE_PARTS = (("year", 9999), ("month", 12), ("day", 31))
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", text.split("/")[0])]
+
+
+def refused_part(expression: str) -> str:
+    """Given an OnCalendar expression systemd refused, return which part is wrong and what
+    is allowed ("" when no part stands out): systemd says only "Invalid argument"."""
+    tokens = expression.split()
+    dated = any(":" in t or t.count("-") == 2 for t in tokens)
+    for token in tokens:
+        if ":" in token:
+            for (part, high), text in zip(_TIME_PARTS, token.split(":"), strict=False):
+                if any(n > high for n in _numbers(text)):
+                    return f"the {part} {text!r} of {token!r} is out of range (0-{high})"
+        elif re.fullmatch(r"[\d*.,/~-]+", token) and token.count("-") == 2:
+            for (part, high), text in zip(_DATE_PARTS, token.split("-"), strict=False):
+                if any(n > high or (n == 0 and part != "year") for n in _numbers(text)):
+                    return f"the {part} {text!r} of {token!r} is out of range (1-{high})"
+        elif dated and token is tokens[0] and re.fullmatch(r"[A-Za-z]+([.,][.]?[A-Za-z]+)*", token):
+            for name in re.split(r"\.\.|,", token):
+                if name.lower() not in _DAYS:
+                    return (
+                        f"{name!r} is not a day of the week; use Mon, Tue, Wed, Thu, Fri, Sat, "
+                        "Sun (or the full names), as in 'Mon..Fri *-*-* 09:00:00'"
+                    )
+    return ""

@@ -218,3 +218,10 @@ def test_a_number_where_text_is_expected_is_refused_naming_the_field() -> None:
         with pytest.raises(InvalidInput) as info:
             validate_task({**BASE, field: value}, check_host=False)
         assert info.value.field == named and "expected text" in info.value.allowed
+
+
+def test_command_list_form_on_the_command_line_says_where_it_belongs() -> None:
+    from smartcron.model.validate import validate_task
+
+    with pytest.raises(InvalidInput, match="is for task files"):
+        validate_task({"name": "x", "command": '["/bin/sh", "-c", "echo"]', "schedule": "@daily"})
