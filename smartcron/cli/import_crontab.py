@@ -71,6 +71,11 @@ def import_crontab(
                 f"  add      {task.name}  (line {line}: {task.schedule} as {task.user}: "
                 f"{task.command[-1]})"
             )
+            if task.stdin:
+                # cron's % part: the job reads it on its standard input (StandardInputData=).
+                lines = task.stdin.rstrip("\n").split("\n")
+                shown = " / ".join(lines[:3]) + (" / ..." if len(lines) > 3 else "")
+                click.echo(f"           stdin: {shown}")
             echo_dst_notes(task.schedule, task.timezone, prefix="           ")
         if dry_run:
             click.echo(f"Dry run: {len(tasks)} task(s) would be added. Nothing was changed.")

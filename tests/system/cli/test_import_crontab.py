@@ -58,6 +58,8 @@ def test_import_crontab_percent_becomes_stdin_and_reaches_the_database(
 ) -> None:
     file = tmp_path / "stdin.crontab"
     file.write_text("SHELL = /bin/bash\nTZ=Europe/London\n0 22 * * 1-5 mail -s hi joe%Joe,%%bye%\n")
+    dry = invoke(runner, "import-crontab", str(file), "--dry-run")
+    assert "stdin: Joe, /  / bye" in dry.stdout  # the preview shows what the job will read
     result = invoke(runner, "import-crontab", str(file))
     assert result.exit_code == 0, result.stderr
     (task,) = json.loads(invoke(runner, "task", "list", "--json").stdout)
