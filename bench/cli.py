@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from contract import Report, spread
+from contract import Report, byte_compile, spread
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
@@ -31,6 +31,7 @@ def timed(argv: list[str], repeats: int) -> list[float]:
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     report = Report("cli")
+    print(f"byte-compiled {byte_compile()}")
     help_ms, version_ms, floor_ms = [], [], []
     for _ in range(repeats):  # interleaved, so load hits all three alike
         help_ms += timed([SMARTCRON, "--help"], 1)
