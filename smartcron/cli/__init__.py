@@ -1,36 +1,12 @@
 """The `smartcron` command line: one module per top-level command, named after it.
 
-Each module registers its command on `cli` (base.py) when imported; `main` is the console
-script's entry point.
+Each module registers its command on `cli` (base.py) when imported; the group imports a
+command's module only when that command is used (cli/lazy.py lists them), so each command pays
+only for what it needs. `main` is the console script's entry point.
 """
 
 from __future__ import annotations
 
-from smartcron.cli import (  # noqa: F401 - imported for their commands
-    alert_fallback,
-    alerts,
-    backup,
-    dashboard,
-    db,
-    doctor,
-    export,
-    health,
-    import_,
-    import_crontab,
-    init,
-    logs,
-    maintenance,
-    prune,
-    restore,
-    runs,
-    schedule,
-    status,
-    sync,
-    task,
-    units,
-    user,
-    watchdog,
-)
 from smartcron.cli.base import App, cli, pass_app
 
 __all__ = ["App", "cli", "main", "pass_app"]

@@ -7,18 +7,20 @@ says what went wrong and what to do next.
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from smartcron import __version__
+from smartcron.cli.lazy import LazyGroup
 from smartcron.errors import SmartcronError
-from smartcron.model import config
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from smartcron.model import config
     from smartcron.model.signing import Signer
 
 
@@ -30,6 +32,8 @@ class App:
 
     @cached_property
     def config(self) -> config.Config:
+        from smartcron.model import config
+
         return config.load(self.config_path)
 
     @cached_property
@@ -60,18 +64,22 @@ def signer_for(app: App) -> Signer:
     return load_signer(app.config.signing_key_file, create=True)
 
 
-class SmartcronGroup(click.Group):
-    """A click group that turns SmartcronError into one stderr line and its exit status."""
+class SmartcronGroup(LazyGroup):
+    """The top-level group: commands load on first use (cli/lazy.py), and SmartcronError
+    becomes one stderr line and its exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        import sqlalchemy as sa
-
         try:
             return super().invoke(ctx)
         except SmartcronError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except sa.exc.SQLAlchemyError as exc:
+        except Exception as exc:
+            # An SQLAlchemy error can only come from a command that imported SQLAlchemy;
+            # commands that never touch the database do not pay for importing it here.
+            sa = sys.modules.get("sqlalchemy")
+            if sa is None or not isinstance(exc, sa.exc.SQLAlchemyError):
+                raise
             # A database error no command expected (a damaged file, a server gone): one line
             # with what to do, never a traceback.
             from smartcron.db.engine import database_problem

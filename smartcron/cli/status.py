@@ -62,9 +62,17 @@ def status(app: App) -> None:
         note = f"systemd could not be asked ({exc}); whether each timer is installed is unknown."
     now = dt.datetime.now(dt.UTC)
     rows = []
+    nexts: dict[tuple[str, str], list[dt.datetime]] = {}  # tasks that share a schedule
     for t in tasks:
         run = last.get(t.name)
-        upcoming = [] if t.paused else schedule.next_runs(t.schedule, t.timezone, now, 1)
+        if t.paused:
+            upcoming = []
+        elif (t.schedule, t.timezone) in nexts:
+            upcoming = nexts[(t.schedule, t.timezone)]
+        else:
+            upcoming = nexts[(t.schedule, t.timezone)] = schedule.next_runs(
+                t.schedule, t.timezone, now, 1
+            )
         if loaded is not None and units.timer_name(t.name) not in loaded:
             state = "not synced"
         else:

@@ -352,17 +352,28 @@ def _wait_active(
         time.sleep(0.02)
 
 
+# A started timer's SubState says whether it has something to do, without reading its
+# properties: systemd enters "waiting" only with a next elapse (task timers set neither
+# OnTimezoneChange= nor OnClockChange=, which would also wait), and "running" only after
+# triggering its service. "elapsed" (nothing left to elapse) needs the properties, to tell a
+# timer that fired from one that never will.
+SETTLED = {"waiting", "running"}
+
+
 def verify_timer(systemd: Systemd, task: str, state: tuple[str, str, str] | None) -> str | None:
     """Return None if the task's timer is loaded, active and has a next elapse; else why not.
 
-    `state` is (LoadState, ActiveState, SubState) from a ListUnitsByPatterns call.
+    `state` is (LoadState, ActiveState, SubState) from a ListUnitsByPatterns call; the
+    timer's properties are read only when its SubState does not answer (SETTLED).
     """
     timer = units.timer_name(task)
-    load, active, _sub = state or ("not-found", "inactive", "dead")
+    load, active, sub = state or ("not-found", "inactive", "dead")
     if load != "loaded":
         return f"{timer} is not loaded (LoadState={load}); see `systemctl status {timer}`"
     if active != "active":
         return f"{timer} is not active (ActiveState={active}); see `systemctl status {timer}`"
+    if sub in SETTLED:
+        return None
     props = systemd.properties(
         timer, "NextElapseUSecRealtime", "NextElapseUSecMonotonic", "LastTriggerUSec"
     )
@@ -384,7 +395,8 @@ def apply(
 
     `own` renders the shared files (the tasks target and the alert template).
     Timer states come from one ListUnitsByPatterns call, so an unchanged, running timer costs
-    nothing; only timers that were written or were not active get started and verified.
+    nothing; only timers that were written or were not active get started, and they are
+    verified from one more ListUnitsByPatterns call (verify_timer).
     """
     result = SyncResult()
     # Stop the timers of removed tasks while their units are still loaded.

@@ -87,10 +87,13 @@ class SignalListener(threading.Thread):
 
     def _on_signal(self, msg: Any) -> None:
         self.handled += 1
-        msg.process_reply(True)
-        path = msg.headers.get("Path") or b""
+        # Filter on the object path before decoding the body: systemd signals every unit's
+        # changes (timers, its own units, other services), and only smartcron's task units
+        # matter. get_path() reads one header; process_reply() decodes the whole message.
+        path = msg.get_path() or b""
         if not path.startswith(self.UNIT_PATH):
             return
+        msg.process_reply(False)
         unit = self._path_decode(path, b"/org/freedesktop/systemd1/unit").decode()
         interface, changed, _invalidated = msg.body
         values = {_plain(k): _plain(v) if k != b"InvocationID" else v for k, v in changed.items()}
