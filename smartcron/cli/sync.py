@@ -15,6 +15,7 @@ from smartcron.errors import OperationFailed
 from smartcron.model.revisions import remember
 from smartcron.model.signing import Signer, load_signer
 from smartcron.systemd import sync as sync_mod
+from smartcron.systemd import sync_diff
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.own_units import OwnUnits
 
@@ -139,6 +140,6 @@ def _report_plan(
     for p in plans:
         click.echo(f"  {PLAN_LABELS[p.action]:<10} {p.name}" + (f": {p.error}" if p.error else ""))
         if show_diff and p.action in {"created", "updated", "removed"}:
-            click.echo(sync_mod.diff(p, unit_dir), nl=False)
+            click.echo(sync_diff.diff(p, unit_dir), nl=False)
     summary = ", ".join(f"{len(names)} {PLAN_LABELS[a]}" for a, names in buckets.items())
     click.echo(f"Plan: {summary}." + (" Dry run: nothing was changed." if show_diff else ""))

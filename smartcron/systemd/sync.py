@@ -10,7 +10,6 @@ left alone.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fcntl
 import os
 import time
@@ -263,33 +262,6 @@ def _symlink(path: Path, target: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target)
     os.replace(tmp, path)
-
-
-def diff(plan_: TaskPlan, unit_dir: Path) -> str:
-    """Return a unified diff of what applying the plan changes on disk."""
-    chunks: list[str] = []
-    for name in sorted(plan_.writes):
-        path = unit_dir / name
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
-        chunks.extend(
-            difflib.unified_diff(
-                old.splitlines(keepends=True),
-                plan_.writes[name].splitlines(keepends=True),
-                fromfile=str(path) if old else "/dev/null",
-                tofile=str(path),
-            )
-        )
-    for name in plan_.deletes:
-        path = unit_dir / name
-        chunks.extend(
-            difflib.unified_diff(
-                path.read_text(encoding="utf-8").splitlines(keepends=True),
-                [],
-                fromfile=str(path),
-                tofile="/dev/null",
-            )
-        )
-    return "".join(chunks)
 
 
 def generated_files(unit_dir: Path) -> list[Path]:
