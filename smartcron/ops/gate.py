@@ -10,10 +10,13 @@ systemd treats as "condition not met": the unit ends cleanly, no failure, no OnF
 retry. Add a check by appending a function to CHECKS (a pure one is easiest to test).
 
 The slot of a run (what `placement: one` claims) is the schedule's latest elapse at or before
-the moment the timer fired, $TRIGGER_TIMER_REALTIME_USEC, which systemd gives the services a
-timer starts (v251+): every host's timer fires once per elapse of its own clock, so each
-host names the same slot even when their clocks differ by less than the schedule's interval,
-and even when the gate starts late on a busy host.
+the moment the gate runs, computed with the project's calendar evaluator (model/schedule). Each
+host's timer fires at the elapse by its own clock, so each host names the same slot even when
+their clocks differ, as long as the gate starts within one interval of the elapse. systemd's
+$TRIGGER_TIMER_REALTIME_USEC is not used: measured on systemd 252, after a run that its
+ExecCondition= skipped it keeps the value of the first trigger. A retry (the unit's NRestarts
+above 0) is not claimed again: only a run that went ahead on this host can be retried, so it
+stays here.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -35,6 +39,7 @@ from smartcron.model.config import Config
 from smartcron.model.outcome import explain_skip
 from smartcron.model.placement import placed_on
 from smartcron.model.task import Task
+from smartcron.systemd.units import PREFIX
 
 log = logging.getLogger("smartcron.gate")
 GO, SKIP = 0, 1  # ExecCondition=: 0 runs the command, 1-254 ends the unit cleanly
@@ -58,8 +63,9 @@ class GateContext:
     host: str
     invocation_id: str
     triggered_by: str  # the unit that started it ("smartcron-x.timer"), "" by hand or retry
-    fired_at: dt.datetime | None  # when the timer elapsed ($TRIGGER_TIMER_REALTIME_USEC)
+    fired_at: dt.datetime | None  # when this run's timer fired (the gate's start), None if not
     now: dt.datetime
+    restarts: int = 0  # the unit's NRestarts: above 0 for a retry
 
 
 Check = Callable[[GateContext], GateVerdict | None]
@@ -90,6 +96,8 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
     task = ctx.task
     if task.placement != "one" or not ctx.triggered_by or ctx.fired_at is None:
         return None
+    if ctx.restarts > 0:
+        return None  # a retry of the run this host claimed
     slot = slot_of(task, ctx.fired_at)
     if slot is None:
         return None
@@ -120,12 +128,21 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
 CHECKS: list[Check] = [check_placed_here, check_claim]
 
 
-def trigger_time(environ: Mapping[str, str]) -> dt.datetime | None:
-    """Return when the timer fired, from systemd's $TRIGGER_TIMER_REALTIME_USEC."""
-    raw = environ.get("TRIGGER_TIMER_REALTIME_USEC", "")
-    if not raw.isdigit() or int(raw) == 0:
-        return None
-    return dt.datetime.fromtimestamp(int(raw) / 1_000_000, tz=dt.UTC)
+def restarts_of(task: str, environ: Mapping[str, str]) -> int:
+    """Return the NRestarts of the task's service (0 outside systemd, or when unknown)."""
+    if "INVOCATION_ID" not in environ:
+        return 0
+    try:
+        out = subprocess.run(
+            ["systemctl", "show", "--property=NRestarts", "--value", f"{PREFIX}{task}.service"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return int(out) if out.isdigit() else 0
 
 
 def decide(ctx: GateContext, checks: list[Check] | None = None) -> GateVerdict | None:
@@ -168,6 +185,8 @@ def run_gate(
     *,
     if_db_down: str = "run",
     environ: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+    restarts: int | None = None,
 ) -> tuple[int, str]:
     """Decide the run of task `name` in this unit; return the exit status for
     ExecCondition= (GO or SKIP) and the line to log."""
@@ -182,6 +201,7 @@ def run_gate(
         return SKIP, f"database unreachable ({problem}); {name} skipped (if_db_down: skip)"
     if task is None:
         return GO, f"no task {name!r} in the database; running what the unit says"
+    now = now or dt.datetime.now(dt.UTC)
     ctx = GateContext(
         config=config,
         engine=engine,
@@ -189,8 +209,9 @@ def run_gate(
         host=config.host_name,
         invocation_id=env.get("INVOCATION_ID", ""),
         triggered_by=env.get("TRIGGER_UNIT", ""),
-        fired_at=trigger_time(env),
-        now=dt.datetime.now(dt.UTC),
+        fired_at=now if env.get("TRIGGER_UNIT") else None,
+        now=now,
+        restarts=restarts_of(name, env) if restarts is None else restarts,
     )
     verdict = decide(ctx)
     if verdict is None:

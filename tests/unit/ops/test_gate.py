@@ -38,18 +38,21 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def _env(
     inv: str, fired: dt.datetime | None = SLOT, timer: str = "smartcron-bank.timer"
 ) -> dict[str, str]:
-    env = {"INVOCATION_ID": inv}
+    env = {"INVOCATION_ID": inv, "FIRED": (fired or SLOT).isoformat()}
     if fired is not None:
         env["TRIGGER_UNIT"] = timer
-        env["TRIGGER_TIMER_REALTIME_USEC"] = str(int(fired.timestamp() * 1_000_000))
     return env
 
 
 def _gate(
     engine: Engine, host: str, env: dict[str, str], task: str = "bank", **kw: Any
 ) -> tuple[int, str]:
-    cfg = config.load(environ={"SMARTCRON_HOST_NAME": host, "SMARTCRON_DATABASE_URL": "sqlite:////unused.db"})
-    return run_gate(cfg, engine, task, environ=env, **kw)
+    cfg = config.load(
+        environ={"SMARTCRON_HOST_NAME": host, "SMARTCRON_DATABASE_URL": "sqlite:////unused.db"}
+    )
+    kw.setdefault("restarts", 0)
+    now = dt.datetime.fromisoformat(env["FIRED"])
+    return run_gate(cfg, engine, task, environ=env, now=now, **kw)
 
 
 def _rows(engine: Engine) -> list[Any]:
@@ -85,11 +88,13 @@ def test_gate_one_winner_per_slot_losers_record_ran_on_host(engine: Engine) -> N
 
 
 def test_gate_retry_of_a_claimed_run_stays_on_the_claiming_host(engine: Engine) -> None:
-    # systemd keeps the activation (TRIGGER_*) across Restart=on-failure attempts (measured on
-    # 252), so a retry names the same slot: its host holds the claim and goes ahead.
+    # A retry (NRestarts > 0) comes later, maybe in the next slot: it is not claimed again.
     assert _gate(engine, "a", _env(uuid.uuid4().hex))[0] == GO
-    assert _gate(engine, "a", _env(uuid.uuid4().hex))[0] == GO
+    assert _gate(engine, "a", _env(uuid.uuid4().hex))[0] == GO  # the same slot again: its own
     assert _gate(engine, "b", _env(uuid.uuid4().hex))[0] == SKIP
+    later = _env(uuid.uuid4().hex, SLOT + dt.timedelta(seconds=31))
+    assert _gate(engine, "a", later, restarts=1)[0] == GO
+    assert _gate(engine, "b", later)[0] == GO  # the retry claimed nothing: b wins that slot
 
 
 def test_gate_start_by_hand_is_not_claimed(engine: Engine) -> None:
