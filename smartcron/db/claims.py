@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import claims, utcnow
 
@@ -30,6 +30,23 @@ class Claim:
     host: str
     invocation_id: str | None
     won: bool  # True when this call's insert is the one that holds it
+
+
+def lost_race(exc: sa.exc.DBAPIError) -> bool:
+    """Return True when a claim's insert failed because another one holds the key."""
+    return _lost_race(exc)
+
+
+def insert_claim(
+    conn: Connection, key: str, slot: dt.datetime, host: str, invocation_id: str | None = None
+) -> None:
+    """Insert the claim row in the caller's transaction (raises when another holds it: the
+    caller's transaction, with whatever it did, then rolls back)."""
+    conn.execute(
+        claims.insert().values(
+            claim_key=key, slot=slot, host=host, invocation_id=invocation_id, claimed_at=utcnow()
+        )
+    )
 
 
 def _lost_race(exc: sa.exc.DBAPIError) -> bool:

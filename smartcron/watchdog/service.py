@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from smartcron import __version__
 from smartcron.alerting.delivery import enqueue, send_directly
 from smartcron.alerting.engine import AlertEngine, sync_condition_alerts
+from smartcron.alerting.liveness import check_hosts
 from smartcron.alerting.notices import Notice, system_notice
 from smartcron.db.engine import make_engine, redact
 from smartcron.db.hosts import STOPPED, heartbeat, register_host
@@ -164,6 +165,8 @@ class Watchdog:
                 }
                 sync_condition_alerts(self.engine, kind, problems, tasks)
             self.last_score = health.score(checks)
+            for line in check_hosts(self.config, self.engine):
+                log.info("liveness: %s", line)
         except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
             log.error("health checks failed, will retry: %s", exc)
 
