@@ -243,3 +243,40 @@ CREATE INDEX ix_sessions_user_id ON sessions (user_id);
 
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0006';
 
+-- Running upgrade 0005 -> 0008
+
+ALTER TABLE tasks ADD COLUMN hosts TEXT NOT NULL DEFAULT '["*"]';
+
+ALTER TABLE tasks ADD COLUMN placement VARCHAR(8) NOT NULL DEFAULT 'each';
+
+ALTER TABLE tasks ADD COLUMN if_db_down VARCHAR(8) NOT NULL DEFAULT 'run';
+
+ALTER TABLE executions ADD COLUMN host VARCHAR(64);
+
+ALTER TABLE alerts ADD COLUMN host VARCHAR(64);
+
+CREATE TABLE hosts (
+    name VARCHAR(64) NOT NULL,
+    version VARCHAR(32) NOT NULL,
+    watchdog_state VARCHAR(16) NOT NULL,
+    registered_at DATETIME(6) NOT NULL,
+    started_at DATETIME(6) NOT NULL,
+    last_seen_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_hosts PRIMARY KEY (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE claims (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    claim_key VARCHAR(128) NOT NULL,
+    slot DATETIME(6) NOT NULL,
+    host VARCHAR(64) NOT NULL,
+    invocation_id VARCHAR(32),
+    claimed_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_claims PRIMARY KEY (id),
+    CONSTRAINT uq_claims_claim_key_slot UNIQUE (claim_key, slot)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_claims_claimed_at ON claims (claimed_at);
+
+UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0005';
+

@@ -22,6 +22,7 @@ from smartcron.db.state import ALERT_CURSOR, get_state, set_state
 from smartcron.db.tasks import find_task
 from smartcron.errors import InvalidInput
 from smartcron.model.config import Config
+from smartcron.model.outcome import SKIP_OUTCOMES
 from smartcron.model.quantities import format_duration, parse_duration
 from smartcron.model.task import Task
 
@@ -96,7 +97,9 @@ class AlertEngine:
         ).fetchall()
         for run in runs:
             task = find_task(conn, run.task_name)
-            if run.outcome == "success":
+            if run.outcome in SKIP_OUTCOMES:
+                pass  # not run here by decision (ran on another host): nothing to alert
+            elif run.outcome == "success":
                 self._on_success(conn, run, task)
             else:
                 record_failure(conn, run, task)

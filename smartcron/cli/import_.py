@@ -37,6 +37,7 @@ def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
         str(file),
         default_user=app.config.default_user,
         known_channels=app.config.channels,
+        host_name=app.config.host_name,
     )
     with db_errors(app.engine), app.engine.begin() as conn:
         plan = plan_import(conn, wanted, prune=prune)

@@ -56,7 +56,9 @@ def import_crontab(
     except OSError as exc:
         raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
     system = fmt == "system" or (fmt == "auto" and str(file.resolve()).startswith("/etc/cron"))
-    found = read_crontab(text, system=system, user=run_as or app.config.default_user)
+    found = read_crontab(
+        text, system=system, user=run_as or app.config.default_user, host_name=app.config.host_name
+    )
     tasks = found.tasks
     for note in found.notes:
         click.echo(f"  note     {note}")

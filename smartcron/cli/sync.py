@@ -12,6 +12,7 @@ from smartcron.cli.output import echo_json
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
+from smartcron.model.placement import placed_on
 from smartcron.model.revisions import remember
 from smartcron.model.signing import Signer, load_signer
 from smartcron.systemd import sync as sync_mod
@@ -43,7 +44,9 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
     """
     unit_dir = Path(app.config.unit_dir)
     with db_errors(app.engine), app.engine.connect() as conn:
-        tasks = list_tasks(conn)
+        # Only the tasks placed on this host (docs/multi-host.md): the units of a task moved
+        # away are not among them, so they are removed like those of a deleted task.
+        tasks = [t for t in list_tasks(conn) if placed_on(t, app.config.host_name)]
     if dry_run or check:
         # Read-only: no lock, so an unprivileged user (the maintenance timer) can check. Only
         # root can read the signing key; without it the definitions are not verified here.

@@ -17,6 +17,7 @@ from smartcron.cli.base import App, cli, pass_app, signer_for
 from smartcron.cli.output import echo_dst_notes, echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
+from smartcron.db.hosts import known_hosts
 from smartcron.db.tasks import (
     delete_task,
     get_task,
@@ -26,6 +27,7 @@ from smartcron.db.tasks import (
     update_task,
 )
 from smartcron.errors import InvalidInput, OperationFailed, SmartcronError
+from smartcron.model.placement import unknown_hosts_note
 from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
 from smartcron.ops.control import run_now, set_paused, wait_for_run
@@ -65,7 +67,8 @@ def _describe(task: Task) -> str:
     state = "paused" if task.paused else "active"
     return (
         f"'{task.name}' ({state}): runs {task.schedule!r} in {task.timezone} as {task.user}, "
-        f"timeout {task.to_dict()['timeout']}, retries {task.retries}"
+        f"timeout {task.to_dict()['timeout']}, retries {task.retries}, on "
+        f"{', '.join(task.hosts)} ({task.placement})"
     )
 
 
@@ -111,11 +114,15 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
         {"name": name, **data},
         default_user=app.config.default_user,
         known_channels=app.config.channels,
+        host_name=app.config.host_name,
     )
     signer = signer_for(app)
     with db_errors(app.engine), app.engine.begin() as conn:
         insert_task(conn, new, actor(), signer=signer)
+        note = unknown_hosts_note(new, known_hosts(conn))
     click.echo(f"Added task {_describe(new)}.")
+    if note:
+        click.echo(note, err=True)
     echo_dst_notes(new.schedule, new.timezone)
     click.echo("Next: `smartcron sync` installs its timer.")
 
@@ -165,7 +172,10 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
             click.echo(f"Task '{name}' already has these settings; nothing changed.")
             return
         update_task(conn, new, actor(), signer=signer)
+        note = unknown_hosts_note(new, known_hosts(conn)) if "hosts" in data else ""
     click.echo(f"Updated task {_describe(new)}.")
+    if note:
+        click.echo(note, err=True)
     echo_dst_notes(new.schedule, new.timezone)
     click.echo("Next: `smartcron sync` applies the change to its timer and service.")
 

@@ -37,6 +37,7 @@ def run_dict(row: Any) -> dict[str, Any]:
         "outcome": m["outcome"],
         "meaning": m["meaning"],
         "lines_dropped": m.get("lines_dropped"),
+        "host": m.get("host"),
     }
 
 
@@ -58,4 +59,5 @@ def alert_dict(r: Any, delivery: Any = None) -> dict[str, Any]:
         "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
         "delivery": delivery_words(delivery),
         "delivered": None if delivery is None else delivery.state == "sent",
+        "host": r._mapping.get("host"),
     }

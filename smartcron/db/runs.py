@@ -230,3 +230,45 @@ def _aware(value: Any) -> dt.datetime | None:
         return None
     moment: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def record_skip(
+    conn: Connection,
+    *,
+    task_id: int | None,
+    task: str,
+    invocation_id: str,
+    host: str,
+    outcome: str,
+    meaning: str,
+    at: dt.datetime,
+) -> None:
+    """Record a run the gate ended before its command (ops/gate.py), keyed by the unit's
+    invocation id: inserted, or written over the watchdog's "running" row for the same
+    invocation (the watchdog saw the start first). A finished row is left as it is."""
+    values = {
+        "task_id": task_id,
+        "task_name": task,
+        "trigger": "timer",
+        "attempt": 1,
+        "started_at": at,
+        "finished_at": at,
+        "duration_s": 0.0,
+        "result": "exec-condition",
+        "outcome": outcome,
+        "meaning": meaning,
+        "recorded_at": at,
+        "host": host,
+    }
+    updated = conn.execute(
+        executions.update()
+        .where(executions.c.invocation_id == invocation_id, executions.c.outcome == "running")
+        .values(**{k: v for k, v in values.items() if k != "trigger"})
+    ).rowcount
+    if updated:
+        return
+    exists = conn.execute(
+        sa.select(executions.c.id).where(executions.c.invocation_id == invocation_id)
+    ).first()
+    if exists is None:
+        conn.execute(executions.insert().values(invocation_id=invocation_id, **values))

@@ -101,6 +101,10 @@ tasks = sa.Table(
     sa.Column("channels", JSONText, nullable=False),
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("catch_up", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Where it runs (model/placement.py, docs/multi-host.md).
+    sa.Column("hosts", JSONText, nullable=False, server_default='["*"]'),
+    sa.Column("placement", sa.String(8), nullable=False, server_default="each"),
+    sa.Column("if_db_down", sa.String(8), nullable=False, server_default="run"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # The signed definition (model/signing.py): root's sync installs nothing else.
@@ -140,6 +144,8 @@ executions = sa.Table(
     sa.Column("io_read_bytes", sa.BigInteger, nullable=True),
     sa.Column("io_write_bytes", sa.BigInteger, nullable=True),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+    # The host that recorded the run (its host_name setting); NULL for runs from before 0008.
+    sa.Column("host", sa.String(64), nullable=True),
     # Latest run per task and a task's runs by time.
     sa.Index("ix_executions_task_started", "task_name", "started_at"),
     # Recent runs across all tasks, failures first.
@@ -168,6 +174,8 @@ alerts = sa.Table(
     sa.Column("acknowledged_at", UTCDateTime, nullable=True),
     sa.Column("acknowledged_by", sa.String(64), nullable=True),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
+    # The host the alert is about or was raised on (host-down: the host that went quiet).
+    sa.Column("host", sa.String(64), nullable=True),
     # Open alerts, and the open alert of a (task, kind) for deduplication.
     sa.Index("ix_alerts_state_opened", "state", "opened_at"),
     sa.Index("ix_alerts_task_kind_state", "task_name", "kind", "state"),
@@ -302,5 +310,40 @@ state = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    **TABLE_OPTS,
+)
+
+# Every host sharing the database, registered by its watchdog (docs/multi-host.md).
+hosts = sa.Table(
+    "hosts",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("watchdog_state", sa.String(16), nullable=False),  # running, stopped
+    sa.Column("registered_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),  # the heartbeat
+    **TABLE_OPTS,
+)
+
+# One row per claimed (key, slot): the unique key decides who wins, on one server and on a
+# Galera cluster alike (conflicting inserts on other nodes fail certification). Keys: a task
+# name for a `placement: one` run, "host-down:HOST" and "host-up:HOST" for liveness notices.
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("claim_key", sa.String(128), nullable=False),
+    sa.Column("slot", UTCDateTime, nullable=False),
+    sa.Column("host", sa.String(64), nullable=False),
+    sa.Column("invocation_id", sa.String(32), nullable=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("claim_key", "slot"),
+    sa.Index("ix_claims_claimed_at", "claimed_at"),
     **TABLE_OPTS,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from smartcron.model.setting_checks import (
     check_absolute,
     check_default_user,
     check_duration,
+    check_host_name_setting,
     check_listen,
     check_networks,
     check_optional_absolute,
@@ -181,8 +183,27 @@ class Config:
         "maintenance job and the fallback alert unit (install.sh creates it). Empty, or an "
         "account that does not exist: they run as root (a development machine).",
     )
+    host_name: str = field(
+        default_factory=lambda: machine_host_name(),
+        metadata={
+            "help": "This host's name among the hosts that share the database (task hosts, "
+            "runs, alerts, `smartcron hosts`). Default: the machine's hostname, lowercased.",
+            "check": check_host_name_setting,
+        },
+    )
+    host_down_after: str = _setting(
+        "2m",
+        "A host whose watchdog heartbeat is older than this is down: the other hosts' "
+        "watchdogs raise one host-down alert (a duration, at least 30s).",
+        check_duration,
+    )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
+
+
+def machine_host_name() -> str:
+    """Return the machine's hostname as the host_name setting's default (lowercased)."""
+    return socket.gethostname().strip().lower()
 
 
 def is_loopback(host: str) -> bool:
@@ -352,6 +373,8 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                     else f"{config_path}: key {f.name!r}"
                 )
                 raise InvalidInput(where, values[f.name], problem)
+    if "host_name" in values:
+        values["host_name"] = str(values["host_name"]).strip().lower()
     _check_routes(
         values.get("channels", {}), values.get("priority_channels", {}), ", ".join(sources)
     )

@@ -60,10 +60,16 @@ OUTCOMES: dict[str, str] = {
     "could-not-start": "could not start",
     "start-limit": "refused by the start limit",
     "running": "running",
+    # Not run, by decision before its command started (the gate, ops/gate.py): not failures.
+    "ran-elsewhere": "ran on another host",
+    "skipped": "skipped (not run)",
 }
 RUNNING = "running"
-# Every outcome that counts as a failed run (all but success and running).
-FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", RUNNING))
+# Runs the gate ended before their command (ExecCondition= said no): neither success nor
+# failure. Each has its sentence in explain_skip.
+SKIP_OUTCOMES = ("ran-elsewhere", "skipped")
+# Every outcome that counts as a failed run (all but success, running and the skips).
+FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", RUNNING, *SKIP_OUTCOMES))
 
 # Signals a program raises against itself by crashing, unlike SIGTERM/SIGKILL from outside.
 CRASH_SIGNALS = {
@@ -83,6 +89,27 @@ class Verdict:
 
     outcome: str  # success, failed, timeout, killed, oom, core-dump, could-not-start, start-limit
     meaning: str
+
+
+def explain_skip(outcome: str, reason: str) -> Verdict:
+    """Given a gate's outcome (SKIP_OUTCOMES) and its reason, return the run's Verdict.
+
+    ran-elsewhere: a `placement: one` run that another host claimed (the reason names it);
+    skipped: the gate decided not to run it here (the reason says why). Unknown reasons come
+    from a unit whose start condition said no without the gate recording why.
+    """
+    if outcome not in SKIP_OUTCOMES:
+        raise ValueError(f"not a skip outcome: {outcome!r}")
+    said = reason.strip().rstrip(".")
+    if outcome == "ran-elsewhere":
+        return Verdict(outcome, f"Not run here: {said or 'another host claimed this run'}.")
+    return Verdict(
+        outcome,
+        f"Not run: {said}."
+        if said
+        else "Not run: its start condition (ExecCondition=) said no and recorded no reason; "
+        "see the unit's journal (`journalctl -u` the task's service).",
+    )
 
 
 def signal_name(number: int) -> str:

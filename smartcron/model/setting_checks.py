@@ -101,3 +101,14 @@ def check_listen(name: str, value: Any) -> str | None:
     host, _, port = str(value).rpartition(":")
     ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
     return None if ok else "expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
+
+
+def check_host_name_setting(name: str, value: Any) -> str | None:
+    """The host_name setting: a host name as `hostname` prints it (model/placement.py)."""
+    from smartcron.model.placement import check_host_name
+
+    try:
+        check_host_name(name, value)
+    except InvalidInput as exc:
+        return exc.allowed
+    return None

@@ -23,6 +23,11 @@ PRIORITIES = ("critical", "high", "normal", "low")
 RESERVED_NAMES = frozenset(
     {"watchdog", "dashboard", "maintenance", "alert", "tasks", "sync", "sandbox", "digest"}
 )
+# Where a task runs (docs/multi-host.md): on each listed host, or on exactly one of them.
+PLACEMENTS = ("each", "one")
+ALL_HOSTS = "*"
+# What a `placement: one` task does when its host cannot reach the database to claim a run.
+IF_DB_DOWN = ("run", "skip")
 ALERT_EVENTS = ("failure", "final-failure", "late", "long-run", "success")
 DEFAULT_ALERT_ON = ("final-failure", "late")
 
@@ -122,6 +127,22 @@ class Task:
     )
     catch_up: bool = _spec(
         True, "Run once after downtime if a run was missed (default on).", flag=None
+    )
+    hosts: tuple[str, ...] = _spec(
+        (ALL_HOSTS,),
+        "Hosts that run the task: a comma list of host names, or * for every host "
+        "(default: the host it is created on).",
+        kind=NAMES,
+    )
+    placement: str = _spec(
+        "each",
+        "each: every listed host runs every scheduled run; one: exactly one of them does "
+        "(default each).",
+    )
+    if_db_down: str = _spec(
+        "run",
+        "For placement one: when this host cannot reach the database to claim a run, "
+        "run it anyway (run, the default) or skip it and alert (skip).",
     )
     id: int | None = field(default=None, compare=False, metadata={"internal": True})
     # Set when stored by a signing command (model/signing.py); not part of the definition.

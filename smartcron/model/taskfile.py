@@ -13,7 +13,7 @@ from typing import Any
 
 from smartcron.errors import InvalidInput
 from smartcron.model.config import DEFAULT_TASK_USER
-from smartcron.model.task import Task, env_changes
+from smartcron.model.task import ALL_HOSTS, Task, env_changes
 from smartcron.model.validate import validate_task
 
 FORMAT_VERSION = 1
@@ -162,6 +162,7 @@ def validate_all(
     check_host: bool = True,
     default_user: str = DEFAULT_TASK_USER,
     known_channels: Collection[str] | None = None,
+    host_name: str = ALL_HOSTS,
 ) -> list[Task]:
     """Given raw entries, return valid Tasks or raise ImportErrors listing every problem."""
     problems: list[str] = []
@@ -177,6 +178,7 @@ def validate_all(
                 check_host=check_host,
                 default_user=default_user,
                 known_channels=known_channels,
+                host_name=host_name,
             )
         except InvalidInput as exc:
             problems.append(f"{label}: {exc}")

@@ -21,10 +21,14 @@ from typing import Any
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule as schedule_mod
 from smartcron.model.config import DEFAULT_TASK_USER
+from smartcron.model.placement import check_hosts
 from smartcron.model.quantities import parse_duration, parse_size
 from smartcron.model.task import (
     ALERT_EVENTS,
+    ALL_HOSTS,
     FIELDS,
+    IF_DB_DOWN,
+    PLACEMENTS,
     PRIORITIES,
     RESERVED_NAMES,
     SPEC_BY_NAME,
@@ -327,6 +331,9 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "channels": lambda k, v, _h: _list_of(k, v, None, CHANNEL_RE),
     "paused": lambda k, v, _h: _bool(k, v),
     "catch_up": lambda k, v, _h: _bool(k, v),
+    "hosts": lambda k, v, _h: check_hosts(k, v),
+    "placement": lambda k, v, _h: _choice(k, v, PLACEMENTS),
+    "if_db_down": lambda k, v, _h: _choice(k, v, IF_DB_DOWN),
 }
 
 
@@ -352,6 +359,7 @@ def validate_task(
     base: Task | None = None,
     default_user: str = DEFAULT_TASK_USER,
     known_channels: Collection[str] | None = None,
+    host_name: str = ALL_HOSTS,
 ) -> Task:
     """Given raw task data (and, for an edit, the task it changes), return a valid Task.
 
@@ -359,7 +367,8 @@ def validate_task(
     this host; it is off when re-reading tasks that were already validated. A task that names
     no user runs as `default_user` (the setting): running as root is always written out.
     `known_channels` (the configured channel names) refuses a channel an alert could not go
-    to.
+    to. A new task that names no hosts runs on `host_name` (the creating host's, from the
+    setting; "*" when the caller has none).
     """
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -369,6 +378,8 @@ def validate_task(
     for required in REQUIRED:
         if merged.get(required) in (None, "", []):
             raise InvalidInput(required, merged.get(required), "this field is required")
+    if base is None and merged.get("hosts") in (None, "", [], ()):
+        merged["hosts"] = [host_name]
     if merged.get("user") in (None, ""):
         merged["user"] = default_user
     values = {

@@ -28,6 +28,7 @@ from smartcron.db.tasks import get_task, set_task_paused
 from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
 from smartcron.model.outcome import Verdict, explain
+from smartcron.model.placement import placed_on
 from smartcron.model.revisions import remember
 from smartcron.model.signing import load_signer
 from smartcron.model.task import Task
@@ -165,7 +166,10 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
 
 
 def apply_task(config: Config, task: Task) -> None:
-    """Bring one task's units and timer in line with the database (root only)."""
+    """Bring one task's units and timer in line with the database (root only); a task not
+    placed on this host has no units here (`smartcron sync` removes them)."""
+    if not placed_on(task, config.host_name):
+        return
     unit_dir = Path(config.unit_dir)
     try:
         # Root installs only the signed definition, as `smartcron sync` does.

@@ -43,7 +43,7 @@ class CrontabImport:
     notes: list[str] = field(default_factory=list)
 
 
-def read_crontab(text: str, *, system: bool, user: str) -> CrontabImport:
+def read_crontab(text: str, *, system: bool, user: str, host_name: str = "*") -> CrontabImport:
     """Given crontab text, return its entries validated as tasks, with every problem found.
 
     A system crontab's lines keep their own user field (root included); the lines of a user
@@ -53,7 +53,9 @@ def read_crontab(text: str, *, system: bool, user: str) -> CrontabImport:
     out = CrontabImport(problems=list(parsed.problems), notes=list(parsed.notes))
     for entry in parsed.entries:
         try:
-            out.tasks.append((entry.line, validate_task(entry.data, default_user=user)))
+            out.tasks.append(
+                (entry.line, validate_task(entry.data, default_user=user, host_name=host_name))
+            )
         except InvalidInput as exc:
             out.problems.append(f"line {entry.line}: {exc}")
     out.problems.sort(key=_line_number)

@@ -26,6 +26,8 @@ MSG_PROCESS_EXIT = "98e322203f7a4ed290d09fe03c09fe15"
 MSG_SUCCESS = "7ad2d189f7e94e70a38c781354912448"
 MSG_FAILED = "d9b373ed55a64feb8242e02dbe79a49c"
 MSG_RESTART_SCHEDULED = "5eb03494b6584870a536b337290809b3"
+# "Skipped due to 'exec-condition'." (SD_MESSAGE_UNIT_SKIPPED): its ExecCondition= said no.
+MSG_SKIPPED = "0e4284a0caca4bfc81c0bb6786972673"
 # "<unit>: Consumed 1.2s CPU time." (SD_MESSAGE_UNIT_RESOURCES), logged when a unit stops, with
 # the figures its cgroup accounting had: only those systemd could measure are present.
 MSG_RESOURCES = "ae8f7b866b0347b9af31fe1c80b127c0"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +21,13 @@ from sqlalchemy.engine.url import make_url
 
 from smartcron.errors import InvalidInput
 from smartcron.model.config import Config
-from smartcron.systemd.units import TARGET, exec_argument, jinja, render_target
+from smartcron.systemd.units import (
+    TARGET,
+    exec_argument,
+    jinja,
+    render_target,
+    smartcron_executable,
+)
 
 ALERT_UNIT = "smartcron-alert@.service"
 JOURNALD_DIR = "/etc/systemd/journald.conf.d"
@@ -42,14 +47,6 @@ def own_user(account: str) -> str | None:
     except KeyError:
         return None  # not installed (a developer's machine): run as the caller
     return account
-
-
-def smartcron_executable() -> str:
-    """Return the path of the `smartcron` command of this installation."""
-    beside = Path(sys.executable).with_name("smartcron")
-    if beside.exists():
-        return str(beside)
-    return shutil.which("smartcron") or "/usr/local/bin/smartcron"
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:

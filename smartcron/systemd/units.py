@@ -11,13 +11,17 @@ import base64
 import functools
 import hashlib
 import re
+import shutil
+import sys
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from smartcron import __version__
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule
+from smartcron.model.placement import needs_gate
 from smartcron.model.task import Task
 
 PREFIX = "smartcron-"
@@ -25,6 +29,24 @@ TARGET = "smartcron-tasks.target"
 MARKER = "X-Smartcron-Task="
 STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL
 _SAFE_ARG = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-=:,@")
+
+
+def smartcron_executable() -> str:
+    """Return the path of the `smartcron` command of this installation."""
+    beside = Path(sys.executable).with_name("smartcron")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("smartcron") or "/usr/local/bin/smartcron"
+
+
+def gate_command(task: Task) -> str:
+    """Return the ExecCondition= line's command of a gated task (ops/gate.py), run as root
+    ("+": it reads the configuration whatever the task's User= is), or "" for a task that
+    needs no gate (model/placement.needs_gate)."""
+    if not needs_gate(task):
+        return ""
+    words = [smartcron_executable(), "gate", task.name, "--if-db-down", task.if_db_down]
+    return "+" + " ".join(exec_argument(w) for w in words)
 
 
 def service_name(task_name: str) -> str:
@@ -195,6 +217,7 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
     service_text = env.get_template("task.service.j2").render(
         **common,
         exec_start=exec_start(task.command),
+        exec_condition=gate_command(task),
         env_assignment=env_assignment,
         stop_timeout=STOP_TIMEOUT,
         start_limit_interval=start_limit_interval(task),

@@ -20,6 +20,8 @@ from smartcron.systemd.bus import invocation_hex, usec_to_datetime
 from smartcron.systemd.units import PREFIX
 
 FINISHED = {"inactive", "failed"}
+# Service sub-states in which the task's command (the main process) runs or has run.
+MAIN_SUBSTATES = {"start", "start-post", "running", "stop", "stop-post", "exited"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class RunEvent:
     # What started the run, from systemd's ActivationDetails: the timer (or other unit) that
     # triggered it, "" when nothing did (started by hand), None when not known (journal).
     trigger_unit: str | None = None
+    # A finished invocation whose ExecCondition= said no: the command never ran (systemd
+    # reports Result=success with ConditionResult=no and no main process).
+    condition_said_no: bool = False
 
 
 def task_of_unit(unit: str) -> str | None:
@@ -61,6 +66,8 @@ class _UnitState:
     pending: str | None = None  # "start:<inv>" or "finish:<inv>", waiting for Service values
     attempts: dict[str, int] = field(default_factory=dict)  # attempt seen at each start
     trigger_unit: str | None = None  # from the latest ActivationDetails
+    condition: bool | None = None  # ConditionResult of the latest start
+    main_ran: set[str] = field(default_factory=set)  # invocations whose command started
 
 
 def trigger_unit(details: Any) -> str:
@@ -110,6 +117,8 @@ class RunTracker:
         state.active = changed.get("ActiveState", state.active)
         state.sub = changed.get("SubState", state.sub)
         state.changed_at = int(changed.get("StateChangeTimestamp", state.changed_at) or 0)
+        if "ConditionResult" in changed:
+            state.condition = bool(changed["ConditionResult"])
         if "ActivationDetails" in changed:
             state.trigger_unit = trigger_unit(changed["ActivationDetails"])
         if "InvocationID" in changed:
@@ -132,6 +141,8 @@ class RunTracker:
             and inv not in state.finished
         ):
             state.started.add(inv)  # the start happened before we subscribed
+        if state.sub in MAIN_SUBSTATES:
+            state.main_ran.add(inv)
         if state.active in RUNNING and state.sub != "auto-restart" and inv not in state.started:
             state.started.add(inv)
             state.pending = f"start:{inv}"
@@ -158,6 +169,16 @@ class RunTracker:
         for unit, state in self._units.items():
             events.extend(self._complete_pending(unit, state))
         return events
+
+    @staticmethod
+    def _condition_said_no(state: _UnitState, inv: str) -> bool:
+        """Return True when this finished invocation was ended by its ExecCondition=. Measured
+        on systemd 252: the Service's Result is "exec-condition", the Unit's ConditionResult
+        false, ExecMainStartTimestamp 0 and `systemctl show` later says Result=success."""
+        result = state.service.get("Result")
+        if result == "exec-condition":
+            return True
+        return result == "success" and state.condition is False and inv not in state.main_ran
 
     def _complete_pending(self, unit: str, state: _UnitState) -> list[RunEvent]:
         if state.pending is None:
@@ -189,10 +210,12 @@ class RunTracker:
                 result=svc.get("Result"),
                 exec_code=svc.get("ExecMainCode"),
                 exec_status=svc.get("ExecMainStatus"),
+                condition_said_no=self._condition_said_no(state, inv),
             )
         # Keep memory bounded on a long-lived watchdog: old invocations are no longer needed.
         if len(state.started) > 64:
             state.started = {inv}
             state.finished = {i for i in state.finished if i == inv}
             state.attempts = {i: a for i, a in state.attempts.items() if i == inv}
+            state.main_ran = {i for i in state.main_ran if i == inv}
         return [event]

@@ -128,7 +128,7 @@ def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: 
     )
     renotify = renotify_interval(config)
     with engine.begin() as conn:
-        write_event(conn, event, evidence)
+        write_event(conn, event, evidence, config.host_name)
         conn.execute(
             executions.update()
             .where(

@@ -15,6 +15,7 @@ from smartcron.systemd.journal import (
     MSG_FAILED,
     MSG_PROCESS_EXIT,
     MSG_RESTART_SCHEDULED,
+    MSG_SKIPPED,
     MSG_STARTING,
     MSG_SUCCESS,
 )
@@ -66,6 +67,8 @@ def reconcile(entries: Iterable[dict[str, str]]) -> Reconciled:
             seen.result, seen.finished = "success", seen.finished or stamp
         elif msg == MSG_FAILED:
             seen.result, seen.finished = entry.get("UNIT_RESULT", "failed"), seen.finished or stamp
+        elif msg == MSG_SKIPPED:  # "Skipped due to 'exec-condition'": the gate said no
+            seen.result, seen.finished = "exec-condition", seen.finished or stamp
         elif msg == MSG_RESTART_SCHEDULED:
             next_attempt[unit] = seen.attempt + 1
     for inv, seen in runs.items():
@@ -84,6 +87,7 @@ def reconcile(entries: Iterable[dict[str, str]]) -> Reconciled:
                 exec_code=1 if success and seen.exit_code is None else seen.exit_code,
                 exec_status=0 if success and seen.exit_status is None else seen.exit_status,
                 source="journal",
+                condition_said_no=seen.result == "exec-condition",
             )
         )
     return out

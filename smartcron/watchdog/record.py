@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from smartcron.db.schema import executions, utcnow
 from smartcron.db.state import MANUAL_PREFIX, get_state
 from smartcron.db.tasks import find_task
-from smartcron.model.outcome import RUNNING, explain
+from smartcron.model.outcome import RUNNING, explain, explain_skip
 from smartcron.model.task import Task
 from smartcron.systemd.journal import Journal
 from smartcron.systemd.units import PREFIX
@@ -92,7 +92,11 @@ def signal_name(number: int | None) -> str | None:
 
 
 def run_values(
-    conn: Connection, event: RunEvent, task: Task | None, evidence: Evidence = Evidence()
+    conn: Connection,
+    event: RunEvent,
+    task: Task | None,
+    evidence: Evidence = Evidence(),
+    host: str | None = None,
 ) -> dict[str, Any]:
     """Given a run event and its task, return the `executions` column values for it."""
     manual = get_state(conn, MANUAL_PREFIX + event.task)
@@ -105,12 +109,24 @@ def run_values(
         "trigger": trigger_of(event, task, manual_at),
         "started_at": event.started_at,
         "recorded_at": utcnow(),
+        "host": host,
     }
     if event.kind == "started":
         return {**values, "outcome": RUNNING, "meaning": "Running."}
     duration = None
     if event.started_at and event.finished_at:
         duration = max(0.0, (event.finished_at - event.started_at).total_seconds())
+    if event.condition_said_no:
+        # ExecCondition= said no and nothing recorded why (the gate writes its own row first).
+        skip = explain_skip("skipped", "")
+        return {
+            **values,
+            "finished_at": event.finished_at or event.started_at,
+            "duration_s": 0.0,
+            "result": "exec-condition",
+            "outcome": skip.outcome,
+            "meaning": skip.meaning,
+        }
     retries = task.retries if task else 0
     verdict = explain(
         "oom-kill" if evidence.out_of_memory else event.result or "unknown",
@@ -138,7 +154,9 @@ def run_values(
     }
 
 
-def write_event(conn: Connection, event: RunEvent, evidence: Evidence = Evidence()) -> bool:
+def write_event(
+    conn: Connection, event: RunEvent, evidence: Evidence = Evidence(), host: str | None = None
+) -> bool:
     """Record a run event in the caller's transaction; return False if it was already there.
 
     Idempotent by invocation id: a "started" event never overwrites a row, a "finished" one
@@ -151,7 +169,7 @@ def write_event(conn: Connection, event: RunEvent, evidence: Evidence = Evidence
     ).first()
     if existing is not None and (event.kind == "started" or existing.outcome != RUNNING):
         return False
-    values = run_values(conn, event, find_task(conn, event.task), evidence)
+    values = run_values(conn, event, find_task(conn, event.task), evidence, host)
     if existing is None:
         conn.execute(executions.insert().values(**values))
     else:

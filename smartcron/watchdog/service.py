@@ -14,11 +14,15 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from smartcron import __version__
 from smartcron.alerting.delivery import enqueue, send_directly
 from smartcron.alerting.engine import AlertEngine, sync_condition_alerts
+from smartcron.alerting.liveness import check_hosts
 from smartcron.alerting.notices import Notice, system_notice
 from smartcron.db.engine import make_engine, redact
+from smartcron.db.hosts import STOPPED, heartbeat, register_host
 from smartcron.db.state import JOURNAL_CURSOR, get_state
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
@@ -42,7 +46,8 @@ class Watchdog:
         self.config = config
         self.engine = make_engine(config.database_url)
         self.journal = Journal(config.journal_directory)
-        self.writer = Writer(self.engine, self.journal)
+        self._registered = False
+        self.writer = Writer(self.engine, self.journal, host=config.host_name, heartbeat=self._beat)
         self.listener = SignalListener(self.writer.submit)
         self.notifier = Notifier()
         self.reconcile_every = reconcile_every
@@ -61,6 +66,20 @@ class Watchdog:
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
+
+    def _beat(self, conn: Connection) -> None:
+        """In the writer thread: register this host once, then refresh its heartbeat."""
+        if not self._registered or not heartbeat(conn, self.config.host_name):
+            register_host(conn, self.config.host_name, __version__)
+        self._registered = True
+
+    def _say_stopped(self) -> None:
+        """Mark this host's watchdog stopped (a clean stop is not a host that died)."""
+        try:
+            with self.engine.begin() as conn:
+                heartbeat(conn, self.config.host_name, STOPPED)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not mark host %s stopped: %s", self.config.host_name, exc)
 
     def skip_journal_history(self) -> None:
         """Reconcile from the journal's end instead of the stored cursor (a watchdog that must
@@ -146,6 +165,8 @@ class Watchdog:
                 }
                 sync_condition_alerts(self.engine, kind, problems, tasks)
             self.last_score = health.score(checks)
+            for line in check_hosts(self.config, self.engine):
+                log.info("liveness: %s", line)
         except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
             log.error("health checks failed, will retry: %s", exc)
 
@@ -219,6 +240,7 @@ class Watchdog:
         self.courier.stop()
         self.writer.stop()
         self.writer.join(timeout=10)
+        self._say_stopped()
         return 0
 
 

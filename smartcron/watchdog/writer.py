@@ -14,10 +14,11 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import executions
 from smartcron.db.state import JOURNAL_CURSOR, set_state
@@ -47,9 +48,23 @@ class CursorMark:
 class Writer(threading.Thread):
     """Write RunEvents to the database in order; hold them while the database is down."""
 
-    def __init__(self, engine: Engine, journal: Journal, *, retry_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        journal: Journal,
+        *,
+        retry_delay: float = 1.0,
+        host: str | None = None,
+        heartbeat: Callable[[Connection], None] | None = None,
+        heartbeat_every: float = 10.0,
+    ) -> None:
         super().__init__(name="smartcron-writer", daemon=True)
         self.engine = engine
+        self.host = host
+        # The host's heartbeat (db/hosts.py) is written here too, never from the D-Bus thread.
+        self.heartbeat = heartbeat
+        self.heartbeat_every = heartbeat_every
+        self._last_beat = 0.0
         self.journal = journal
         self.retry_delay = retry_delay
         self.inbox: queue.Queue[RunEvent | CursorMark | None] = queue.Queue()
@@ -79,6 +94,8 @@ class Writer(threading.Thread):
         stopping = False
         while not stopping or self.pending:
             timeout = self.retry_delay if self.pending or self._refresh else None
+            if self.heartbeat is not None:
+                timeout = min(timeout or self.heartbeat_every, self.heartbeat_every)
             try:
                 item = self.inbox.get(timeout=timeout)
                 if item is None:
@@ -95,6 +112,7 @@ class Writer(threading.Thread):
             except queue.Empty:
                 pass
             self._drain()
+            self._beat()
             self._refresh_tails()
             if stopping and self.pending and not self.db_ok:
                 break  # shutting down with the database away: the journal still has them
@@ -113,7 +131,7 @@ class Writer(threading.Thread):
                             set_state(conn, JOURNAL_CURSOR, item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
-                            write_event(conn, item, evidence)
+                            write_event(conn, item, evidence, self.host)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 if self.db_ok:
                     log.error(
@@ -140,6 +158,25 @@ class Writer(threading.Thread):
                         item.invocation_id, item.task, item.started_at, item.finished_at
                     )
                     self._refresh.append((time.monotonic() + self.tail_delay, window))
+
+    def _beat(self) -> None:
+        """Refresh this host's heartbeat every heartbeat_every seconds, after the run events:
+        a host that cannot write its runs is not shown alive."""
+        if self.heartbeat is None or self.pending:
+            return
+        if time.monotonic() - self._last_beat < self.heartbeat_every:
+            return
+        try:
+            with self.engine.begin() as conn:
+                self.heartbeat(conn)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+            self.db_ok = False
+            self.last_error = str(getattr(exc, "orig", exc))
+            if self.db_down_since is None:
+                self.db_down_since = time.monotonic()
+            return
+        self._last_beat = time.monotonic()
+        self.db_ok, self.db_down_since = True, None
 
     def _refresh_tails(self) -> None:
         """Re-read the output tail of runs that finished a moment ago; update if it grew."""

@@ -166,3 +166,62 @@ def test_tracker_reads_the_trigger_from_activation_details() -> None:
         == "smartcron-x.timer"
     )
     assert trigger_unit([]) == ""
+
+
+def test_tracker_marks_a_run_its_exec_condition_ended() -> None:
+    # The sequence measured on systemd 252 for a unit whose ExecCondition= exited 1.
+    steps = [
+        (
+            "Unit",
+            {
+                "ActiveState": "inactive",
+                "SubState": "dead",
+                "InvocationID": INV1,
+                "ConditionResult": True,
+            },
+        ),
+        ("Service", {"Result": "success", "NRestarts": 0, "ExecMainStartTimestamp": 0}),
+        (
+            "Unit",
+            {
+                "ActiveState": "activating",
+                "SubState": "condition",
+                "InvocationID": INV1,
+                "ConditionResult": True,
+            },
+        ),
+        ("Service", {"Result": "exec-condition", "ExecMainStartTimestamp": 0}),
+        (
+            "Unit",
+            {
+                "ActiveState": "inactive",
+                "SubState": "dead",
+                "InvocationID": INV1,
+                "ConditionResult": False,
+            },
+        ),
+    ]
+    events = _feed(RunTracker(), steps)
+    finished = [e for e in events if getattr(e, "kind", "") == "finished"]
+    assert len(finished) == 1 and finished[0].condition_said_no  # type: ignore[attr-defined]
+
+
+def test_tracker_a_run_whose_condition_said_yes_is_a_normal_run() -> None:
+    steps = [
+        ("Unit", {"ActiveState": "activating", "SubState": "condition", "InvocationID": INV1}),
+        ("Service", {"Result": "success", "ExecMainStartTimestamp": 0}),
+        ("Unit", {"ActiveState": "activating", "SubState": "start", "InvocationID": INV1}),
+        ("Service", {"ExecMainStartTimestamp": 1_795_782_668_078_020, "ExecMainCode": 1}),
+        ("Unit", {"ActiveState": "inactive", "SubState": "dead", "InvocationID": INV1}),
+        (
+            "Service",
+            {
+                "Result": "success",
+                "ExecMainExitTimestamp": 1_795_782_668_080_227,
+                "ExecMainStatus": 0,
+            },
+        ),
+    ]
+    finished = [e for e in _feed(RunTracker(), steps) if getattr(e, "kind", "") == "finished"]
+    assert len(finished) == 1 and not finished[0].condition_said_no  # type: ignore[attr-defined]
+    assert finished[0].result == "success"  # type: ignore[attr-defined]

@@ -1,0 +1,105 @@
+"""Claims: one INSERT against the unique key (claim_key, slot) decides which host does a
+thing, on a single MariaDB/MySQL server and on a Galera cluster alike.
+
+On one server the unique index refuses the second insert. On Galera each node accepts its
+own insert locally, and certification at commit lets exactly one of the conflicting write
+sets commit: the others fail with a deadlock error (1213) at COMMIT. Both ways the loser
+learns it lost by an IntegrityError or a deadlock at commit, and reads the winner back.
+GET_LOCK() is not used: Galera refuses or ignores it (MDEV-30473).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from smartcron.db.schema import claims, utcnow
+
+DEADLOCK = 1213  # MySQL/MariaDB ER_LOCK_DEADLOCK: Galera's certification failure
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds (key, slot)."""
+
+    key: str
+    slot: dt.datetime
+    host: str
+    invocation_id: str | None
+    won: bool  # True when this call's insert is the one that holds it
+
+
+def lost_race(exc: sa.exc.DBAPIError) -> bool:
+    """Return True when a claim's insert failed because another one holds the key."""
+    return _lost_race(exc)
+
+
+def insert_claim(
+    conn: Connection, key: str, slot: dt.datetime, host: str, invocation_id: str | None = None
+) -> None:
+    """Insert the claim row in the caller's transaction (raises when another holds it: the
+    caller's transaction, with whatever it did, then rolls back)."""
+    conn.execute(
+        claims.insert().values(
+            claim_key=key, slot=slot, host=host, invocation_id=invocation_id, claimed_at=utcnow()
+        )
+    )
+
+
+def _lost_race(exc: sa.exc.DBAPIError) -> bool:
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", ()))
+    return bool(args) and args[0] == DEADLOCK
+
+
+def holder(engine: Engine, key: str, slot: dt.datetime) -> Claim | None:
+    """Return who holds (key, slot), or None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(claims.c.host, claims.c.invocation_id).where(
+                claims.c.claim_key == key, claims.c.slot == slot
+            )
+        ).first()
+    return None if row is None else Claim(key, slot, row.host, row.invocation_id, False)
+
+
+def claim(
+    engine: Engine, key: str, slot: dt.datetime, host: str, invocation_id: str | None = None
+) -> Claim:
+    """Try to take (key, slot) for `host` with one INSERT in its own transaction; return the
+    claim: won, or held by whoever won (possibly this host earlier: a repeated call).
+
+    Raises sqlalchemy errors other than losing the race (the database is unreachable): the
+    caller decides what a host does then.
+    """
+    for _attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    claims.insert().values(
+                        claim_key=key,
+                        slot=slot,
+                        host=host,
+                        invocation_id=invocation_id,
+                        claimed_at=utcnow(),
+                    )
+                )
+            return Claim(key, slot, host, invocation_id, True)
+        except sa.exc.DBAPIError as exc:
+            if not _lost_race(exc):
+                raise
+        current = holder(engine, key, slot)
+        if current is not None:
+            return current
+        # A deadlock on Galera whose winner is not visible yet on this node: read again.
+    raise sa.exc.OperationalError("claim", {}, Exception(f"claim {key} {slot} undecided"))
+
+
+def prune_claims(engine: Engine, before: dt.datetime) -> int:
+    """Delete claims older than `before` (retention); return how many."""
+    with engine.begin() as conn:
+        return int(conn.execute(claims.delete().where(claims.c.claimed_at < before)).rowcount)

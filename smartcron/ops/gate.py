@@ -1,0 +1,221 @@
+"""The gate: run by each gated task's service as `ExecCondition=` before its command, it
+decides whether this run goes ahead on this host (docs/multi-host.md).
+
+It asks an ordered list of checks (`CHECKS`). Each check is a function of the `GateContext`
+that returns None (no objection: ask the next one) or a `GateVerdict` (an outcome from
+model/outcome.py SKIP_OUTCOMES and the reason in words). The first verdict ends the run
+before its command: the gate records it in the runs table under the unit's $INVOCATION_ID (so
+the watchdog's record of that invocation shows it, never as a failure) and exits 1, which
+systemd treats as "condition not met": the unit ends cleanly, no failure, no OnFailure=, no
+retry. Add a check by appending a function to CHECKS (a pure one is easiest to test).
+
+The slot of a run (what `placement: one` claims) is the schedule's latest elapse at or before
+the moment the gate runs, computed with the project's calendar evaluator (model/schedule). Each
+host's timer fires at the elapse by its own clock, so each host names the same slot even when
+their clocks differ, as long as the gate starts within one interval of the elapse. systemd's
+$TRIGGER_TIMER_REALTIME_USEC is not used: measured on systemd 252, after a run that its
+ExecCondition= skipped it keeps the value of the first trigger. A retry (the unit's NRestarts
+above 0) is not claimed again: only a run that went ahead on this host can be retried, so it
+stays here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from smartcron.db.claims import claim
+from smartcron.db.runs import record_skip
+from smartcron.db.tasks import find_task
+from smartcron.model import schedule
+from smartcron.model.config import Config
+from smartcron.model.outcome import explain_skip
+from smartcron.model.placement import placed_on
+from smartcron.model.task import Task
+from smartcron.systemd.units import PREFIX
+
+log = logging.getLogger("smartcron.gate")
+GO, SKIP = 0, 1  # ExecCondition=: 0 runs the command, 1-254 ends the unit cleanly
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """Why a run does not go ahead here: an outcome (SKIP_OUTCOMES) and the reason."""
+
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What a check knows about the run being decided."""
+
+    config: Config
+    engine: Engine
+    task: Task
+    host: str
+    invocation_id: str
+    triggered_by: str  # the unit that started it ("smartcron-x.timer"), "" by hand or retry
+    fired_at: dt.datetime | None  # when this run's timer fired (the gate's start), None if not
+    now: dt.datetime
+    restarts: int = 0  # the unit's NRestarts: above 0 for a retry
+
+
+Check = Callable[[GateContext], GateVerdict | None]
+
+
+def slot_of(task: Task, fired_at: dt.datetime) -> dt.datetime | None:
+    """Return the scheduled time a timer firing at `fired_at` is for: the schedule's latest
+    elapse at or before it (None for a schedule without elapses, such as @reboot)."""
+    return schedule.previous_run(task.schedule, task.timezone, fired_at)
+
+
+def check_placed_here(ctx: GateContext) -> GateVerdict | None:
+    """A unit left on a host the task has moved away from (sync not yet run there) does not
+    run."""
+    if placed_on(ctx.task, ctx.host):
+        return None
+    return GateVerdict(
+        "skipped",
+        f"the task is placed on {', '.join(ctx.task.hosts)}, not on {ctx.host}; run "
+        "`smartcron sync` on this host to remove its units",
+    )
+
+
+def check_claim(ctx: GateContext) -> GateVerdict | None:
+    """placement one: claim (task, slot) with one insert; the winner runs, the others say
+    who ran it. Starts by hand and retries (no timer named) are not claimed: a retry only
+    follows a run that went ahead on this host, so it stays here."""
+    task = ctx.task
+    if task.placement != "one" or not ctx.triggered_by or ctx.fired_at is None:
+        return None
+    if ctx.restarts > 0:
+        return None  # a retry of the run this host claimed
+    slot = slot_of(task, ctx.fired_at)
+    if slot is None:
+        return None
+    try:
+        held = claim(ctx.engine, f"task:{task.name}", slot, ctx.host, ctx.invocation_id)
+    except sa.exc.SQLAlchemyError as exc:
+        problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        if task.if_db_down == "run":
+            log.warning(
+                "cannot reach the database to claim the run of %s at %s (%s); running it "
+                "anyway (the task says if_db_down: run), so another host may run it too",
+                task.name,
+                slot.isoformat(),
+                problem,
+            )
+            return None
+        return GateVerdict(
+            "skipped",
+            f"the database could not be reached to claim the run of {slot.isoformat()} "
+            f"({problem}) and the task says if_db_down: skip",
+        )
+    if held.won or held.host == ctx.host:
+        return None
+    return GateVerdict("ran-elsewhere", f"the run of {slot.isoformat()} ran on {held.host}")
+
+
+# The ordered checks; the first verdict decides. Append new checks here.
+CHECKS: list[Check] = [check_placed_here, check_claim]
+
+
+def restarts_of(task: str, environ: Mapping[str, str]) -> int:
+    """Return the NRestarts of the task's service (0 outside systemd, or when unknown)."""
+    if "INVOCATION_ID" not in environ:
+        return 0
+    try:
+        out = subprocess.run(
+            ["systemctl", "show", "--property=NRestarts", "--value", f"{PREFIX}{task}.service"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return int(out) if out.isdigit() else 0
+
+
+def decide(ctx: GateContext, checks: list[Check] | None = None) -> GateVerdict | None:
+    """Return the first check's verdict, or None when the run goes ahead."""
+    for check in CHECKS if checks is None else checks:
+        verdict = check(ctx)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def record(ctx: GateContext, verdict: GateVerdict) -> bool:
+    """Record the skipped run under its invocation id; return False when the database could
+    not be reached (the watchdog then records the skip from systemd's signals)."""
+    if not ctx.invocation_id:
+        return False
+    words = explain_skip(verdict.outcome, verdict.reason)
+    try:
+        with ctx.engine.begin() as conn:
+            record_skip(
+                conn,
+                task_id=ctx.task.id,
+                task=ctx.task.name,
+                invocation_id=ctx.invocation_id,
+                host=ctx.host,
+                outcome=words.outcome,
+                meaning=words.meaning,
+                at=ctx.now,
+            )
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("could not record the skip of %s: %s", ctx.task.name, exc)
+        return False
+    return True
+
+
+def run_gate(
+    config: Config,
+    engine: Engine,
+    name: str,
+    *,
+    if_db_down: str = "run",
+    environ: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+    restarts: int | None = None,
+) -> tuple[int, str]:
+    """Decide the run of task `name` in this unit; return the exit status for
+    ExecCondition= (GO or SKIP) and the line to log."""
+    env = os.environ if environ is None else environ
+    try:
+        with engine.connect() as conn:
+            task = find_task(conn, name)
+    except sa.exc.SQLAlchemyError as exc:
+        problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        if if_db_down == "run":
+            return GO, f"database unreachable ({problem}); {name} runs (if_db_down: run)"
+        return SKIP, f"database unreachable ({problem}); {name} skipped (if_db_down: skip)"
+    if task is None:
+        return GO, f"no task {name!r} in the database; running what the unit says"
+    now = now or dt.datetime.now(dt.UTC)
+    ctx = GateContext(
+        config=config,
+        engine=engine,
+        task=task,
+        host=config.host_name,
+        invocation_id=env.get("INVOCATION_ID", ""),
+        triggered_by=env.get("TRIGGER_UNIT", ""),
+        fired_at=now if env.get("TRIGGER_UNIT") else None,
+        now=now,
+        restarts=restarts_of(name, env) if restarts is None else restarts,
+    )
+    verdict = decide(ctx)
+    if verdict is None:
+        return GO, f"{name} goes ahead on {ctx.host}"
+    recorded = record(ctx, verdict)
+    note = "" if recorded else " (not recorded: the database could not be reached)"
+    return SKIP, f"{name} not run on {ctx.host}: {verdict.reason}{note}"
