@@ -243,3 +243,9 @@ CREATE INDEX ix_sessions_user_id ON sessions (user_id);
 
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0006';
 
+-- Running upgrade 0005 -> 0009
+
+ALTER TABLE tasks ADD COLUMN after_tasks TEXT;
+
+UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0005';
+

@@ -59,11 +59,26 @@ OUTCOMES: dict[str, str] = {
     "core-dump": "crashed (core dump)",
     "could-not-start": "could not start",
     "start-limit": "refused by the start limit",
+    "not-run": "not run (its predecessor failed)",
     "running": "running",
 }
 RUNNING = "running"
-# Every outcome that counts as a failed run (all but success and running).
-FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", RUNNING))
+# A chained task whose predecessor failed for good (model/chains.py): the watchdog records
+# the run that did not happen, so it is not silently absent. Not a failure of the task.
+NOT_RUN = "not-run"
+# Every outcome that counts as a failed run (all but success, not-run and running).
+FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", NOT_RUN, RUNNING))
+
+
+def not_run_meaning(predecessor: str, outcome: str, finished: str) -> str:
+    """The sentence of a chained run that did not happen because its predecessor failed."""
+    return (
+        f"Not run: {predecessor} failed ({OUTCOMES.get(outcome, outcome)}, finished "
+        f"{finished}), and this task runs only after {predecessor} succeeds. See "
+        f"`smartcron runs {predecessor}` for why; the next success of {predecessor} starts "
+        "it again."
+    )
+
 
 # Signals a program raises against itself by crashing, unlike SIGTERM/SIGKILL from outside.
 CRASH_SIGNALS = {

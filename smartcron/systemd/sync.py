@@ -14,13 +14,13 @@ import difflib
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.fileio import atomic_write, fsync_dir
-from smartcron.model import signing
+from smartcron.model import chains, signing
 from smartcron.model.signing import Signer
 from smartcron.model.task import RESERVED_NAMES, Task
 from smartcron.systemd import units
@@ -43,6 +43,7 @@ class TaskPlan:
     link: bool | None = None  # True: add wants-link, False: remove it, None: leave
     paused: bool = False
     error: str = ""
+    timer: bool = True  # False: a chained task without a schedule (no timer; chains.py)
     refused: bool = False  # its definition failed signature verification (model/signing.py)
 
 
@@ -121,14 +122,18 @@ def plan(
     accuracy: str,
     signer: Signer | None,
     prune: bool = True,
+    followers: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[TaskPlan]:
     """Given the tasks and the unit directory, return one TaskPlan per task (and orphan).
 
     With a `signer` (root's key), a task whose definition is not the one root signed is
     refused: it fails, and its installed units stay as they are (the last signed definition).
     Without one (an unprivileged check), nothing is verified. With prune=False (syncing a
-    single task) units of tasks not given are left alone.
+    single task) units of tasks not given are left alone. `followers` (model/chains.py,
+    made from every task) names the tasks each task's success starts; by default the tasks
+    given.
     """
+    after = chains.followers(tasks) if followers is None else followers
     on_disk = scan(unit_dir)
     links = _links(unit_dir)
     plans: list[TaskPlan] = []
@@ -144,14 +149,16 @@ def plan(
         if problem:
             plans.append(TaskPlan(task.name, "failed", error=problem))
             continue
-        want_link = not task.paused
+        has_timer = bool(task.schedule)
+        want_link = not task.paused and has_timer
         linked = units.timer_name(task.name) in links
-        if linked == want_link and _untouched(task, current, accuracy):
+        next_ = after.get(task.name, ())
+        if linked == want_link and _untouched(task, current, accuracy, next_):
             # Same inputs as when sync wrote these files, and nobody edited them: skip rendering.
-            plans.append(TaskPlan(task.name, "unchanged", paused=task.paused))
+            plans.append(TaskPlan(task.name, "unchanged", paused=task.paused, timer=has_timer))
             continue
         try:
-            wanted = units.render(task, accuracy=accuracy).files
+            wanted = units.render(task, accuracy=accuracy, followers=next_).files
         except SmartcronError as exc:
             plans.append(TaskPlan(task.name, "failed", error=str(exc)))
             continue
@@ -164,7 +171,9 @@ def plan(
         else:
             action = "unchanged"
         deletes = sorted(set(current) - set(wanted))
-        plans.append(TaskPlan(task.name, action, writes, deletes, link, task.paused))
+        plans.append(
+            TaskPlan(task.name, action, writes, deletes, link, task.paused, timer=has_timer)
+        )
     for orphan, files in sorted(on_disk.items() if prune else ()):
         plans.append(TaskPlan(orphan, "removed", deletes=sorted(files), link=False))
     return plans
@@ -189,11 +198,12 @@ def _in_the_way(task: Task, unit_dir: Path, current: dict[str, str]) -> str:
     return ""
 
 
-def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
-    names = {units.service_name(task.name), units.timer_name(task.name)}
-    if set(current) != names:
+def _untouched(
+    task: Task, current: dict[str, str], accuracy: str, followers: tuple[str, ...]
+) -> bool:
+    if set(current) != units.unit_names(task):
         return False
-    expected = units.fingerprint(task, accuracy)
+    expected = units.fingerprint(task, accuracy, followers)
     return all(units.is_pristine(text, expected) for text in current.values())
 
 
@@ -386,7 +396,7 @@ def apply(
             units.timer_name(p.name), ("not-found", "inactive", "dead")
         )
         try:
-            if p.paused:
+            if p.paused or not p.timer:
                 if active != "inactive":
                     systemd.stop(units.timer_name(p.name))
             elif active != "active" or p.writes:
