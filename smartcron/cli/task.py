@@ -254,7 +254,7 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         chain = chains.describe(name, list_tasks(conn))
     data = _shown(found, show_env)
     if as_json:
-        echo_json({**data, "chain": chain})
+        echo_json(data)  # the task's own form (it imports back); `after` is in it
         return
     width = max(len(k) for k in data)
     for key, value in data.items():
