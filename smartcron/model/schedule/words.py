@@ -11,6 +11,8 @@ def describe(expression: str) -> str:
     Pure: an OnCalendar expression is shown as systemd's own line (it is stored normalized),
     without asking systemd again on every page view.
     """
+    if not expression:
+        return "No schedule of its own: it runs after its predecessor succeeds"
     kind = kind_of(expression)
     if kind == "reboot":
         return "Once, shortly after the machine boots"
