@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron.db.schema import alerts, executions, utcnow
+from smartcron.model.outcome import NOT_RUN, RUNNING
 from smartcron.model.task import Task
 
 ACTIVE = ("open", "notified", "acknowledged")
@@ -27,7 +28,7 @@ def _consecutive_failures(conn: Connection, task: str, upto_id: int) -> int:
         .where(
             executions.c.task_name == task,
             executions.c.id <= upto_id,
-            executions.c.outcome != "running",
+            executions.c.outcome.not_in((RUNNING, NOT_RUN)),
         )
         .order_by(executions.c.id.desc())
         .limit(1000)

@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from smartcron.db.schema import alerts
 from smartcron.watchdog.service import Watchdog
 
 from support.systemd import SystemdEnv, wait_rows
@@ -66,6 +69,14 @@ def test_chain_follower_is_recorded_not_run_after_failure(
     time.sleep(FOLLOW_WITHIN_S)  # B would have started by now
     assert not log.exists()
     assert len(_finished(wait_rows(sd, second))) == 1
+    # The predecessor's failure alerts; the follower's not-run row does not.
+    deadline = time.monotonic() + 15
+    alerted: list[str] = []
+    while first not in alerted and time.monotonic() < deadline:
+        with sd.engine.connect() as conn:
+            alerted = list(conn.execute(sa.select(alerts.c.task_name)).scalars())
+        time.sleep(0.2)
+    assert first in alerted and second not in alerted, alerted
 
 
 def test_chain_follower_runs_after_timer_success_and_never_after_timer_failure(
