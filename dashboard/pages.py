@@ -14,7 +14,7 @@ from smartcron.db import audit as audit_queries
 from smartcron.db import health as health_queries
 from smartcron.db import runs as run_queries
 from smartcron.db.tasks import find_task
-from smartcron.model import schedule
+from smartcron.model import chains, schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
 from smartcron.model.task import Task, hide_secrets
 from smartcron.ops.health import score
@@ -172,6 +172,8 @@ def task(name: str) -> str:
         runs, more = run_queries.task_runs(conn, name, outcome or None, _page())
         recent = run_queries.recent_durations(conn, name)
         stats = run_queries.week_stats(conn, [name], _now())[name]
+        everyone = queries.all_tasks(conn)
+        chain = chains.chain_of(name, everyone) if chains.describe(name, everyone) else []
     shown = env_visible()
     return render_template(
         "task.html",
@@ -186,6 +188,7 @@ def task(name: str) -> str:
         outcome=outcome,
         chart=charts.durations(recent),
         stats=stats,
+        chain=chain,
     )
 
 

@@ -280,3 +280,9 @@ CREATE INDEX ix_claims_claimed_at ON claims (claimed_at);
 
 UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0005';
 
+-- Running upgrade 0008 -> 0009
+
+ALTER TABLE tasks ADD COLUMN after_tasks TEXT;
+
+UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
+

@@ -22,7 +22,7 @@ from smartcron.db.state import ALERT_CURSOR, get_state, set_state
 from smartcron.db.tasks import find_task
 from smartcron.errors import InvalidInput
 from smartcron.model.config import Config
-from smartcron.model.outcome import SKIP_OUTCOMES
+from smartcron.model.outcome import NOT_RUN, SKIP_OUTCOMES
 from smartcron.model.quantities import format_duration, parse_duration
 from smartcron.model.task import Task
 
@@ -101,7 +101,9 @@ class AlertEngine:
                 pass  # not run here by decision (ran on another host): nothing to alert
             elif run.outcome == "success":
                 self._on_success(conn, run, task)
-            else:
+            elif run.outcome != NOT_RUN:
+                # A chain's not-run row is not a failure of the follower: its predecessor's
+                # failure is what alerts (docs/chains.md).
                 record_failure(conn, run, task)
             last = run.id
         # A run still "running" below the cursor is evaluated when it finishes: the cursor

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron.db.schema import alerts, executions, utcnow
-from smartcron.model.outcome import RUNNING, SKIP_OUTCOMES
+from smartcron.model.outcome import NOT_RUN, RUNNING, SKIP_OUTCOMES
 from smartcron.model.task import Task
 
 ACTIVE = ("open", "notified", "acknowledged")
@@ -28,7 +28,7 @@ def _consecutive_failures(conn: Connection, task: str, upto_id: int) -> int:
         .where(
             executions.c.task_name == task,
             executions.c.id <= upto_id,
-            executions.c.outcome.not_in((RUNNING, *SKIP_OUTCOMES)),
+            executions.c.outcome.not_in((RUNNING, NOT_RUN, *SKIP_OUTCOMES)),
         )
         .order_by(executions.c.id.desc())
         .limit(1000)

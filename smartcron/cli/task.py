@@ -27,6 +27,7 @@ from smartcron.db.tasks import (
     update_task,
 )
 from smartcron.errors import InvalidInput, OperationFailed, SmartcronError
+from smartcron.model import chains
 from smartcron.model.placement import unknown_hosts_note
 from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
@@ -65,8 +66,15 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(task: Task) -> str:
     state = "paused" if task.paused else "active"
+    when = (
+        f"runs {task.schedule!r} in {task.timezone}"
+        if task.schedule
+        else f"runs after {', '.join(task.after)} succeeds"
+    )
+    if task.schedule and task.after:
+        when += f" and after {', '.join(task.after)} succeeds"
     return (
-        f"'{task.name}' ({state}): runs {task.schedule!r} in {task.timezone} as {task.user}, "
+        f"'{task.name}' ({state}): {when} as {task.user}, "
         f"timeout {task.to_dict()['timeout']}, retries {task.retries}, on "
         f"{', '.join(task.hosts)} ({task.placement})"
     )
@@ -269,13 +277,16 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
     """
     with db_errors(app.engine), app.engine.connect() as conn:
         found = get_task(conn, name)
+        chain = chains.describe(name, list_tasks(conn))
     data = _shown(found, show_env)
     if as_json:
-        echo_json(data)
+        echo_json(data)  # the task's own form (it imports back); `after` is in it
         return
     width = max(len(k) for k in data)
     for key, value in data.items():
         click.echo(f"{key.ljust(width)}  {_plain(key, value)}")
+    for line in chain:
+        click.echo(f"{'chain'.ljust(width)}  {line}")
 
 
 def _plain(key: str, value: Any) -> str:

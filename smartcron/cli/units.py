@@ -112,9 +112,10 @@ def units_remove(
     """
     removed = [p for p in _wanted(app, polkit_dir, journald_dir) if p.exists()]
     if with_tasks:
-        from smartcron.systemd import sync
+        from smartcron.systemd import uninstall
 
-        removed += [p for p in sync.generated_files(Path(app.config.unit_dir)) if p not in removed]
+        generated = uninstall.generated_files(Path(app.config.unit_dir))
+        removed += [p for p in generated if p not in removed]
     for path in removed:
         if not dry_run:
             path.unlink()

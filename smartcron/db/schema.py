@@ -81,6 +81,8 @@ tasks = sa.Table(
     sa.Column("description", sa.String(200), nullable=False, server_default=""),
     sa.Column("command", JSONText, nullable=False),
     sa.Column("schedule", sa.String(255), nullable=False),
+    # NULL in rows written before chains existed: no predecessor (FieldSpec.loaded).
+    sa.Column("after_tasks", JSONText, nullable=True),
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("timeout_s", sa.Integer, nullable=False),
     sa.Column("retries", sa.Integer, nullable=False, server_default="0"),

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from smartcron.db.audit import audit
 from smartcron.db.schema import tasks, utcnow
 from smartcron.errors import InvalidInput, NotFound
+from smartcron.model.chains import check_graph, followers
 from smartcron.model.signing import Signer, next_revision
 from smartcron.model.task import FIELD_SPECS, Task, env_changes, hide_secrets
 
@@ -72,6 +73,7 @@ def insert_task(conn: Connection, task: Task, who: str, *, signer: Signer) -> Ta
             task.name,
             "a task with this name already exists; use `smartcron task edit` to change it",
         )
+    check_graph([*list_tasks(conn), task])
     now = utcnow()
     signed = _signed(task, signer, 0)
     result = conn.execute(
@@ -92,6 +94,7 @@ def update_task(conn: Connection, task: Task, who: str, *, signer: Signer) -> Ta
     """Replace the stored task of the same name with `task`, signed, inside the caller's
     transaction; audit what changed (environment values are never written to the log)."""
     before = get_task(conn, task.name)
+    check_graph([*(t for t in list_tasks(conn) if t.name != task.name), task])
     signed = _signed(task, signer, before.revision)
     conn.execute(
         tasks.update()
@@ -143,5 +146,13 @@ def set_task_paused(conn: Connection, name: str, paused: bool, who: str) -> Task
 def delete_task(conn: Connection, name: str, who: str) -> None:
     """Delete a task (its run history stays, keyed by name) inside the caller's transaction."""
     task = get_task(conn, name)
+    after = followers(list_tasks(conn)).get(name)
+    if after:
+        raise InvalidInput(
+            "name",
+            name,
+            f"{', '.join(after)} run(s) after this task (after); change or remove "
+            f"{'them' if len(after) > 1 else 'it'} first",
+        )
     conn.execute(tasks.delete().where(tasks.c.name == name))
     audit(conn, who, "task.rm", name, hide_secrets(task.to_dict()))

@@ -59,6 +59,7 @@ OUTCOMES: dict[str, str] = {
     "core-dump": "crashed (core dump)",
     "could-not-start": "could not start",
     "start-limit": "refused by the start limit",
+    "not-run": "not run (its predecessor failed)",
     "running": "running",
     # Not run, by decision before its command started (the gate, ops/gate.py): not failures.
     "ran-elsewhere": "ran on another host",
@@ -68,8 +69,24 @@ RUNNING = "running"
 # Runs the gate ended before their command (ExecCondition= said no): neither success nor
 # failure. Each has its sentence in explain_skip.
 SKIP_OUTCOMES = ("ran-elsewhere", "skipped")
-# Every outcome that counts as a failed run (all but success, running and the skips).
-FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", RUNNING, *SKIP_OUTCOMES))
+# A chained task whose predecessor failed for good (model/chains.py): the watchdog records
+# the run that did not happen, so it is not silently absent. Not a failure of the task.
+NOT_RUN = "not-run"
+# Every outcome that counts as a failed run (all but success, running, not-run and the skips).
+FAILURE_OUTCOMES = tuple(
+    o for o in OUTCOMES if o not in ("success", RUNNING, NOT_RUN, *SKIP_OUTCOMES)
+)
+
+
+def not_run_meaning(predecessor: str, outcome: str, finished: str) -> str:
+    """The sentence of a chained run that did not happen because its predecessor failed."""
+    return (
+        f"Not run: {predecessor} failed ({OUTCOMES.get(outcome, outcome)}, finished "
+        f"{finished}), and this task runs only after {predecessor} succeeds. See "
+        f"`smartcron runs {predecessor}` for why; the next success of {predecessor} starts "
+        "it again."
+    )
+
 
 # Signals a program raises against itself by crashing, unlike SIGTERM/SIGKILL from outside.
 CRASH_SIGNALS = {

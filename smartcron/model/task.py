@@ -70,7 +70,18 @@ class Task:
     command: tuple[str, ...] = _spec(
         (), "Command line (split like a shell) to run; the program must exist.", kind=ARGV
     )
-    schedule: str = _spec("", "Cron expression, @keyword or systemd OnCalendar expression.")
+    schedule: str = _spec(
+        "",
+        "Cron expression, @keyword or systemd OnCalendar expression (may be empty for a task "
+        "that runs only after another, see --after).",
+    )
+    after: tuple[str, ...] = _spec(
+        (),
+        "Name of the task after whose success this one runs (a chain, docs/chains.md); a "
+        "chained task needs no schedule of its own. One predecessor per task for now.",
+        kind=NAMES,
+        column="after_tasks",
+    )
     timezone: str = _spec("", "IANA timezone of the schedule (default: the host's).")
     timeout: int = _spec(
         3600,
@@ -202,7 +213,7 @@ class FieldSpec:
     def loaded(self, value: Any) -> Any:
         """Given the database column value, return the field's value in a Task."""
         if value is None:
-            return None
+            return () if self.kind == NAMES else None
         if self.kind == PAIRS:
             return tuple(sorted(value.items()))
         if self.kind in (ARGV, NAMES):

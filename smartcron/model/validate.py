@@ -20,6 +20,7 @@ from typing import Any
 
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule as schedule_mod
+from smartcron.model.chains import check_after
 from smartcron.model.config import DEFAULT_TASK_USER
 from smartcron.model.placement import check_hosts
 from smartcron.model.quantities import parse_duration, parse_size
@@ -48,7 +49,7 @@ MAX_COMMAND_BYTES = 32 * 1024
 # command and env are stored as JSON in a TEXT column, which holds 65,535 bytes on MariaDB.
 MAX_JSON_BYTES = 60_000
 NOT_TEXT = 'expected text; in YAML, quote values that look like numbers or yes/no, e.g. "0777"'
-REQUIRED = ("name", "command", "schedule")
+REQUIRED = ("name", "command")
 
 
 def _text(name: str, value: object) -> str:
@@ -281,7 +282,12 @@ def _list_of(
         if allowed is not None and text not in allowed:
             raise InvalidInput(name, text, f"choose from {', '.join(allowed)}")
         if pattern is not None and not pattern.match(text):
-            raise InvalidInput(name, text, "lowercase letters, digits, '_' and '-'")
+            allowed_text = (
+                "a task name: 1-64 of a-z, 0-9 and '-'"
+                if pattern is NAME_RE
+                else "lowercase letters, digits, '_' and '-'"
+            )
+            raise InvalidInput(name, text, allowed_text)
         if text not in out:
             out.append(text)
     return tuple(out)
@@ -310,7 +316,11 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "name": lambda _k, v, _h: check_name(v),
     "description": lambda k, v, _h: _single_line(k, _text(k, v or ""), 200),
     "command": lambda _k, v, host: check_command(v, check_host=host),
-    "schedule": lambda k, v, _h: schedule_mod.validate(_single_line(k, _text(k, v), 255)),
+    # Empty only for a chained task (validate_task checks that `after` is set then).
+    "schedule": lambda k, v, _h: (
+        schedule_mod.validate(_single_line(k, _text(k, v), 255)) if v not in (None, "") else ""
+    ),
+    "after": lambda k, v, _h: () if v in (None, "") else _list_of(k, v, None, NAME_RE),
     "timezone": lambda _k, v, _h: check_timezone(v or host_timezone()),
     "timeout": lambda k, v, _h: parse_duration(k, v, minimum=1),
     "retries": lambda k, v, _h: int_in(k, v, 0, 10),
@@ -380,6 +390,12 @@ def validate_task(
             raise InvalidInput(required, merged.get(required), "this field is required")
     if base is None and merged.get("hosts") in (None, "", [], ()):
         merged["hosts"] = [host_name]
+    if merged.get("schedule") in (None, "") and merged.get("after") in (None, "", [], ()):
+        raise InvalidInput(
+            "schedule",
+            merged.get("schedule"),
+            "this field is required unless the task runs after another one (after)",
+        )
     if merged.get("user") in (None, ""):
         merged["user"] = default_user
     values = {
@@ -388,6 +404,7 @@ def validate_task(
         )
         for name, check in CHECKS.items()
     }
+    check_after(values["name"], values["after"])
     if known_channels is not None:
         check_channels(values["channels"], known_channels)
     return Task(**values, id=base.id if base else None)

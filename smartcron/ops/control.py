@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from smartcron.db.audit import audit
 from smartcron.db.engine import db_errors
 from smartcron.db.schema import executions
 from smartcron.db.state import MANUAL_PREFIX, set_state
-from smartcron.db.tasks import get_task, set_task_paused
+from smartcron.db.tasks import get_task, list_tasks, set_task_paused
 from smartcron.errors import OperationFailed
+from smartcron.model import chains
 from smartcron.model.config import Config
 from smartcron.model.outcome import Verdict, explain
 from smartcron.model.placement import placed_on
@@ -149,8 +151,12 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
     """Pause or resume task `name` in the database and in systemd; return the task."""
     with db_errors(engine), engine.begin() as conn:
         task = set_task_paused(conn, name, paused, who)
+        followers = chains.followers(list_tasks(conn))
     if os.geteuid() == 0:
-        apply_task(config, task)
+        apply_task(config, task, followers)
+        return task
+    if not task.schedule:
+        # A chained task without a schedule has no timer to stop or start (docs/chains.md).
         return task
     timer = units.timer_name(name)
     try:
@@ -165,9 +171,12 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
     return task
 
 
-def apply_task(config: Config, task: Task) -> None:
-    """Bring one task's units and timer in line with the database (root only); a task not
-    placed on this host has no units here (`smartcron sync` removes them)."""
+def apply_task(
+    config: Config, task: Task, followers: Mapping[str, tuple[str, ...]] | None = None
+) -> None:
+    """Bring one task's units and timer in line with the database (root only); `followers`
+    (model/chains.py, from every task) keeps the OnSuccess= of a chain's predecessor; a task
+    not placed on this host has no units here (`smartcron sync` removes them)."""
     if not placed_on(task, config.host_name):
         return
     unit_dir = Path(config.unit_dir)
@@ -176,7 +185,12 @@ def apply_task(config: Config, task: Task) -> None:
         signer = load_signer(config.signing_key_file, create=True)
         with sync_mod.locked(unit_dir), Systemd() as systemd:
             plans = sync_mod.plan(
-                [task], unit_dir, accuracy=config.timer_accuracy, signer=signer, prune=False
+                [task],
+                unit_dir,
+                accuracy=config.timer_accuracy,
+                signer=signer,
+                prune=False,
+                followers=followers,
             )
             failed = sync_mod.apply(
                 plans, unit_dir, systemd, own=OwnUnits.for_config(config)

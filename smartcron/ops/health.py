@@ -116,7 +116,7 @@ def late_runs(
     recorded start; this also catches elapses systemd skipped because the previous run was
     still going. Returns None when nothing is late (or the task runs at boot only).
     """
-    if task.paused or schedule.kind_of(task.schedule) == "reboot":
+    if task.paused or not task.schedule or schedule.kind_of(task.schedule) == "reboot":
         return None
     expected = schedule.previous_run(task.schedule, task.timezone, now - grace)
     if expected is None:
@@ -230,7 +230,7 @@ def check_timers(tasks: Sequence[Task], systemd: Systemd) -> list[Check]:
     out = []
     now = utcnow()
     for task in tasks:
-        if task.paused:
+        if task.paused or not task.schedule:  # a chained task without a schedule: no timer
             continue
         timer = units.timer_name(task.name)
         load, active, _ = states.get(timer, ("not-found", "inactive", "dead"))

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from smartcron.db.tasks import delete_task, insert_task, list_tasks, update_task
 from smartcron.errors import InvalidInput
-from smartcron.model import crontab, taskfile
+from smartcron.model import chains, crontab, taskfile
 from smartcron.model.signing import Signer
 from smartcron.model.task import Task
 from smartcron.model.validate import validate_task
@@ -26,11 +26,11 @@ def plan_import(conn: Connection, wanted: Sequence[Task], *, prune: bool) -> tas
 
 def apply_import(conn: Connection, plan: taskfile.Plan, who: str, signer: Signer) -> None:
     """Apply an import plan inside the caller's transaction, signing what it stores."""
-    for task in plan.added:
+    for task in chains.in_order(plan.added):
         insert_task(conn, task, who, signer=signer)
     for _old, new in plan.changed:
         update_task(conn, new, who, signer=signer)
-    for task in plan.removed:
+    for task in reversed(chains.in_order(plan.removed)):
         delete_task(conn, task.name, who)
 
 

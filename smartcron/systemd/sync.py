@@ -13,13 +13,13 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.fileio import atomic_write, fsync_dir
-from smartcron.model import signing
+from smartcron.model import chains, signing
 from smartcron.model.revisions import load_ledger
 from smartcron.model.signing import Signer
 from smartcron.model.task import RESERVED_NAMES, Task
@@ -43,6 +43,7 @@ class TaskPlan:
     link: bool | None = None  # True: add wants-link, False: remove it, None: leave
     paused: bool = False
     error: str = ""
+    timer: bool = True  # False: a chained task without a schedule (no timer; chains.py)
     refused: bool = False  # its definition failed signature verification (model/signing.py)
     revision: int | None = None  # the signed revision installed (or, when removed, removed)
 
@@ -121,14 +122,18 @@ def plan(
     accuracy: str,
     signer: Signer | None,
     prune: bool = True,
+    followers: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[TaskPlan]:
     """Given the tasks and the unit directory, return one TaskPlan per task (and orphan).
 
     With a `signer` (root's key), a task whose definition is not the one root signed is
     refused: it fails, and its installed units stay as they are (the last signed definition).
     Without one (an unprivileged check), nothing is verified. With prune=False (syncing a
-    single task) units of tasks not given are left alone.
+    single task) units of tasks not given are left alone. `followers` (model/chains.py,
+    made from every task) names the tasks each task's success starts; by default the tasks
+    given.
     """
+    after = chains.followers(tasks) if followers is None else followers
     on_disk = scan(unit_dir)
     links = _links(unit_dir)
     ledger = load_ledger(signer.path) if signer is not None else None
@@ -160,16 +165,24 @@ def plan(
         if problem:
             plans.append(TaskPlan(task.name, "failed", error=problem))
             continue
-        want_link = not task.paused
+        has_timer = bool(task.schedule)
+        want_link = not task.paused and has_timer
         linked = units.timer_name(task.name) in links
-        if linked == want_link and _untouched(task, current, accuracy):
+        next_ = after.get(task.name, ())
+        if linked == want_link and _untouched(task, current, accuracy, next_):
             # Same inputs as when sync wrote these files, and nobody edited them: skip rendering.
             plans.append(
-                TaskPlan(task.name, "unchanged", paused=task.paused, revision=task.revision)
+                TaskPlan(
+                    task.name,
+                    "unchanged",
+                    paused=task.paused,
+                    revision=task.revision,
+                    timer=has_timer,
+                )
             )
             continue
         try:
-            wanted = units.render(task, accuracy=accuracy).files
+            wanted = units.render(task, accuracy=accuracy, followers=next_).files
         except SmartcronError as exc:
             plans.append(TaskPlan(task.name, "failed", error=str(exc)))
             continue
@@ -183,7 +196,16 @@ def plan(
             action = "unchanged"
         deletes = sorted(set(current) - set(wanted))
         plans.append(
-            TaskPlan(task.name, action, writes, deletes, link, task.paused, revision=task.revision)
+            TaskPlan(
+                task.name,
+                action,
+                writes,
+                deletes,
+                link,
+                task.paused,
+                revision=task.revision,
+                timer=has_timer,
+            )
         )
     for orphan, files in sorted(on_disk.items() if prune else ()):
         plans.append(
@@ -221,11 +243,12 @@ def _in_the_way(task: Task, unit_dir: Path, current: dict[str, str]) -> str:
     return ""
 
 
-def _untouched(task: Task, current: dict[str, str], accuracy: str) -> bool:
-    names = {units.service_name(task.name), units.timer_name(task.name)}
-    if set(current) != names:
+def _untouched(
+    task: Task, current: dict[str, str], accuracy: str, followers: tuple[str, ...]
+) -> bool:
+    if set(current) != units.unit_names(task):
         return False
-    expected = units.fingerprint(task, accuracy)
+    expected = units.fingerprint(task, accuracy, followers)
     return all(units.is_pristine(text, expected) for text in current.values())
 
 
@@ -262,24 +285,6 @@ def _symlink(path: Path, target: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target)
     os.replace(tmp, path)
-
-
-def generated_files(unit_dir: Path) -> list[Path]:
-    """Return every file smartcron generated in `unit_dir` (tasks, target, alert template, own
-    units), with the target's links and the sync lock: what an uninstall removes."""
-    found: list[Path] = []
-    for path in sorted(unit_dir.glob("smartcron-*")):
-        if path.is_file() and not path.is_symlink():
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                if handle.readline().startswith("# Generated by smartcron"):
-                    found.append(path)
-    wants = unit_dir / WANTS_DIR
-    if wants.is_dir():
-        found += sorted(p for p in wants.iterdir() if p.is_symlink())
-    for extra in (unit_dir / BOOT_LINK, unit_dir / LOCK_NAME):
-        if extra.is_symlink() or extra.exists():
-            found.append(extra)
-    return found
 
 
 @contextlib.contextmanager
@@ -403,7 +408,7 @@ def apply(
             units.timer_name(p.name), ("not-found", "inactive", "dead")
         )
         try:
-            if p.paused:
+            if p.paused or not p.timer:
                 if active != "inactive":
                     systemd.stop(units.timer_name(p.name))
             elif active != "active" or p.writes:

@@ -144,7 +144,10 @@ def jinja() -> Any:
 
 
 def oncalendar_lines(task: Task) -> list[str]:
-    """Return the OnCalendar= values of a task (empty for @reboot)."""
+    """Return the OnCalendar= values of a task (empty for @reboot and a chained task without
+    a schedule)."""
+    if not task.schedule:
+        return []
     return schedule.timer_lines(task.schedule, task.timezone)
 
 
@@ -160,14 +163,14 @@ def _templates_digest() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(task: Task, accuracy: str) -> str:
+def fingerprint(task: Task, accuracy: str, followers: tuple[str, ...] = ()) -> str:
     """Return a digest of every input of a task's unit files (task and its signed revision,
-    settings, templates, and the timer lines, which change with the year and the timezone
-    database: clockchange.py)."""
+    settings, templates, the timer lines, which change with the year and the timezone
+    database: clockchange.py, and the tasks its success starts: model/chains.py)."""
     lines = "\n".join(oncalendar_lines(task))
     text = (
         f"{task.config_hash()}|{task.id}|{task.revision}|{accuracy}|{_templates_digest()}|"
-        f"{__version__}|{lines}"
+        f"{__version__}|{lines}|{','.join(followers)}"
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -202,8 +205,18 @@ def installed_revision(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
-    """Given a task, return its service and timer files (sealed with their checksum)."""
+def unit_names(task: Task) -> set[str]:
+    """Return the unit files a task has: its service, and its timer unless it is a chained
+    task without a schedule of its own (its predecessor's OnSuccess= starts it)."""
+    names = {service_name(task.name)}
+    if task.schedule:
+        names.add(timer_name(task.name))
+    return names
+
+
+def render(task: Task, *, accuracy: str = "1s", followers: tuple[str, ...] = ()) -> UnitFiles:
+    """Given a task and the tasks its success starts, return its service file and, when it
+    has a schedule, its timer file (sealed with their checksum)."""
     if not task.user:
         # An empty User= means root to systemd: root is only ever written out.
         raise InvalidInput("user", task.user, "a task must name the account it runs as")
@@ -211,7 +224,7 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
     env = jinja()
     common = {
         "task": task,
-        "fingerprint": fingerprint(task, accuracy),
+        "fingerprint": fingerprint(task, accuracy, followers),
         "checksum_placeholder": CHECKSUM_PLACEHOLDER,
     }
     service_text = env.get_template("task.service.j2").render(
@@ -222,7 +235,10 @@ def render(task: Task, *, accuracy: str = "1s") -> UnitFiles:
         stop_timeout=STOP_TIMEOUT,
         start_limit_interval=start_limit_interval(task),
         stdin_data=base64.b64encode((task.stdin or "").encode()).decode(),
+        on_success=" ".join(service_name(name) for name in followers),
     )
+    if not task.schedule:
+        return UnitFiles(task.name, {service: _seal(service_text)})
     timer_text = env.get_template("task.timer.j2").render(
         **common,
         service=service,

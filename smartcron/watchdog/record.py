@@ -22,6 +22,7 @@ from smartcron.model.outcome import RUNNING, explain, explain_skip
 from smartcron.model.task import Task
 from smartcron.systemd.journal import Journal
 from smartcron.systemd.units import PREFIX
+from smartcron.watchdog.chains import record_not_run
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.triggers import trigger_of
 
@@ -169,12 +170,16 @@ def write_event(
     ).first()
     if existing is not None and (event.kind == "started" or existing.outcome != RUNNING):
         return False
-    values = run_values(conn, event, find_task(conn, event.task), evidence, host)
+    task = find_task(conn, event.task)
+    values = run_values(conn, event, task, evidence, host)
     if existing is None:
         conn.execute(executions.insert().values(**values))
     else:
         values.pop("trigger", None)
         conn.execute(executions.update().where(executions.c.id == existing.id).values(**values))
+    if event.kind != "started":
+        retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
+        record_not_run(conn, values, retrying)
     return True
 
 

@@ -28,12 +28,15 @@ def trigger_of(event: RunEvent, task: Task | None, manual_at: dt.datetime | None
         and MANUAL_WINDOW[0] <= started - manual_at <= MANUAL_WINDOW[1]
     ):
         return "manual"
+    if task is not None and task.after and event.trigger_unit == "":
+        # Started by OnSuccess= of its predecessor's service (a chain, docs/chains.md).
+        return "chain"
     if event.trigger_unit == "":
         # systemd says nothing triggered it: someone started it by hand (systemctl start).
         return "manual"
     if task is not None and task.schedule == schedule.REBOOT:
         return "boot"
-    if task is not None and started is not None and task.catch_up:
+    if task is not None and task.schedule and started is not None and task.catch_up:
         previous = schedule.previous_run(task.schedule, task.timezone, started)
         if previous is None or started - previous > CATCH_UP_AFTER:
             return "catch-up"  # not near any scheduled time: Persistent= caught up

@@ -61,7 +61,12 @@ def test_single_source_every_outcome_explain_gives_is_listed() -> None:
             for status in (0, 1, 2, 9, 11, 15, 127, 137, 203, 217):
                 seen.add(explain(result, code, status, memory_max=1 << 20).outcome)
     assert seen <= set(OUTCOMES)
-    assert set(FAILURE_OUTCOMES) == set(OUTCOMES) - {"success", "running", *SKIP_OUTCOMES}
+    assert set(FAILURE_OUTCOMES) == set(OUTCOMES) - {
+        "success",
+        "running",
+        "not-run",
+        *SKIP_OUTCOMES,
+    }
 
 
 def test_single_source_dashboard_filters_list_every_outcome(tmp_path: Path) -> None:

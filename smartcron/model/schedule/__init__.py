@@ -130,7 +130,9 @@ def next_runs(
 ) -> list[dt.datetime]:
     """Given a schedule, its timezone and an aware base time, return the next `count` elapses
     after `base` of its timer as rendered on `today` (default: now), as aware datetimes in
-    `timezone` (none for @reboot)."""
+    `timezone` (none for @reboot, nor for a chained task without a schedule)."""
+    if not schedule:
+        return []
     zone = ZoneInfo(timezone)
     day = today or _today()
     specs = _specs(schedule, timezone, day)
@@ -143,7 +145,9 @@ def next_runs(
 
 def previous_run(schedule: str, timezone: str, before: dt.datetime) -> dt.datetime | None:
     """Return the latest elapse of the schedule's timer at or before `before` (None if there
-    is none within five years, or for @reboot)."""
+    is none within five years, for @reboot, or without a schedule: a chained task)."""
+    if not schedule:
+        return None
     window = dt.timedelta(hours=1)
     while window <= dt.timedelta(days=5 * 366):
         start = before - window

@@ -16,6 +16,8 @@ def describe(expression: str) -> str:
     without asking systemd again on every page view. Cached: cron_descriptor re-reads its
     locale file on every call (~1 ms), which `status` and the task list pay once per task.
     """
+    if not expression:
+        return "No schedule of its own: it runs after its predecessor succeeds"
     kind = kind_of(expression)
     if kind == "reboot":
         return "Once, shortly after the machine boots"

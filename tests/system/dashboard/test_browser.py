@@ -279,3 +279,24 @@ def test_dashboard_follows_the_log_of_a_running_run(
     page.locator("p.verdict .outcome", has_text="success").wait_for(timeout=20_000)
     assert "first line" in page.inner_text("#log")
     _shot(page, "run-followed")
+
+
+def test_dashboard_in_chromium_task_page_shows_a_chain(
+    sd: SystemdEnv, recorder: Watchdog, server: str, browser: Any
+) -> None:
+    first = sd.add("bank-import", "--command", "/bin/true", "--schedule", "@yearly")
+    second = sd.add("payroll-export", "--command", "/bin/true", "--after", first)
+    assert sd.run("sync").exit_code == 0
+    assert sd.run("task", "run", first, "--wait").exit_code == 0
+    wait_rows(sd, second)
+    add_user(sd.engine, "otto", "operator")
+    page = browser.new_page()
+    _login(page, server, "otto")
+    page.goto(f"{server}/tasks/{second}")
+    chain = page.locator("p.chain")
+    assert chain.inner_text().startswith(f"Chain: {first} → {second}")
+    assert chain.locator(f"a:text-is('{first}')").count() == 1
+    assert page.locator("td:text-is('chain')").count() >= 1  # the run's trigger
+    _shot(page, "task-chain")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _shot(page, "task-chain-phone")

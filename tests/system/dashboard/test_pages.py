@@ -418,3 +418,21 @@ def test_dashboard_shows_task_settings_as_people_write_them(
     assert "<code>A=(hidden)</code>" in config and "<code>final-failure, late</code>" in config
     assert "<code>yes</code>" in config  # catch_up
     assert "[" not in config and "{" not in config and "False" not in config
+
+
+def test_dashboard_task_page_shows_the_chain(client: FlaskClient, db: TestDB) -> None:
+    add_task(db.engine, "bank-import")
+    add_task(db.engine, "payroll", schedule="", after=["bank-import"])
+    add_run(db.engine, "payroll", outcome="not-run", meaning="Not run: bank-import failed.")
+    login(client, "vera")
+    page = client.get("/tasks/payroll").get_data(as_text=True)
+    assert (
+        'Chain: <a href="/tasks/bank-import">bank-import</a> &rarr; <strong>payroll</strong>'
+        in page
+    )
+    assert "runs when bank-import succeeds; recorded as not run when it fails" in page
+    assert "No schedule of its own" in page
+    head = client.get("/tasks/bank-import").get_data(as_text=True)
+    assert '<strong>bank-import</strong> &rarr; <a href="/tasks/payroll">payroll</a>' in head
+    for url in ("/", "/tasks", "/runs", "/health", "/status.json"):
+        assert client.get(url).status_code == 200, url

@@ -150,3 +150,22 @@ def test_maintenance_renews_timers_with_a_plain_root_sync() -> None:
     text = own.services()["smartcron-maintenance.service"]
     assert "ExecStart=-+/usr/bin/smartcron sync\n" in text
     assert text.index("ExecStart=-+/usr/bin/smartcron sync") < text.index("maintenance\n")
+
+
+def test_render_chain_predecessor_starts_followers_on_success() -> None:
+    head = validate_task(
+        {"name": "a", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"}
+    )
+    service = units.render(head, followers=("b",)).files["smartcron-a.service"]
+    assert "\nOnSuccess=smartcron-b.service\n" in service
+    assert "OnSuccess=" not in units.render(head).files["smartcron-a.service"]
+    assert units.fingerprint(head, "1s", ("b",)) != units.fingerprint(head, "1s")
+
+
+def test_render_chain_follower_without_schedule_has_no_timer() -> None:
+    follower = validate_task(
+        {"name": "b", "command": ["/bin/true"], "after": ["a"], "timezone": "UTC"},
+        check_host=False,
+    )
+    assert set(units.render(follower).files) == {"smartcron-b.service"}
+    assert units.unit_names(follower) == {"smartcron-b.service"}

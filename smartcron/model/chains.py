@@ -1,0 +1,138 @@
+"""Chains: a task that runs after another one succeeded (the task field `after`).
+
+One predecessor per task: its service's `OnSuccess=` starts the follower (systemd >= 249), so
+the follower runs exactly when the predecessor succeeded, through the timer, a catch-up or
+`smartcron task run` alike, and never after a failure. Several predecessors ("run when all of
+them succeeded") need a check at the follower's start that every predecessor succeeded since
+the follower last ran; `waiting_for` is that check as a pure function, for the start gate
+(docs/chains.md). Until the gate uses it, validation refuses more than one predecessor.
+
+Everything about the graph is here: validation across tasks (unknown names, self, cycles),
+the followers each service starts, and the lines `smartcron task show` prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from smartcron.errors import InvalidInput
+from smartcron.model.task import Task
+
+MAX_PREDECESSORS = 1
+
+
+def check_after(name: str, after: tuple[str, ...]) -> tuple[str, ...]:
+    """Given a task's name and its `after` list, return it or raise for itself or too many."""
+    if name and name in after:
+        raise InvalidInput("after", name, "a task cannot run after itself; name another task")
+    if len(after) > MAX_PREDECESSORS:
+        raise InvalidInput(
+            "after",
+            ",".join(after),
+            f"at most {MAX_PREDECESSORS} predecessor per task for now; chain them one after "
+            "another instead (A, then B --after A, then C --after B)",
+        )
+    return after
+
+
+def check_graph(tasks: Iterable[Task]) -> None:
+    """Given every task (with a new or changed one in place), raise InvalidInput naming the
+    field and task for an unknown predecessor or a cycle."""
+    by_name = {t.name: t for t in tasks}
+    for task in by_name.values():
+        for pred in task.after:
+            if pred not in by_name:
+                raise InvalidInput(
+                    "after",
+                    pred,
+                    f"task {task.name!r} names no existing task; create {pred!r} first or "
+                    "correct the name (`smartcron task list`)",
+                )
+    for task in by_name.values():
+        path = [task.name]
+        current = task
+        while current.after:
+            nxt = current.after[0]
+            if nxt in path:
+                cycle = " -> ".join([*path[path.index(nxt) :], nxt][::-1])
+                raise InvalidInput(
+                    "after", task.name, f"the chain would be a cycle ({cycle}); break it"
+                )
+            path.append(nxt)
+            current = by_name[nxt]
+
+
+def followers(tasks: Iterable[Task]) -> dict[str, tuple[str, ...]]:
+    """Given every task, return for each predecessor the names of the tasks that follow it."""
+    out: dict[str, list[str]] = {}
+    for task in sorted(tasks, key=lambda t: t.name):
+        for pred in task.after:
+            out.setdefault(pred, []).append(task.name)
+    return {name: tuple(names) for name, names in out.items()}
+
+
+def chain_of(name: str, tasks: Sequence[Task]) -> list[str]:
+    """Given a task name and every task, return the chain through it, first task first
+    (following the first follower at each step)."""
+    by_name = {t.name: t for t in tasks}
+    after = followers(tasks)
+    head = name
+    seen = {head}
+    while by_name.get(head) and by_name[head].after and by_name[head].after[0] not in seen:
+        head = by_name[head].after[0]
+        seen.add(head)
+    chain = [head]
+    while after.get(chain[-1]) and after[chain[-1]][0] not in chain:
+        chain.append(after[chain[-1]][0])
+    return chain
+
+
+def describe(name: str, tasks: Sequence[Task]) -> list[str]:
+    """Given a task name and every task, return the lines that describe its place in chains
+    ([] when it is in none): its predecessor, its followers, and the whole chain."""
+    by_name = {t.name: t for t in tasks}
+    task = by_name.get(name)
+    after = followers(tasks).get(name, ())
+    if task is None or (not task.after and not after):
+        return []
+    lines = []
+    if task.after:
+        lines.append(f"runs after: {', '.join(task.after)} (when it succeeds)")
+    if after:
+        lines.append(f"then starts: {', '.join(after)} (when this run succeeds)")
+    lines.append("chain: " + " -> ".join(chain_of(name, tasks)))
+    return lines
+
+
+def waiting_for(
+    after: Sequence[str],
+    last_success: Mapping[str, dt.datetime | None],
+    own_last_start: dt.datetime | None,
+) -> list[str]:
+    """Given the predecessors, the time each last succeeded, and when the follower last
+    started, return the predecessors that have not succeeded since ([] means: run now)."""
+    waiting = []
+    for pred in after:
+        succeeded = last_success.get(pred)
+        if succeeded is None or (own_last_start is not None and succeeded <= own_last_start):
+            waiting.append(pred)
+    return waiting
+
+
+def in_order(tasks: Sequence[Task]) -> list[Task]:
+    """Given tasks, return them with every predecessor before its followers (an import stores
+    them in this order; removals go in reverse)."""
+    names = {t.name for t in tasks}
+    done: set[str] = set()
+    out: list[Task] = []
+    pending = list(tasks)
+    while pending:
+        ready = [t for t in pending if all(p in done or p not in names for p in t.after)]
+        if not ready:  # a cycle: left as it is, check_graph refuses it with the reason
+            ready = pending[:1]
+        for task in ready:
+            out.append(task)
+            done.add(task.name)
+            pending.remove(task)
+    return out

@@ -1,0 +1,85 @@
+"""Chains (model/chains.py and the `after` field): validation across tasks, the graph, order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from smartcron.errors import InvalidInput
+from smartcron.model import chains
+from smartcron.model.task import Task
+from smartcron.model.validate import validate_task
+
+
+def _task(name: str, **fields: Any) -> Task:
+    data = {"name": name, "command": ["/bin/true"], "timezone": "UTC", **fields}
+    if "after" not in fields and "schedule" not in fields:
+        data["schedule"] = "@daily"
+    return validate_task(data, check_host=False)
+
+
+def test_chain_follower_needs_no_schedule() -> None:
+    task = _task("b", after="a")
+    assert task.after == ("a",) and task.schedule == ""
+    assert _task("c", after=["a"], schedule="@hourly").schedule == "@hourly"
+
+
+def test_chain_schedule_is_required_without_after() -> None:
+    with pytest.raises(InvalidInput) as err:
+        validate_task({"name": "b", "command": ["/bin/true"]}, check_host=False)
+    assert err.value.field == "schedule" and "unless the task runs after" in str(err.value)
+
+
+def test_chain_refuses_itself_several_and_bad_names() -> None:
+    with pytest.raises(InvalidInput, match="cannot run after itself"):
+        _task("a", after="a")
+    with pytest.raises(InvalidInput, match="at most 1 predecessor"):
+        _task("c", after="a,b")
+    with pytest.raises(InvalidInput, match="a task name") as err:
+        _task("c", after="Bad_Name")
+    assert err.value.field == "after"
+
+
+def test_chain_empty_after_clears_it() -> None:
+    assert _task("c", after="", schedule="@daily").after == ()
+
+
+def test_chain_graph_refuses_unknown_predecessor() -> None:
+    with pytest.raises(InvalidInput, match="'b' names no existing task; create 'nope'") as err:
+        chains.check_graph([_task("a"), _task("b", after="nope")])
+    assert err.value.field == "after"
+
+
+def test_chain_graph_refuses_a_cycle_and_names_it() -> None:
+    tasks = [_task("a", after="c"), _task("b", after="a"), _task("c", after="b")]
+    with pytest.raises(InvalidInput, match="cycle") as err:
+        chains.check_graph(tasks)
+    assert "(a -> b -> c -> a)" in str(err.value)
+    chains.check_graph([_task("a"), _task("b", after="a"), _task("c", after="b")])
+
+
+def test_chain_followers_and_description() -> None:
+    tasks = [_task("a"), _task("b", after="a"), _task("c", after="b"), _task("x", after="a")]
+    assert chains.followers(tasks) == {"a": ("b", "x"), "b": ("c",)}
+    lines = chains.describe("b", tasks)
+    assert lines == [
+        "runs after: a (when it succeeds)",
+        "then starts: c (when this run succeeds)",
+        "chain: a -> b -> c",
+    ]
+    assert chains.describe("a", [_task("a")]) == []
+
+
+def test_chain_in_order_puts_predecessors_first() -> None:
+    tasks = [_task("c", after="b"), _task("b", after="a"), _task("a")]
+    assert [t.name for t in chains.in_order(tasks)] == ["a", "b", "c"]
+
+
+def test_chain_waiting_for_needs_a_success_since_the_last_run() -> None:
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    later = t0 + dt.timedelta(hours=1)
+    assert chains.waiting_for(["a"], {"a": later}, t0) == []
+    assert chains.waiting_for(["a"], {"a": t0}, later) == ["a"]
+    assert chains.waiting_for(["a", "b"], {"a": later}, None) == ["b"]
