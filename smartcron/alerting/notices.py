@@ -110,7 +110,8 @@ def run_notice(config: Config, run: Any, task: Task | None, *, repeat: int = 0) 
         sections.append(("", "The output was not in the journal yet when this was sent."))
     sections.append(("Last output lines (stdout and stderr)", lines))
     sections += _links(config, name, run.id)
-    title = f"smartcron: {name} {words} on {socket.gethostname()}{again}"
+    host = getattr(run, "host", None) or config.host_name  # where it ran, not who tells
+    title = f"smartcron: {name} {words} on {host}{again}"
     return render(
         "failure" if failed else "success", FAILURE if failed else SUCCESS, title, sections, name
     )

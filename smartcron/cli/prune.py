@@ -32,6 +32,7 @@ def prune_cmd(app: App, older_than: str | None, batch: int) -> None:
     result = retention.prune(app.engine, dt.timedelta(seconds=seconds), now(), batch=batch)
     click.echo(
         f"Pruned {result.runs} run(s) older than {seconds // 86400} day(s) into "
-        f"{result.days} daily total(s), {result.alerts} resolved alert(s) and "
-        f"{result.health_checks} health check(s), in {result.batches} batch(es)."
+        f"{result.days} daily total(s), {result.alerts} resolved alert(s), "
+        f"{result.health_checks} health check(s) and {result.claims} run claim(s), in "
+        f"{result.batches} batch(es)."
     )

@@ -97,9 +97,3 @@ def claim(
             return current
         # A deadlock on Galera whose winner is not visible yet on this node: read again.
     raise sa.exc.OperationalError("claim", {}, Exception(f"claim {key} {slot} undecided"))
-
-
-def prune_claims(engine: Engine, before: dt.datetime) -> int:
-    """Delete claims older than `before` (retention); return how many."""
-    with engine.begin() as conn:
-        return int(conn.execute(claims.delete().where(claims.c.claimed_at < before)).rowcount)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.engine import db_errors
-from smartcron.db.schema import alerts, executions, health_checks, task_daily_stats
+from smartcron.db.schema import alerts, claims, executions, health_checks, task_daily_stats
 from smartcron.model.outcome import FAILURE_OUTCOMES
 
 
@@ -27,6 +27,7 @@ class PruneResult:
     runs: int = 0
     alerts: int = 0
     health_checks: int = 0
+    claims: int = 0
     batches: int = 0
     days: int = 0  # (task, day) totals created or added to
 
@@ -133,4 +134,7 @@ def prune(
             engine, health_checks, health_checks.c.checked_at < cutoff, batch
         )
         result.health_checks, result.batches = gone, result.batches + batches
+        # Claims only matter while their slot can still be run (gate.py); old ones are noise.
+        gone, batches = _delete_in_batches(engine, claims, claims.c.claimed_at < cutoff, batch)
+        result.claims, result.batches = gone, result.batches + batches
     return result

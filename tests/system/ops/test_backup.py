@@ -159,6 +159,24 @@ def test_prune_rolls_up_then_deletes_in_batches(db: TestDB) -> None:
         assert conn.execute(sa.select(task_daily_stats.c.runs)).scalar() == 7
 
 
+def test_prune_deletes_old_run_claims_only(db: TestDB) -> None:
+    from smartcron.db.schema import claims
+
+    with db.engine.begin() as conn:
+        conn.execute(
+            claims.insert(),
+            [
+                {"claim_key": "task:pos-sync", "slot": when, "host": "a", "claimed_at": when}
+                for when in (NOW - dt.timedelta(days=100), NOW - dt.timedelta(hours=1))
+            ],
+        )
+    result = retention.prune(db.engine, dt.timedelta(days=30), NOW)
+    assert result.claims == 1
+    with db.engine.connect() as conn:
+        left = conn.execute(sa.select(claims.c.claimed_at)).scalars().all()
+    assert len(left) == 1
+
+
 def test_prune_command_reports_what_it_did(db: TestDB) -> None:
     from click.testing import CliRunner
 
