@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from smartcron.db.schema import executions, utcnow
 from smartcron.db.state import MANUAL_PREFIX, get_state
 from smartcron.db.tasks import find_task
+from smartcron.db.totals import add_run
 from smartcron.model.outcome import RUNNING, explain
 from smartcron.model.task import Task
 from smartcron.systemd.journal import Journal
@@ -156,7 +157,21 @@ def write_event(conn: Connection, event: RunEvent, evidence: Evidence = Evidence
         conn.execute(executions.insert().values(**values))
     else:
         values.pop("trigger", None)
-        conn.execute(executions.update().where(executions.c.id == existing.id).values(**values))
+        done = conn.execute(
+            executions.update()
+            .where(executions.c.id == existing.id, executions.c.outcome == RUNNING)
+            .values(**values)
+        )
+        if not done.rowcount:
+            return False  # another recorder (alert@ or the watchdog) finished it meanwhile
+    if values["outcome"] != RUNNING:
+        add_run(
+            conn,
+            event.task,
+            values["outcome"],
+            values.get("duration_s"),
+            values["started_at"] or values["recorded_at"],
+        )
     return True
 
 
