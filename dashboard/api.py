@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from smartcron.db import alerts as alert_queries
 from smartcron.db import health as health_queries
@@ -22,6 +23,7 @@ from smartcron.model.task import hide_secrets
 
 from . import engine, queries
 from .guard import env_visible, page_number
+from .metrics import registry
 
 bp = Blueprint("api", __name__)
 
@@ -89,67 +91,11 @@ def health() -> Response:
     )
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 @bp.route("/metrics")
 def metrics() -> Response:
-    """Prometheus text format: per task the last outcome, last success, duration, failures."""
-    with engine().connect() as conn:
-        names = [t.name for t in queries.all_tasks(conn)]
-        last = run_queries.last_runs(conn, names)
-        success = run_queries.last_success(conn, names)
-        failures = run_queries.failures_total(conn, names)
-        _at, checks = health_queries.latest_health(conn)
-    lines = [
-        "# HELP smartcron_task_last_success Whether the task's latest finished run succeeded.",
-        "# TYPE smartcron_task_last_success gauge",
-    ]
-    for name in names:
-        run = last.get(name)
-        if run is not None and run.outcome != "running":
-            ok = 1 if run.outcome == "success" else 0
-            lines.append(
-                f'smartcron_task_last_success{{task="{_label(name)}",'
-                f'outcome="{_label(run.outcome)}"}} {ok}'
-            )
-    lines += [
-        "# HELP smartcron_task_last_success_timestamp_seconds Start of the latest successful run.",
-        "# TYPE smartcron_task_last_success_timestamp_seconds gauge",
-    ]
-    for name in names:
-        when = success.get(name)
-        if when is not None:
-            stamp = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
-            lines.append(
-                f'smartcron_task_last_success_timestamp_seconds{{task="{_label(name)}"}} '
-                f"{stamp:.3f}"
-            )
-    lines += [
-        "# HELP smartcron_task_last_duration_seconds Duration of the latest finished run.",
-        "# TYPE smartcron_task_last_duration_seconds gauge",
-    ]
-    for name in names:
-        run = last.get(name)
-        if run is not None and run.duration_s is not None:
-            lines.append(
-                f'smartcron_task_last_duration_seconds{{task="{_label(name)}"}} '
-                f"{run.duration_s:.3f}"
-            )
-    lines += [
-        "# HELP smartcron_task_failures_total Failed runs recorded, pruned ones included.",
-        "# TYPE smartcron_task_failures_total counter",
-    ]
-    lines += [f'smartcron_task_failures_total{{task="{_label(n)}"}} {failures[n]}' for n in names]
-    score_row = next((c for c in checks if c.check_name == "score"), None)
-    if score_row is not None:
-        lines += [
-            "# HELP smartcron_health_score Health score 0-100 from the latest checks.",
-            "# TYPE smartcron_health_score gauge",
-            f"smartcron_health_score {score_row.value:g}",
-        ]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    """Prometheus text format, from the collector in metrics.py (read at scrape time)."""
+    body = generate_latest(registry(engine()))
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.route("/healthz")

@@ -286,3 +286,35 @@ ALTER TABLE tasks ADD COLUMN after_tasks TEXT;
 
 UPDATE alembic_version SET version_num='0009' WHERE alembic_version.version_num = '0008';
 
+-- Running upgrade 0009 -> 0007
+
+CREATE TABLE run_totals (
+    task_name VARCHAR(64) NOT NULL,
+    outcome VARCHAR(32) NOT NULL,
+    runs BIGINT NOT NULL DEFAULT '0',
+    duration_count BIGINT NOT NULL DEFAULT '0',
+    duration_sum_s DOUBLE NOT NULL DEFAULT '0',
+    le_1 BIGINT NOT NULL DEFAULT '0',
+    le_5 BIGINT NOT NULL DEFAULT '0',
+    le_15 BIGINT NOT NULL DEFAULT '0',
+    le_60 BIGINT NOT NULL DEFAULT '0',
+    le_300 BIGINT NOT NULL DEFAULT '0',
+    le_900 BIGINT NOT NULL DEFAULT '0',
+    le_3600 BIGINT NOT NULL DEFAULT '0',
+    le_14400 BIGINT NOT NULL DEFAULT '0',
+    last_started_at DATETIME(6),
+    CONSTRAINT pk_run_totals PRIMARY KEY (task_name, outcome)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+INSERT INTO run_totals (task_name, outcome, runs, duration_count, duration_sum_s, le_1, le_5, le_15, le_60, le_300, le_900, le_3600, le_14400, last_started_at) SELECT task_name, outcome, COUNT(*), COUNT(duration_s), COALESCE(SUM(duration_s), 0), SUM(CASE WHEN duration_s <= 1 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 1 AND duration_s <= 5 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 5 AND duration_s <= 15 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 15 AND duration_s <= 60 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 60 AND duration_s <= 300 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 300 AND duration_s <= 900 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 900 AND duration_s <= 3600 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 3600 AND duration_s <= 14400 THEN 1 ELSE 0 END), MAX(COALESCE(started_at, recorded_at)) FROM executions WHERE outcome <> 'running' GROUP BY task_name, outcome;
+
+UPDATE run_totals SET runs = runs + (SELECT COALESCE(SUM(d.successes), 0) FROM task_daily_stats d WHERE d.task_name = run_totals.task_name) WHERE outcome = 'success';
+
+INSERT INTO run_totals (task_name, outcome, runs) SELECT task_name, 'success', SUM(successes) FROM task_daily_stats WHERE task_name NOT IN (SELECT task_name FROM run_totals WHERE outcome = 'success') GROUP BY task_name HAVING SUM(successes) > 0;
+
+UPDATE run_totals SET runs = runs + (SELECT COALESCE(SUM(d.failures), 0) FROM task_daily_stats d WHERE d.task_name = run_totals.task_name) WHERE outcome = 'failed';
+
+INSERT INTO run_totals (task_name, outcome, runs) SELECT task_name, 'failed', SUM(failures) FROM task_daily_stats WHERE task_name NOT IN (SELECT task_name FROM run_totals WHERE outcome = 'failed') GROUP BY task_name HAVING SUM(failures) > 0;
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0009';
+

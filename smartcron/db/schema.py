@@ -244,6 +244,37 @@ task_daily_stats = sa.Table(
     **TABLE_OPTS,
 )
 
+# Upper bounds (seconds) of the run-duration histogram buckets: the one list (schema, the
+# migration that created run_totals, /metrics). A duration above the last one is only counted.
+DURATION_BUCKETS: tuple[int, ...] = (1, 5, 15, 60, 300, 900, 3600, 14400)
+
+
+def bucket_column(bound: int) -> str:
+    """Return the run_totals column counting durations in (previous bound, bound]."""
+    return f"le_{bound}"
+
+
+# Finished runs per (task, outcome), kept up to date in the transaction that records each run
+# (watchdog/record.py) and never touched by `smartcron prune`: /metrics reads counters, the
+# duration histogram and the latest run times from here without reading `executions`.
+run_totals = sa.Table(
+    "run_totals",
+    metadata,
+    sa.Column("task_name", sa.String(64), primary_key=True),
+    sa.Column("outcome", sa.String(32), primary_key=True),
+    sa.Column("runs", sa.BigInteger, nullable=False, server_default="0"),
+    # Runs with a known duration, their total, and how many fell in each bucket.
+    sa.Column("duration_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duration_sum_s", sa.Double, nullable=False, server_default="0"),
+    *[
+        sa.Column(bucket_column(b), sa.BigInteger, nullable=False, server_default="0")
+        for b in DURATION_BUCKETS
+    ],
+    # Start of the latest run with this outcome (the recorded time when it never started).
+    sa.Column("last_started_at", UTCDateTime, nullable=True),
+    **TABLE_OPTS,
+)
+
 users = sa.Table(
     "users",
     metadata,

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from smartcron.db.schema import executions, utcnow
 from smartcron.db.state import MANUAL_PREFIX, get_state
 from smartcron.db.tasks import find_task
+from smartcron.db.totals import add_run
 from smartcron.model.outcome import RUNNING, explain, explain_skip
 from smartcron.model.task import Task
 from smartcron.systemd.journal import Journal
@@ -176,7 +177,21 @@ def write_event(
         conn.execute(executions.insert().values(**values))
     else:
         values.pop("trigger", None)
-        conn.execute(executions.update().where(executions.c.id == existing.id).values(**values))
+        done = conn.execute(
+            executions.update()
+            .where(executions.c.id == existing.id, executions.c.outcome == RUNNING)
+            .values(**values)
+        )
+        if not done.rowcount:
+            return False  # another recorder (alert@ or the watchdog) finished it meanwhile
+    if values["outcome"] != RUNNING:
+        add_run(
+            conn,
+            event.task,
+            values["outcome"],
+            values.get("duration_s"),
+            values["started_at"] or values["recorded_at"],
+        )
     if event.kind != "started":
         retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
         record_not_run(conn, values, retrying)

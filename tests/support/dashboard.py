@@ -10,6 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
+from smartcron.db import totals
 from smartcron.db.schema import alerts, executions
 from smartcron.db.tasks import insert_task
 from smartcron.model.validate import validate_task
@@ -60,7 +61,12 @@ def add_run(engine: Engine, task: str, outcome: str = "success", **extra: Any) -
         **extra,
     }
     with engine.begin() as conn:
-        return int(conn.execute(executions.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        run_id = int(conn.execute(executions.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        if values["outcome"] != "running":  # as watchdog/record.py counts each finished run
+            totals.add_run(
+                conn, task, values["outcome"], values["duration_s"], values["started_at"] or now
+            )
+        return run_id
 
 
 def add_alert(engine: Engine, task: str, summary: str = "bank-import failed") -> int:

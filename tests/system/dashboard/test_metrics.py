@@ -1,0 +1,126 @@
+"""/metrics through prometheus_client: counters kept on write survive prune; the text passes
+`promtool check metrics`; the run totals are counted once per run however often it is
+recorded. On SQLite and real MariaDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from smartcron.dashboard import create_app
+from smartcron.db.schema import health_checks, run_totals
+from smartcron.model import config
+from smartcron.ops.retention import prune
+from smartcron.watchdog.events import RunEvent
+from smartcron.watchdog.record import write_event
+
+from support import TestDB, invoke, need
+from support.dashboard import add_alert, add_run, add_task, add_user
+
+
+@pytest.fixture
+def app(db: TestDB) -> Iterator[Flask]:
+    cfg = config.load(environ={"SMARTCRON_CONFIG": "", "SMARTCRON_DATABASE_URL": db.url})
+    add_task(db.engine, "pos-sync")
+    add_task(db.engine, "bank-import")
+    add_user(db.engine, "vera", "viewer")
+    yield create_app(cfg, {"TESTING": True, "SESSION_COOKIE_SECURE": False})
+
+
+def _scrape(
+    client: FlaskClient, db: TestDB
+) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    from click.testing import CliRunner
+
+    token = invoke(CliRunner(env={"SMARTCRON_DATABASE_URL": db.url}), "user", "token", "vera")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    return text, samples
+
+
+def test_metrics_counters_include_pruned_runs(app: Flask, db: TestDB) -> None:
+    now = dt.datetime.now(dt.UTC)
+    old = now - dt.timedelta(days=400)
+    for _ in range(3):
+        add_run(db.engine, "pos-sync", "success", started_at=old, finished_at=old, duration_s=0.5)
+    add_run(db.engine, "pos-sync", "failed", started_at=old, duration_s=30.0)
+    add_run(db.engine, "pos-sync", "success", duration_s=400.0)
+    add_run(db.engine, "bank-import", "timeout", duration_s=20000.0)
+    add_alert(db.engine, "bank-import")
+    with db.engine.begin() as conn:
+        conn.execute(
+            health_checks.insert().values(
+                checked_at=now, check_name="score", status="ok", value=87.0, message="87/100"
+            )
+        )
+    assert prune(db.engine, dt.timedelta(days=90), now).runs == 4
+    text, got = _scrape(app.test_client(), db)
+    pos, bank = (("task", "pos-sync"),), (("task", "bank-import"),)
+    assert got[("smartcron_runs_total", (("outcome", "success"), *pos))] == 4
+    assert got[("smartcron_runs_total", (("outcome", "failed"), *pos))] == 1
+    assert got[("smartcron_runs_total", (("outcome", "timeout"), *bank))] == 1
+    assert got[("smartcron_run_duration_seconds_bucket", (("le", "1.0"), *pos))] == 3
+    assert got[("smartcron_run_duration_seconds_bucket", (("le", "60.0"), *pos))] == 4
+    assert got[("smartcron_run_duration_seconds_bucket", (("le", "300.0"), *pos))] == 4
+    assert got[("smartcron_run_duration_seconds_bucket", (("le", "900.0"), *pos))] == 5
+    assert got[("smartcron_run_duration_seconds_bucket", (("le", "14400.0"), *bank))] == 0
+    assert got[("smartcron_run_duration_seconds_bucket", (("le", "+Inf"), *bank))] == 1
+    assert got[("smartcron_run_duration_seconds_sum", pos)] == pytest.approx(431.5)
+    assert got[("smartcron_task_up", pos)] == 1 and got[("smartcron_task_up", bank)] == 0
+    recent = got[("smartcron_task_last_success_timestamp_seconds", pos)]
+    assert abs(recent - (now - dt.timedelta(seconds=5)).timestamp()) < 2
+    assert got[("smartcron_task_last_run_timestamp_seconds", pos)] == recent
+    assert ("smartcron_task_last_success_timestamp_seconds", bank) not in got
+    assert got[("smartcron_task_next_run_timestamp_seconds", pos)] > now.timestamp()
+    assert got[("smartcron_alerts_open", (("kind", "failure"),))] == 1
+    assert got[("smartcron_health_score", ())] == 87
+    assert got[("smartcron_watchdog_last_seen_timestamp_seconds", ())] == pytest.approx(
+        now.timestamp(), abs=0.01
+    )
+    promtool = shutil.which("promtool")
+    need(promtool is not None, "promtool (Debian package prometheus) is not installed")
+    assert promtool is not None
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_metrics_record_counts_a_run_once(db: TestDB) -> None:
+    add_task(db.engine, "pos-sync")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3)
+    inv = uuid.uuid4().hex
+    started = RunEvent("started", "pos-sync", inv, started_at=start)
+    finished = RunEvent(
+        "finished",
+        "pos-sync",
+        inv,
+        started_at=start,
+        finished_at=start + dt.timedelta(seconds=2),
+        result="exit-code",
+        exec_code=1,
+        exec_status=3,
+    )
+    for event in (started, finished, finished, started):  # replays, as reconcile can bring
+        with db.engine.begin() as conn:
+            write_event(conn, event)
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(run_totals)).all()
+    assert [(r.task_name, r.outcome, r.runs, r.duration_count, r.le_5) for r in rows] == [
+        ("pos-sync", "failed", 1, 1, 1)
+    ]
