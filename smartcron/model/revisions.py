@@ -14,8 +14,6 @@ task's revisions; adding the task again signs a new, later revision.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Protocol
 
 from smartcron.errors import OperationFailed
 from smartcron.fileio import atomic_write
+from smartcron.model.signing import UnsafeFile, read_owned
 
 
 def ledger_path(signing_key_file: str) -> Path:
@@ -74,18 +73,11 @@ def load_ledger(signing_key_file: str) -> Ledger:
     """
     path = ledger_path(signing_key_file)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
+        raw = read_owned(str(path), 0o022, "change it")
+    except UnsafeFile as exc:
+        raise _refuse(path, str(exc)) from None
+    if raw is None:
         return Ledger(path)
-    except OSError as exc:
-        raise _refuse(path, f"cannot be read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if info.st_uid not in (0, os.geteuid()):
-            raise _refuse(path, f"owned by uid {info.st_uid}, not by root")
-        if stat.S_IMODE(info.st_mode) & 0o022:
-            raise _refuse(path, f"mode {stat.S_IMODE(info.st_mode):o} lets others change it")
-        raw = handle.read()
     try:
         body = json.loads(raw)
         installed = {str(k): int(v) for k, v in body.get("installed", {}).items()}

@@ -123,6 +123,29 @@ def _refuse(path: str, why: str) -> OperationFailed:
     )
 
 
+class UnsafeFile(Exception):
+    """A private file of root's that cannot be trusted; the text says why."""
+
+
+def read_owned(path: str, forbidden: int, what_others_may: str) -> bytes | None:
+    """Given a private file's path and the mode bits others must not have, return its bytes
+    (None if there is no such file). Raises UnsafeFile when it cannot be read, belongs to
+    someone other than root or the caller, or has a forbidden mode bit (a link is refused)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnsafeFile(f"cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_uid not in (0, os.geteuid()):
+            raise UnsafeFile(f"owned by uid {info.st_uid}, not by root")
+        if stat.S_IMODE(info.st_mode) & forbidden:
+            raise UnsafeFile(f"mode {stat.S_IMODE(info.st_mode):o} lets others {what_others_may}")
+        return handle.read()
+
+
 def load_signer(path: str, *, create: bool = False) -> Signer:
     """Return the signing key at `path`; with `create`, make a new one if there is none.
 
@@ -130,22 +153,14 @@ def load_signer(path: str, *, create: bool = False) -> Signer:
     a key someone else could read or replace protects nothing.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
+        raw = read_owned(path, 0o077, "read it; chmod 600 it")
+    except UnsafeFile as exc:
+        raise _refuse(path, str(exc)) from None
+    if raw is None:
         if not create:
-            raise _refuse(path, "missing") from None
+            raise _refuse(path, "missing")
         return _create(path)
-    except OSError as exc:
-        raise _refuse(path, f"cannot be read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if info.st_uid not in (0, os.geteuid()):
-            raise _refuse(path, f"owned by uid {info.st_uid}, not by root")
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            raise _refuse(
-                path, f"mode {stat.S_IMODE(info.st_mode):o} lets others read it; chmod 600 it"
-            )
-        text = handle.read().decode("ascii", "replace").strip()
+    text = raw.decode("ascii", "replace").strip()
     try:
         key = bytes.fromhex(text)
     except ValueError:
