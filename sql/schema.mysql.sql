@@ -318,3 +318,11 @@ INSERT INTO run_totals (task_name, outcome, runs) SELECT task_name, 'failed', SU
 
 UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0009';
 
+-- Running upgrade 0007 -> 0013
+
+ALTER TABLE tasks ADD COLUMN retry_backoff DOUBLE NOT NULL DEFAULT '1';
+
+ALTER TABLE tasks ADD COLUMN retry_max_delay_s INTEGER;
+
+UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num = '0007';
+

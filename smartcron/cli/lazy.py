@@ -36,6 +36,7 @@ COMMANDS = (
     "maintenance",
     "prune",
     "restore",
+    "retry-wait",
     "runs",
     "schedule",
     "status",

@@ -87,6 +87,8 @@ tasks = sa.Table(
     sa.Column("timeout_s", sa.Integer, nullable=False),
     sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retry_delay_s", sa.Integer, nullable=False, server_default="30"),
+    sa.Column("retry_backoff", sa.Double, nullable=False, server_default="1"),
+    sa.Column("retry_max_delay_s", sa.Integer, nullable=True),
     sa.Column("memory_max", sa.BigInteger, nullable=True),
     sa.Column("cpu_quota", sa.Integer, nullable=True),
     sa.Column("nice", sa.Integer, nullable=True),

@@ -96,6 +96,17 @@ class Task:
         kind=DURATION,
         column="retry_delay_s",
     )
+    retry_backoff: float = _spec(
+        1.0,
+        "Multiply the wait by this after each retry, 1-10, e.g. 2 for 30s, 1m, 2m "
+        "(default 1: the same wait every time).",
+    )
+    retry_max_delay: int | None = _spec(
+        None,
+        "Never wait longer than this between retries, e.g. 10m (default: no cap).",
+        kind=DURATION,
+        column="retry_max_delay_s",
+    )
     memory_max: int | None = _spec(
         None, "Kill the run above this memory, e.g. 512M, 1G; at most 1024T.", kind=SIZE
     )
@@ -164,6 +175,17 @@ class Task:
         """Return the task as plain data with human units: the YAML/JSON form of a task."""
         return {spec.name: spec.plain(getattr(self, spec.name)) for spec in FIELD_SPECS}
 
+    def retry_waits(self) -> tuple[int, ...]:
+        """Return the wait in whole seconds before each retry (retry 1 first): retry_delay,
+        times retry_backoff after each retry, never above retry_max_delay."""
+        waits = []
+        for attempt in range(self.retries):
+            wait = round(self.retry_delay * self.retry_backoff**attempt)
+            if self.retry_max_delay is not None:
+                wait = min(wait, self.retry_max_delay)
+            waits.append(wait)
+        return tuple(waits)
+
     def config_hash(self) -> str:
         """Return a short digest of everything that shapes the generated units."""
         data = self.to_dict()
@@ -220,6 +242,8 @@ class FieldSpec:
             return tuple(value)
         if isinstance(self.default, bool):
             return bool(value)
+        if isinstance(self.default, float):
+            return float(value)  # SQLite may hand back a REAL column's 1 as an int
         return value
 
 

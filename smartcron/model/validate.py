@@ -306,6 +306,20 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
+def _factor(name: str, value: object, low: float, high: float) -> float:
+    """Given a growth factor such as 2, "1.5" or 2.0, return it as a float (two decimals)."""
+    allowed = f"a number from {low:g} to {high:g}, e.g. 2 (each wait twice the one before)"
+    if isinstance(value, bool):
+        raise InvalidInput(name, value, allowed)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(name, value, allowed) from None
+    if not low <= number <= high:  # also refuses nan and inf
+        raise InvalidInput(name, value, allowed)
+    return round(number, 2)
+
+
 def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any, bool], Any]:
     """A checker for a field where None and "" mean "not set"."""
     return lambda key, value, _host: None if value is None or value == "" else check(key, value)
@@ -325,6 +339,8 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "timeout": lambda k, v, _h: parse_duration(k, v, minimum=1),
     "retries": lambda k, v, _h: int_in(k, v, 0, 10),
     "retry_delay": lambda k, v, _h: parse_duration(k, v, minimum=1),
+    "retry_backoff": lambda k, v, _h: _factor(k, v, 1.0, 10.0),
+    "retry_max_delay": _optional(lambda k, v: parse_duration(k, v, minimum=1)),
     "memory_max": _optional(parse_size),
     "cpu_quota": lambda _k, v, _h: _cpu_quota(v),
     "nice": _optional(lambda k, v: int_in(k, v, -20, 19)),

@@ -23,6 +23,7 @@ from smartcron.errors import InvalidInput
 from smartcron.model import schedule
 from smartcron.model.placement import needs_gate
 from smartcron.model.task import Task
+from smartcron.systemd.backoff import retry_plan
 
 PREFIX = "smartcron-"
 TARGET = "smartcron-tasks.target"
@@ -108,7 +109,24 @@ def env_assignment(key: str, value: str) -> str:
 
 def start_limit_interval(task: Task) -> int:
     """Return a StartLimitIntervalSec= window that holds the first run and all its retries."""
-    return (task.retries + 1) * (task.timeout + task.retry_delay + STOP_TIMEOUT) + 10
+    if not retry_plan(task)[1]:
+        return (task.retries + 1) * (task.timeout + task.retry_delay + STOP_TIMEOUT) + 10
+    # Growing waits: every attempt's run and stop, every wait, and the helper's start-ups.
+    return (
+        (task.retries + 1) * (task.timeout + STOP_TIMEOUT)
+        + sum(task.retry_waits())
+        + 10 * (task.retries + 1)
+    )
+
+
+def retry_wait_command(task: Task) -> str:
+    """Return the ExecStopPost= command that lengthens each retry's wait (systemd/backoff.py),
+    or "" when every wait is the same (RestartSec= alone does it)."""
+    extras = retry_plan(task)[1]
+    if not extras:
+        return ""
+    words = [smartcron_executable(), "retry-wait", "%n", *map(str, extras)]
+    return " ".join(w if w == "%n" else exec_argument(w) for w in words)
 
 
 @dataclass(frozen=True)
@@ -233,6 +251,10 @@ def render(task: Task, *, accuracy: str = "1s", followers: tuple[str, ...] = ())
         exec_condition=gate_command(task),
         env_assignment=env_assignment,
         stop_timeout=STOP_TIMEOUT,
+        # ExecStopPost= runs within TimeoutStopSec=: room for the longest extra wait.
+        stop_post_timeout=STOP_TIMEOUT + max(retry_plan(task)[1], default=0),
+        restart_sec=retry_plan(task)[0],
+        retry_wait=retry_wait_command(task),
         start_limit_interval=start_limit_interval(task),
         stdin_data=base64.b64encode((task.stdin or "").encode()).decode(),
         on_success=" ".join(service_name(name) for name in followers),

@@ -93,6 +93,15 @@ def signal_name(number: int | None) -> str | None:
         return None if number is None else str(number)
 
 
+def _wait_before_next(task: Task | None, attempt: int) -> int:
+    """Given the task and the attempt that just ended, return the wait before the next
+    (the backoff grows it; model/task.Task.retry_waits)."""
+    if task is None:
+        return 30
+    waits = task.retry_waits()
+    return waits[attempt - 1] if 0 < attempt <= len(waits) else task.retry_delay
+
+
 def run_values(
     conn: Connection,
     event: RunEvent,
@@ -140,7 +149,7 @@ def run_values(
         attempt=event.attempt,
         retries=retries,
         will_retry=event.result != "success" and event.attempt <= retries,
-        retry_delay=task.retry_delay if task else 30,
+        retry_delay=_wait_before_next(task, event.attempt),
         systemd_reason=evidence.reason,
     )
     killed = event.exec_code in (CLD_KILLED, CLD_DUMPED)

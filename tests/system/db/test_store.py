@@ -135,3 +135,24 @@ def test_task_round_trips_through_store_with_unicode(db: TestDB) -> None:
         count = conn.execute(sa.select(sa.func.count()).select_from(tasks)).scalar_one()
     assert back == task and back.id == stored.id
     assert count == 1
+
+
+def test_task_retry_backoff_round_trips_exactly_and_keeps_its_signature(db: TestDB) -> None:
+    # A single-precision column would give 1.1 back as 1.100000023841858: a different task,
+    # and a signature that no longer matches.
+    task = validate_task(
+        {
+            "name": "backoff",
+            "command": ["/bin/true"],
+            "schedule": "@daily",
+            "retries": 3,
+            "retry_backoff": "1.1",
+            "retry_max_delay": "10m",
+        }
+    )
+    with db.engine.begin() as conn:
+        insert_task(conn, task, "test", signer=signer())
+    with db.engine.connect() as conn:
+        back = get_task(conn, task.name)
+    assert back == task and back.retry_backoff == 1.1 and back.retry_max_delay == 600
+    assert signer().verify(back)

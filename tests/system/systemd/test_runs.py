@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 
@@ -203,3 +204,43 @@ def test_arguments_and_environment_reach_the_process_byte_for_byte(sd: SystemdEn
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert seen["argv"] == args
     assert seen["env"] == env
+
+
+def _attempt_starts(sd: SystemdEnv, unit: str) -> list[float]:
+    """Return when each attempt's command printed its line, in seconds, from the journal."""
+    out = sd.systemd.journal("-u", unit, "-o", "json", "--output-fields=MESSAGE")
+    return [
+        int(entry["__REALTIME_TIMESTAMP"]) / 1e6
+        for entry in map(json.loads, out.splitlines())
+        if entry.get("MESSAGE") == "attempt"
+    ]
+
+
+def test_retry_backoff_waits_grow_on_systemd_252(sd: SystemdEnv) -> None:
+    script = sd.script("always-fails.sh", "#!/bin/sh\necho attempt\nexit 3\n")
+    name = sd.add(
+        "backoff",
+        "--command",
+        str(script),
+        "--schedule",
+        "@yearly",
+        "--retries",
+        "3",
+        "--retry-delay",
+        "1s",
+        "--retry-backoff",
+        "2",
+        "--retry-max-delay",
+        "3s",
+    )
+    assert sd.run("sync").exit_code == 0
+    result = sd.run("task", "run", name, "--wait")
+    assert result.exit_code == 1
+    starts = _attempt_starts(sd, f"smartcron-{name}.service")
+    assert len(starts) == 4, starts  # the first run plus 3 retries
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(starts)]
+    # 1s, then twice that, then capped at 3s; each gap also holds one attempt's start-up.
+    for gap, wait in zip(gaps, (1, 2, 3), strict=True):
+        assert wait <= gap < wait + 1.0, gaps
+    props = _service(sd, name, "NRestarts", "ActiveState", "Result")
+    assert props["ActiveState"] == "failed" and props["Result"] == "exit-code", props
