@@ -1,14 +1,17 @@
-"""Chains: a task that runs after another one succeeded (the task field `after`).
+"""Chains: a task that runs after other tasks succeeded (the task field `after`).
 
-One predecessor per task: its service's `OnSuccess=` starts the follower (systemd >= 249), so
-the follower runs exactly when the predecessor succeeded, through the timer, a catch-up or
-`smartcron task run` alike, and never after a failure. Several predecessors ("run when all of
-them succeeded") need a check at the follower's start that every predecessor succeeded since
-the follower last ran; `waiting_for` is that check as a pure function, for the start gate
-(docs/chains.md). Until the gate uses it, validation refuses more than one predecessor.
+One predecessor: its service's `OnSuccess=` starts the follower (systemd >= 249), so the
+follower runs exactly when the predecessor succeeded, through the timer, a catch-up or
+`smartcron task run` alike, and never after a failure.
 
-Everything about the graph is here: validation across tasks (unknown names, self, cycles),
-the followers each service starts, and the lines `smartcron task show` prints.
+Several predecessors ("run when all of them succeeded", a join): systemd has no such
+dependency, and a start condition on the follower would race (two predecessors ending within
+the condition's run would merge into one start job and lose the second). So the watchdog,
+which records every run in order in one thread, starts the follower after it recorded the
+success that completes the set: `waiting_for` is that rule as a pure function (docs/chains.md).
+
+Everything about the graph is here: validation across tasks (unknown names, self, cycles,
+hosts), the followers each service starts, and the lines `smartcron task show` prints.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from smartcron.errors import InvalidInput
 from smartcron.model.task import Task
 
-MAX_PREDECESSORS = 1
+MAX_PREDECESSORS = 8
 
 
 def check_after(name: str, after: tuple[str, ...]) -> tuple[str, ...]:
@@ -30,15 +33,15 @@ def check_after(name: str, after: tuple[str, ...]) -> tuple[str, ...]:
         raise InvalidInput(
             "after",
             ",".join(after),
-            f"at most {MAX_PREDECESSORS} predecessor per task for now; chain them one after "
-            "another instead (A, then B --after A, then C --after B)",
+            f"at most {MAX_PREDECESSORS} predecessors per task; join fewer, or chain them "
+            "(A, then B --after A, then C --after B)",
         )
     return after
 
 
 def check_graph(tasks: Iterable[Task]) -> None:
     """Given every task (with a new or changed one in place), raise InvalidInput naming the
-    field and task for an unknown predecessor or a cycle."""
+    field and task for an unknown predecessor, a predecessor on other hosts, or a cycle."""
     by_name = {t.name: t for t in tasks}
     for task in by_name.values():
         for pred in task.after:
@@ -49,18 +52,38 @@ def check_graph(tasks: Iterable[Task]) -> None:
                     f"task {task.name!r} names no existing task; create {pred!r} first or "
                     "correct the name (`smartcron task list`)",
                 )
+            _same_hosts(task, by_name[pred])
     for task in by_name.values():
-        path = [task.name]
-        current = task
-        while current.after:
-            nxt = current.after[0]
-            if nxt in path:
-                cycle = " -> ".join([*path[path.index(nxt) :], nxt][::-1])
-                raise InvalidInput(
-                    "after", task.name, f"the chain would be a cycle ({cycle}); break it"
-                )
-            path.append(nxt)
-            current = by_name[nxt]
+        cycle = _cycle_from(task.name, by_name, [])
+        if cycle:
+            raise InvalidInput(
+                "after", task.name, f"the chain would be a cycle ({' -> '.join(cycle)}); break it"
+            )
+
+
+def _same_hosts(task: Task, pred: Task) -> None:
+    # A follower starts on the host where its predecessor ran (OnSuccess=, or that host's
+    # watchdog): a chain across hosts would start a task on a host it is not placed on.
+    if set(task.hosts) != set(pred.hosts):
+        raise InvalidInput(
+            "after",
+            pred.name,
+            f"task {task.name!r} runs on hosts {','.join(task.hosts)} but {pred.name!r} on "
+            f"{','.join(pred.hosts)}; a chain runs on one set of hosts, so give both the "
+            "same --hosts",
+        )
+
+
+def _cycle_from(name: str, by_name: Mapping[str, Task], path: list[str]) -> list[str]:
+    """Return a cycle through the predecessors of `name` (first to last), or []."""
+    if name in path:
+        return [*path[path.index(name) :], name][::-1]
+    task = by_name.get(name)
+    for pred in task.after if task else ():
+        cycle = _cycle_from(pred, by_name, [*path, name])
+        if cycle:
+            return cycle
+    return []
 
 
 def followers(tasks: Iterable[Task]) -> dict[str, tuple[str, ...]]:
@@ -70,6 +93,18 @@ def followers(tasks: Iterable[Task]) -> dict[str, tuple[str, ...]]:
         for pred in task.after:
             out.setdefault(pred, []).append(task.name)
     return {name: tuple(names) for name, names in out.items()}
+
+
+def on_success_of(tasks: Iterable[Task]) -> dict[str, tuple[str, ...]]:
+    """Given every task, return for each predecessor the followers its service's OnSuccess=
+    starts: those with that one predecessor (joins are started by the watchdog)."""
+    return followers(t for t in tasks if len(t.after) == 1)
+
+
+def joins(tasks: Iterable[Task]) -> dict[str, tuple[str, ...]]:
+    """Given every task, return for each predecessor the followers with several predecessors
+    (the watchdog starts them once all succeeded)."""
+    return followers(t for t in tasks if len(t.after) > 1)
 
 
 def chain_of(name: str, tasks: Sequence[Task]) -> list[str]:
@@ -97,8 +132,12 @@ def describe(name: str, tasks: Sequence[Task]) -> list[str]:
     if task is None or (not task.after and not after):
         return []
     lines = []
-    if task.after:
-        lines.append(f"runs after: {', '.join(task.after)} (when it succeeds)")
+    if len(task.after) == 1:
+        lines.append(f"runs after: {task.after[0]} (when it succeeds)")
+    elif task.after:
+        lines.append(
+            f"runs after: {', '.join(task.after)} (when all have succeeded since its last run)"
+        )
     if after:
         lines.append(f"then starts: {', '.join(after)} (when this run succeeds)")
     lines.append("chain: " + " -> ".join(chain_of(name, tasks)))

@@ -129,6 +129,14 @@ def explain_skip(outcome: str, reason: str) -> Verdict:
     )
 
 
+def join_refused_meaning(reason: str) -> str:
+    """The sentence of a join (several predecessors) that systemd refused to start."""
+    return (
+        f"Not run: all its predecessors succeeded, but systemd refused to start it ({reason}). "
+        "Check the unit (`systemctl status` the task's service), then `smartcron task run` it."
+    )
+
+
 def signal_name(number: int) -> str:
     """Return "SIGTERM (15)" for 15, "signal 99" for an unknown number."""
     try:

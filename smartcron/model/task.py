@@ -77,8 +77,9 @@ class Task:
     )
     after: tuple[str, ...] = _spec(
         (),
-        "Name of the task after whose success this one runs (a chain, docs/chains.md); a "
-        "chained task needs no schedule of its own. One predecessor per task for now.",
+        "Tasks after whose success this one runs, comma-separated (a chain, docs/chains.md): "
+        "with several, it runs once all have succeeded since its last run. A chained task "
+        "needs no schedule of its own.",
         kind=NAMES,
         column="after_tasks",
     )

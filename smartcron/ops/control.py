@@ -151,7 +151,7 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
     """Pause or resume task `name` in the database and in systemd; return the task."""
     with db_errors(engine), engine.begin() as conn:
         task = set_task_paused(conn, name, paused, who)
-        followers = chains.followers(list_tasks(conn))
+        followers = chains.on_success_of(list_tasks(conn))
     if os.geteuid() == 0:
         apply_task(config, task, followers)
         return task

@@ -133,7 +133,7 @@ def plan(
     made from every task) names the tasks each task's success starts; by default the tasks
     given.
     """
-    after = chains.followers(tasks) if followers is None else followers
+    after = chains.on_success_of(tasks) if followers is None else followers
     on_disk = scan(unit_dir)
     links = _links(unit_dir)
     ledger = load_ledger(signer.path) if signer is not None else None

@@ -1,4 +1,5 @@
-"""The runs a chain did not make: a follower whose predecessor failed for good.
+"""The watchdog's part in chains: the runs a chain did not make (a follower whose
+predecessor failed for good), and the joins it starts (followers of several predecessors).
 
 systemd starts a follower through `OnSuccess=` of its predecessor's service (model/chains.py),
 so after a failure nothing happens and nothing is logged. The watchdog, which records the
@@ -8,7 +9,10 @@ predecessor failed and why the follower did not run: never silently absent.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +21,13 @@ from sqlalchemy.engine import Connection
 from smartcron.db.schema import executions, tasks, utcnow
 from smartcron.db.tasks import list_tasks
 from smartcron.model import chains
-from smartcron.model.outcome import FAILURE_OUTCOMES, NOT_RUN, not_run_meaning
+from smartcron.model.outcome import (
+    FAILURE_OUTCOMES,
+    NOT_RUN,
+    SKIP_OUTCOMES,
+    join_refused_meaning,
+    not_run_meaning,
+)
 
 TRIGGER = "chain"
 
@@ -26,6 +36,33 @@ def not_run_id(invocation: str, follower: str) -> str:
     """The invocation id of a follower's not-run row: derived from the predecessor's failed
     run, so recording the same failure twice writes the row once."""
     return hashlib.sha256(f"{invocation}|{follower}".encode()).hexdigest()[:32]
+
+
+def _write_not_run(
+    conn: Connection, task: str, invocation: str, at: dt.datetime, meaning: str
+) -> None:
+    task_id = conn.execute(sa.select(tasks.c.id).where(tasks.c.name == task)).scalar()
+    conn.execute(
+        executions.insert().values(
+            task_id=task_id,
+            task_name=task,
+            invocation_id=invocation,
+            trigger=TRIGGER,
+            attempt=1,
+            started_at=at,
+            finished_at=at,
+            outcome=NOT_RUN,
+            meaning=meaning,
+            recorded_at=utcnow(),
+        )
+    )
+
+
+def record_join_refused(conn: Connection, task: str, reason: str) -> None:
+    """Record that a join whose predecessors all succeeded could not be started."""
+    at = utcnow()
+    invocation = hashlib.sha256(f"join|{task}|{at.isoformat()}".encode()).hexdigest()[:32]
+    _write_not_run(conn, task, invocation, at, join_refused_meaning(reason))
 
 
 def record_not_run(conn: Connection, values: dict[str, Any], retrying: bool) -> list[str]:
@@ -44,24 +81,49 @@ def record_not_run(conn: Connection, values: dict[str, Any], retrying: bool) -> 
         ).first()
         if exists is not None:
             continue
-        task_id = conn.execute(sa.select(tasks.c.id).where(tasks.c.name == follower)).scalar()
-        conn.execute(
-            executions.insert().values(
-                task_id=task_id,
-                task_name=follower,
-                invocation_id=invocation,
-                trigger=TRIGGER,
-                attempt=1,
-                started_at=finished,
-                finished_at=finished,
-                outcome=NOT_RUN,
-                meaning=not_run_meaning(
-                    predecessor,
-                    str(values["outcome"]),
-                    finished.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                ),
-                recorded_at=utcnow(),
-            )
+        meaning = not_run_meaning(
+            predecessor, str(values["outcome"]), finished.strftime("%Y-%m-%d %H:%M:%S UTC")
         )
+        _write_not_run(conn, follower, invocation, finished, meaning)
         written.append(follower)
     return written
+
+
+@dataclass
+class JoinBook:
+    """The writer's record of joins: when it last started each, and those to start next."""
+
+    started: dict[str, dt.datetime] = field(default_factory=dict)
+    ready: list[str] = field(default_factory=list)
+
+
+def joins_ready(
+    conn: Connection, values: dict[str, Any], started: Mapping[str, dt.datetime]
+) -> list[str]:
+    """Given the column values of a finished run just written and when this watchdog last
+    started each join, return the joins (followers with several predecessors) that this
+    success completes: every predecessor succeeded since the join last ran."""
+    if values.get("outcome") != "success":
+        return []
+    everyone = list_tasks(conn)
+    names = chains.joins(everyone).get(str(values["task_name"]), ())
+    ready = []
+    for task in (t for t in everyone if t.name in names):
+        last_success = {
+            pred: conn.execute(
+                sa.select(sa.func.max(executions.c.finished_at)).where(
+                    executions.c.task_name == pred, executions.c.outcome == "success"
+                )
+            ).scalar()
+            for pred in task.after
+        }
+        own = conn.execute(
+            sa.select(sa.func.max(executions.c.started_at)).where(
+                executions.c.task_name == task.name,
+                executions.c.outcome.not_in([*SKIP_OUTCOMES, NOT_RUN]),
+            )
+        ).scalar()
+        marks = [m for m in (own, started.get(task.name)) if m is not None]
+        if not chains.waiting_for(task.after, last_success, max(marks) if marks else None):
+            ready.append(task.name)
+    return ready

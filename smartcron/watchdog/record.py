@@ -23,7 +23,7 @@ from smartcron.model.outcome import RUNNING, explain, explain_skip
 from smartcron.model.task import Task
 from smartcron.systemd.journal import Journal
 from smartcron.systemd.units import PREFIX
-from smartcron.watchdog.chains import record_not_run
+from smartcron.watchdog.chains import JoinBook, joins_ready, record_not_run
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.triggers import trigger_of
 
@@ -166,12 +166,18 @@ def run_values(
 
 
 def write_event(
-    conn: Connection, event: RunEvent, evidence: Evidence = Evidence(), host: str | None = None
+    conn: Connection,
+    event: RunEvent,
+    evidence: Evidence = Evidence(),
+    host: str | None = None,
+    joins: JoinBook | None = None,
 ) -> bool:
     """Record a run event in the caller's transaction; return False if it was already there.
 
     Idempotent by invocation id: a "started" event never overwrites a row, a "finished" one
-    completes a running row once.
+    completes a running row once. With `joins`, a success that completes a join (a follower
+    of several predecessors) adds the follower to joins.ready, for the caller to start after
+    the commit.
     """
     existing = conn.execute(
         sa.select(executions.c.id, executions.c.outcome).where(
@@ -204,6 +210,8 @@ def write_event(
     if event.kind != "started":
         retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
         record_not_run(conn, values, retrying)
+        if joins is not None and not retrying:
+            joins.ready.extend(joins_ready(conn, values, joins.started))
     return True
 
 

@@ -22,8 +22,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import executions
 from smartcron.db.state import JOURNAL_CURSOR, set_state
+from smartcron.errors import OperationFailed
+from smartcron.systemd.bus import Systemd
 from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.systemd.units import PREFIX
+from smartcron.watchdog.chains import JoinBook, record_join_refused
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.record import (
     Evidence,
@@ -34,6 +37,15 @@ from smartcron.watchdog.record import (
 )
 
 log = logging.getLogger("smartcron.writer")
+
+
+def _start_unit(unit: str) -> None:
+    # A bus per start: the writer thread starts joins rarely, and pystemd buses are not
+    # shared between threads.
+    with Systemd() as systemd:
+        systemd.start(unit)
+
+
 DROPS_LOOKBACK = dt.timedelta(days=1)
 BATCH = 200  # events per transaction: a burst of runs costs a few commits, not hundreds
 
@@ -78,6 +90,10 @@ class Writer(threading.Thread):
         # is written at once, and its output tail read again a little later.
         self.tail_delay = 2.0
         self._refresh: collections.deque[tuple[float, RunWindow]] = collections.deque()
+        # Joins (followers of several predecessors, model/chains.py) are started from here,
+        # after the commit of the success that completes them: one thread, in order.
+        self.joins = JoinBook()
+        self.start_unit: Callable[[str], None] = _start_unit
 
     def submit(self, item: RunEvent | CursorMark) -> None:
         """Hand over an event; never blocks (called from the D-Bus thread)."""
@@ -131,8 +147,9 @@ class Writer(threading.Thread):
                             set_state(conn, JOURNAL_CURSOR, item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
-                            write_event(conn, item, evidence, self.host)
+                            write_event(conn, item, evidence, self.host, self.joins)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+                self.joins.ready.clear()  # rolled back: decided again when the batch is retried
                 if self.db_ok:
                     log.error(
                         "database unavailable, keeping %d run event(s) until it returns: %s",
@@ -147,6 +164,7 @@ class Writer(threading.Thread):
             if not self.db_ok:
                 log.info("database is back; wrote %d held run event(s)", len(batch))
             self.db_ok, self.db_down_since = True, None
+            self._start_joins()
             for item in batch:
                 self.pending.popleft()
                 if not isinstance(item, RunEvent):
@@ -158,6 +176,31 @@ class Writer(threading.Thread):
                         item.invocation_id, item.task, item.started_at, item.finished_at
                     )
                     self._refresh.append((time.monotonic() + self.tail_delay, window))
+
+    def _start_joins(self) -> None:
+        """Start the joins the batch just committed completed (each once)."""
+        ready, self.joins.ready = list(dict.fromkeys(self.joins.ready)), []
+        for name in ready:
+            self.joins.started[name] = dt.datetime.now(dt.UTC)
+            try:
+                self.start_unit(f"{PREFIX}{name}.service")
+                log.info("all predecessors of %s succeeded; started it", name)
+            except OperationFailed as exc:
+                self.joins.started.pop(name, None)
+                log.error(
+                    "all predecessors of %s succeeded but systemd refused to start it: %s",
+                    name,
+                    exc,
+                )
+                self._note_refused(name, str(exc))
+
+    def _note_refused(self, name: str, reason: str) -> None:
+        # A not-run row, so the run that did not happen shows (and alerts) like any other.
+        try:
+            with self.engine.begin() as conn:
+                record_join_refused(conn, name, reason[:300])
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("could not record that %s was not started: %s", name, exc)
 
     def _beat(self) -> None:
         """Refresh this host's heartbeat every heartbeat_every seconds, after the run events:

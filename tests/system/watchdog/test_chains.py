@@ -101,3 +101,69 @@ def test_chain_follower_runs_after_timer_success_and_never_after_timer_failure(
     assert sd.run("task", "pause", first).exit_code == 0
     time.sleep(FOLLOW_WITHIN_S)
     assert log.read_text().count("ran") <= runs_before + 1  # one success may race the flag
+
+
+def test_join_runs_once_after_all_its_predecessors_succeeded(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    log = sd.shared / "join-ran"
+    ok = sd.script("ok.sh", "#!/bin/sh\necho ok\n")
+    join = sd.script("join.sh", f"#!/bin/sh\necho ran >> {log}\n")
+    bank = sd.add("bank", "--command", str(ok), "--schedule", "@yearly")
+    stock = sd.add("stock", "--command", str(ok), "--schedule", "@yearly")
+    payroll = sd.add("payroll", "--command", str(join), "--after", f"{bank},{stock}")
+    assert sd.run("sync").exit_code == 0
+    # systemd never starts a join itself: no OnSuccess= names it.
+    for pred in (bank, stock):
+        text = (sd.systemd.unit_dir / f"smartcron-{pred}.service").read_text()
+        assert "OnSuccess=" not in text
+    assert "when all have succeeded" in sd.run("task", "show", payroll).stdout
+    assert sd.run("task", "run", bank, "--wait").exit_code == 0
+    wait_rows(sd, bank)
+    time.sleep(FOLLOW_WITHIN_S)
+    assert not log.exists()  # stock has not succeeded yet
+    assert sd.run("task", "run", stock, "--wait").exit_code == 0
+    stock_row = _finished(wait_rows(sd, stock))[-1]
+    row = _finished(wait_rows(sd, payroll))[-1]
+    assert row.outcome == "success" and row.trigger == "chain", row.meaning
+    assert 0 <= _gap(stock_row, row) < FOLLOW_WITHIN_S, _gap(stock_row, row)
+    # Another success of one predecessor alone does not start it again.
+    assert sd.run("task", "run", bank, "--wait").exit_code == 0
+    time.sleep(FOLLOW_WITHIN_S + 1)
+    assert log.read_text() == "ran\n"
+
+
+def test_join_is_not_run_when_one_predecessor_fails(sd: SystemdEnv, recorder: Watchdog) -> None:
+    log = sd.shared / "join2-ran"
+    ok = sd.script("ok2.sh", "#!/bin/sh\necho ok\n")
+    bad = sd.script("bad.sh", "#!/bin/sh\necho 'stock count failed' >&2\nexit 3\n")
+    first = sd.add("good", "--command", str(ok), "--schedule", "@yearly")
+    second = sd.add("broken", "--command", str(bad), "--schedule", "@yearly")
+    join = sd.add(
+        "report", "--command", f"/bin/sh -c 'echo ran >> {log}'", "--after", f"{first},{second}"
+    )
+    assert sd.run("sync").exit_code == 0
+    sd.run("task", "run", first, "--wait")
+    sd.run("task", "run", second, "--wait")
+    row = _finished(wait_rows(sd, join))[-1]
+    assert row.outcome == "not-run" and row.meaning.startswith(f"Not run: {second} failed")
+    time.sleep(FOLLOW_WITHIN_S)
+    assert not log.exists()
+
+
+def test_join_that_systemd_refuses_to_start_is_recorded_not_run(
+    sd: SystemdEnv, recorder: Watchdog
+) -> None:
+    ok = sd.script("ok3.sh", "#!/bin/sh\necho ok\n")
+    first = sd.add("in1", "--command", str(ok), "--schedule", "@yearly")
+    second = sd.add("in2", "--command", str(ok), "--schedule", "@yearly")
+    join = sd.add("out", "--command", str(ok), "--after", f"{first},{second}")
+    assert sd.run("sync").exit_code == 0
+    # Someone removed the join's unit behind smartcron's back.
+    (sd.systemd.unit_dir / f"smartcron-{join}.service").unlink()
+    sd.systemd.systemctl("daemon-reload")
+    sd.run("task", "run", first, "--wait")
+    sd.run("task", "run", second, "--wait")
+    row = _finished(wait_rows(sd, join))[-1]
+    assert row.outcome == "not-run", row.meaning
+    assert "all its predecessors succeeded, but systemd refused to start it" in row.meaning

@@ -35,8 +35,8 @@ def test_chain_schedule_is_required_without_after() -> None:
 def test_chain_refuses_itself_several_and_bad_names() -> None:
     with pytest.raises(InvalidInput, match="cannot run after itself"):
         _task("a", after="a")
-    with pytest.raises(InvalidInput, match="at most 1 predecessor"):
-        _task("c", after="a,b")
+    with pytest.raises(InvalidInput, match="at most 8 predecessors"):
+        _task("z", after=",".join(f"p{i}" for i in range(9)))
     with pytest.raises(InvalidInput, match="a task name") as err:
         _task("c", after="Bad_Name")
     assert err.value.field == "after"
@@ -83,3 +83,28 @@ def test_chain_waiting_for_needs_a_success_since_the_last_run() -> None:
     assert chains.waiting_for(["a"], {"a": later}, t0) == []
     assert chains.waiting_for(["a"], {"a": t0}, later) == ["a"]
     assert chains.waiting_for(["a", "b"], {"a": later}, None) == ["b"]
+
+
+def test_chain_join_of_several_predecessors_is_valid_and_not_in_on_success() -> None:
+    tasks = [_task("a"), _task("b"), _task("c", after="a,b"), _task("d", after="a")]
+    chains.check_graph(tasks)
+    assert tasks[2].after == ("a", "b")
+    assert chains.on_success_of(tasks) == {"a": ("d",)}
+    assert chains.joins(tasks) == {"a": ("c",), "b": ("c",)}
+    assert chains.followers(tasks) == {"a": ("c", "d"), "b": ("c",)}
+    assert chains.describe("c", tasks)[0] == (
+        "runs after: a, b (when all have succeeded since its last run)"
+    )
+
+
+def test_chain_graph_finds_a_cycle_through_a_second_predecessor() -> None:
+    tasks = [_task("a"), _task("b", after="a,c"), _task("c", after="b")]
+    with pytest.raises(InvalidInput, match=r"cycle \(c -> b -> c\)|cycle \(b -> c -> b\)"):
+        chains.check_graph(tasks)
+
+
+def test_chain_graph_refuses_a_chain_across_hosts() -> None:
+    tasks = [_task("a", hosts="till1"), _task("b", after="a", hosts="till2")]
+    with pytest.raises(InvalidInput, match="give both the same --hosts") as err:
+        chains.check_graph(tasks)
+    assert err.value.field == "after" and err.value.value == "a"
