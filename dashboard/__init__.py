@@ -24,7 +24,7 @@ from smartcron.model import config as config_mod
 from smartcron.model.outcome import OUTCOMES
 from smartcron.ops import sessions, users
 
-from . import guard
+from . import charts, guard
 
 # Reachable without logging in; everything else is checked in `_require_login`.
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "api.healthz"})
@@ -118,7 +118,7 @@ def create_app(
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(sa.exc.SQLAlchemyError, _database_error)
     app.jinja_env.filters["local"] = _local_time
-    app.jinja_env.filters["duration"] = _duration
+    app.jinja_env.filters["duration"] = charts.human_duration
     app.jinja_env.filters["setting"] = _setting
     app.jinja_env.globals["can"] = lambda role: g.get("user") is not None and g.user.can(role)
     # The run filters offer every outcome explain() can give, from its one list.
@@ -232,15 +232,3 @@ def _setting(value: Any, key: str = "") -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"

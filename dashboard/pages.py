@@ -13,16 +13,18 @@ from smartcron.db import alerts as alert_queries
 from smartcron.db import audit as audit_queries
 from smartcron.db import health as health_queries
 from smartcron.db import runs as run_queries
+from smartcron.db.hosts import known_hosts, list_hosts
 from smartcron.db.tasks import find_task
 from smartcron.model import chains, schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
+from smartcron.model.quantities import parse_duration
 from smartcron.model.task import Task, hide_secrets
 from smartcron.ops.health import score
-from smartcron.ops.runlog import RunLog
+from smartcron.ops.runlog import RunLog, last_error_line
 from smartcron.ops.runlog import run_log as read_run_log
 from smartcron.systemd.journal import Journal
 
-from . import charts, config, engine, queries
+from . import charts, config, engine, graph, queries
 from .guard import env_visible, page_number
 
 bp = Blueprint("pages", __name__)
@@ -174,6 +176,7 @@ def task(name: str) -> str:
         stats = run_queries.week_stats(conn, [name], _now())[name]
         everyone = queries.all_tasks(conn)
         chain = chains.chain_of(name, everyone) if chains.describe(name, everyone) else []
+        group = next((g for g in graph.components(everyone) if any(t.name == name for t in g)), [])
     shown = env_visible()
     return render_template(
         "task.html",
@@ -189,15 +192,50 @@ def task(name: str) -> str:
         chart=charts.durations(recent),
         stats=stats,
         chain=chain,
+        chain_graph=graph.draw(group, here=name) if group else None,
     )
 
 
 @bp.route("/runs")
 def runs() -> str:
     outcome = request.args.get("outcome", "")
+    host = request.args.get("host", "")
     with engine().connect() as conn:
-        rows, more = run_queries.task_runs(conn, None, outcome or None, _page())
-    return render_template("runs.html", runs=rows, more=more, page=_page(), outcome=outcome)
+        rows, more = run_queries.task_runs(conn, None, outcome or None, _page(), host or None)
+        names = known_hosts(conn)
+    return render_template(
+        "runs.html",
+        runs=rows,
+        more=more,
+        page=_page(),
+        outcome=outcome,
+        host=host,
+        hosts=names,
+        args={k: v for k, v in (("outcome", outcome), ("host", host)) if v},
+    )
+
+
+@bp.route("/chains")
+def chains_page() -> str:
+    """Every chain and join as a graph: which task runs after which."""
+    with engine().connect() as conn:
+        groups = graph.components(queries.all_tasks(conn))
+    return render_template("chains.html", graphs=[(g, graph.draw(g)) for g in groups])
+
+
+@bp.route("/hosts")
+def hosts() -> str:
+    """Every host sharing the database: up or down, version, tasks and runs (#15)."""
+    moment = _now()
+    with engine().connect() as conn:
+        rows = list_hosts(conn, queries.all_tasks(conn), moment)
+    down_after = parse_duration("host_down_after", config().host_down_after, minimum=1)
+    return render_template(
+        "hosts.html",
+        rows=[(r, r.state(moment, down_after), r.age(moment)) for r in rows],
+        this_host=config().host_name,
+        down_after=down_after,
+    )
 
 
 def _run_row(run_id: int) -> Any:
@@ -217,8 +255,14 @@ def _log(row: Any) -> RunLog:
 def run(run_id: int) -> str:
     row = _run_row(run_id)
     log = _log(row)
+    failed = row.outcome in FAILURE_OUTCOMES
     return render_template(
-        "run.html", run=row, log=log.text, note=log.note, lines=log.text.count("\n")
+        "run.html",
+        run=row,
+        log=log.text,
+        note=log.note,
+        lines=log.text.count("\n"),
+        last_error=last_error_line(log.text) if failed else None,
     )
 
 

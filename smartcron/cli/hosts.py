@@ -45,8 +45,7 @@ def hosts_cmd(app: App, as_json: bool) -> None:
     zone = ZoneInfo(host_timezone())
     lines = []
     for r in rows:
-        data = r.as_json(moment, down_after)
-        state = "up" if data["alive"] else ("stopped" if r.watchdog_state == "stopped" else "DOWN")
+        state = r.state(moment, down_after)
         lines.append(
             (
                 r.name + (" (this host)" if r.name == app.config.host_name else ""),

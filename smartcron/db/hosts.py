@@ -68,6 +68,12 @@ class HostRow:
     def age(self, now: dt.datetime) -> float:
         return max(0.0, (now - self.last_seen_at).total_seconds())
 
+    def state(self, now: dt.datetime, down_after: float) -> str:
+        """Return "up", "stopped" (its watchdog said it stopped) or "DOWN" (gone quiet)."""
+        if self.age(now) <= down_after and self.watchdog_state == RUNNING:
+            return "up"
+        return "stopped" if self.watchdog_state == "stopped" else "DOWN"
+
     def as_json(self, now: dt.datetime, down_after: float) -> dict[str, object]:
         return {
             "name": self.name,
@@ -76,7 +82,7 @@ class HostRow:
             "started_at": self.started_at.isoformat(),
             "last_seen_at": self.last_seen_at.isoformat(),
             "seen_seconds_ago": round(self.age(now), 1),
-            "alive": self.age(now) <= down_after and self.watchdog_state == RUNNING,
+            "alive": self.state(now, down_after) == "up",
             "tasks": self.tasks,
             "runs_24h": self.runs_24h,
         }

@@ -157,12 +157,15 @@ def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, 
 
 
 def task_runs(
-    conn: Connection, name: str | None, outcome: str | None, page: int
+    conn: Connection, name: str | None, outcome: str | None, page: int, host: str | None = None
 ) -> tuple[list[Any], bool]:
-    """Return one page of runs (newest first), of a task or of all, and whether more follow."""
+    """Return one page of runs (newest first), of a task or of all, and whether more follow;
+    only those recorded by `host` when given."""
     query = sa.select(executions)
     if name is not None:
         query = query.where(executions.c.task_name == name)
+    if host:
+        query = query.where(executions.c.host == host)
     if outcome == "failures":
         query = query.where(executions.c.outcome.in_(FAILURE_OUTCOMES))
     elif outcome:

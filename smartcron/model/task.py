@@ -208,6 +208,8 @@ class FieldSpec:
         """Given the field's value in a Task, return its human form (YAML/JSON)."""
         if value is None:
             return None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # a factor of 2, not 2.0
         if self.kind == DURATION:
             return format_duration(value)
         if self.kind == SIZE:

@@ -7,6 +7,7 @@ when the journal no longer has it, the output tail stored with the run, saying s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,3 +45,24 @@ def run_log(journal: Journal, row: Any) -> RunLog:
             "stored with the run",
         )
     return RunLog("", "none", f"run {row.id} printed nothing, and systemd said nothing about it")
+
+
+# Words that mark a line as an error report in the output of the usual shop jobs (shell tools,
+# Python, PHP, curl, database clients). A heuristic: the run page says which rule picked it.
+_ERROR_WORDS = re.compile(
+    r"error|fail|fatal|exception|traceback|denied|refused|not found|no such|cannot|can't|"
+    r"unable|timed? ?out|panic|abort",
+    re.IGNORECASE,
+)
+
+
+def last_error_line(text: str) -> tuple[str, str] | None:
+    """Given a failed run's log, return ("Last error line", line) for the last line that reads
+    as an error, else ("Last output line", line) for its last line; None for no output."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    for line in reversed(lines):
+        if _ERROR_WORDS.search(line):
+            return "Last error line", line[:500]
+    return "Last output line", lines[-1][:500]

@@ -129,6 +129,8 @@ def test_dashboard_in_chromium_staff_workflow(
     log = page.inner_text("#log")
     assert "<script>alert('xss')</script><b>not bold</b>" in log and "ERROR: POS unreachable" in log
     assert page.locator("#log b").count() == 0 and page.locator("#log script").count() == 0
+    # The last error line stands next to the meaning, as text.
+    assert page.inner_text("p.last-error") == "Last error line: ERROR: POS unreachable"
     page.fill("#log-search", "error")
     assert page.inner_text("#log-hits") == "1 matching line(s)"
     _shot(page, "run")
@@ -175,16 +177,44 @@ def test_dashboard_in_chromium_staff_workflow(
         _shot(page, shot)
     assert "task.run" in page.inner_text("main") and "alert.ack" in page.inner_text("main")
 
-    # Phone width: no page is wider than the screen (tables scroll inside their box).
+    # The charts have axes with values, and a hover title on every bar.
+    page.goto(f"{server}/")
+    chart = page.locator("svg.chart")
+    assert chart.locator("text.axis-title").text_content() == "runs"
+    ticks = chart.locator("text.tick").all_text_contents()
+    assert "0" in ticks and any(t.endswith(":00") for t in ticks), ticks
+    assert chart.locator("g.bar").count() == 24
+    assert "succeeded" in chart.locator("g.bar title").last.text_content()
+    page.goto(f"{server}/tasks/{name}")
+    durations = page.locator("#live-durations svg.chart")
+    assert durations.locator("text.axis-title").text_content() == "duration"
+    assert durations.locator("g.bar title").first.text_content().startswith("run #")
+    _shot(page, "task-chart")
+    # A favicon, served like the other static files.
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert icon and page.request.get(f"{server}{icon}").status == 200
+
+    # Phone width: no page is wider than the screen, and no table needs sideways scrolling
+    # (wide tables become one card per row).
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     _login(phone, server, "otto")
     for path, shot in [
         ("/", "phone-overview"),
         ("/tasks", "phone-tasks"),
+        ("/runs", "phone-runs"),
         (f"/runs/{failed}", "phone-run"),
+        (f"/tasks/{name}", "phone-task"),
+        ("/alerts", "phone-alerts"),
+        ("/health", "phone-health"),
+        ("/hosts", "phone-hosts"),
+        ("/audit", "phone-audit"),
     ]:
         phone.goto(f"{server}{path}")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+        boxes = phone.locator("div.scroll")
+        for i in range(boxes.count()):
+            wide = boxes.nth(i).evaluate("e => e.scrollWidth - e.clientWidth")
+            assert wide <= 1, (path, i, wide)
         _shot(phone, shot)
 
 
@@ -251,7 +281,7 @@ def test_dashboard_follows_the_log_of_a_running_run(
     from smartcron.db.schema import executions
 
     name = sd.add(
-        "slowlog", "--command", "/bin/sh -c 'echo first line; sleep 4; echo second line'",
+        "slowlog", "--command", "/bin/sh -c 'echo first line; sleep 10; echo second line'",
         "--schedule", "@yearly",
     )  # fmt: skip
     assert sd.run("sync").exit_code == 0
@@ -272,7 +302,7 @@ def test_dashboard_follows_the_log_of_a_running_run(
     _login(page, server, "vera")
     page.goto(f"{server}/runs/{run_id}")
     assert page.locator("#log[data-follow]").count() == 1
-    assert "second line" not in page.inner_text("#log")  # the run sleeps 4 s before it
+    assert "second line" not in page.inner_text("#log")  # the run sleeps 10 s before it
     # The page polls the log while the run goes on, then reloads with the final outcome.
     # (Locators, not wait_for_function: the page's CSP forbids evaluating strings.)
     page.locator("#log", has_text="second line").wait_for(timeout=20_000)
@@ -300,3 +330,18 @@ def test_dashboard_in_chromium_task_page_shows_a_chain(
     _shot(page, "task-chain")
     page.set_viewport_size({"width": 390, "height": 844})
     _shot(page, "task-chain-phone")
+    # A join: the chain view draws every arrow, each box linking to its task.
+    stock = sd.add("stock-count", "--command", "/bin/true", "--schedule", "@yearly")
+    report = sd.add("month-report", "--command", "/bin/true", "--after", f"{second},{stock}")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{server}/chains")
+    graph = page.locator("svg.graph")
+    assert graph.count() == 1
+    assert graph.locator("path").count() == 3  # bank -> payroll, payroll -> report, stock -> report
+    for task in (first, second, stock, report):
+        assert graph.locator(f"a[href='/tasks/{task}']").count() == 1
+    _shot(page, "chains")
+    page.goto(f"{server}/tasks/{report}")
+    assert "have all succeeded since its last run" in page.inner_text("p.chain")
+    assert page.locator("svg.graph rect.here").count() == 1
+    _shot(page, "task-join")

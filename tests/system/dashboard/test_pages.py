@@ -112,6 +112,8 @@ def test_dashboard_login_then_every_page_renders(
         "/alerts",
         "/health",
         "/audit",
+        "/hosts",
+        "/chains",
     ]:
         response = client.get(path)
         assert response.status_code == 200, path
@@ -436,3 +438,25 @@ def test_dashboard_task_page_shows_the_chain(client: FlaskClient, db: TestDB) ->
     assert '<strong>bank-import</strong> &rarr; <a href="/tasks/payroll">payroll</a>' in head
     for url in ("/", "/tasks", "/runs", "/health", "/status.json"):
         assert client.get(url).status_code == 200, url
+
+
+def test_dashboard_hosts_page_and_runs_filtered_by_host(client: FlaskClient, db: TestDB) -> None:
+    import datetime as dt
+
+    from smartcron.db.hosts import register_host
+
+    now = dt.datetime.now(dt.UTC)
+    with db.engine.begin() as conn:
+        register_host(conn, "till-1", "1.2.3", now)
+        register_host(conn, "<b>wh</b>", "1.2.3", now - dt.timedelta(hours=1))
+    on_till = add_run(db.engine, "pos-sync", host="till-1", meaning="ran on the till")
+    add_run(db.engine, "pos-sync", host="<b>wh</b>", meaning="ran in the warehouse")
+    assert login(client, "otto").status_code == 302
+    page = client.get("/hosts").get_data(as_text=True)
+    assert "till-1" in page and "&lt;b&gt;wh&lt;/b&gt;" in page and "<b>wh</b>" not in page
+    assert re.search(r"till-1.*?o-success\">up<", page, re.S)
+    assert "DOWN" in page  # quiet for an hour, beyond host_down_after
+    runs = client.get("/runs?host=till-1").get_data(as_text=True)
+    assert f"#{on_till}<" in runs and "ran on the till" in runs
+    assert "ran in the warehouse" not in runs
+    assert 'data-label="Host">till-1<' in runs  # the host column shows with several hosts
