@@ -28,9 +28,12 @@ def not_run_id(invocation: str, follower: str) -> str:
     return hashlib.sha256(f"{invocation}|{follower}".encode()).hexdigest()[:32]
 
 
-def record_not_run(conn: Connection, values: dict[str, Any], retrying: bool) -> list[str]:
+def record_not_run(
+    conn: Connection, values: dict[str, Any], retrying: bool
+) -> list[dict[str, Any]]:
     """Given the column values of a finished run just written and whether systemd retries
-    it, write a not-run row for each follower when it failed for good; return their names."""
+    it, write a not-run row for each follower when it failed for good; return the rows
+    written (their column values, with their ids)."""
     if retrying or values.get("outcome") not in FAILURE_OUTCOMES:
         return []
     predecessor = str(values["task_name"])
@@ -45,23 +48,20 @@ def record_not_run(conn: Connection, values: dict[str, Any], retrying: bool) -> 
         if exists is not None:
             continue
         task_id = conn.execute(sa.select(tasks.c.id).where(tasks.c.name == follower)).scalar()
-        conn.execute(
-            executions.insert().values(
-                task_id=task_id,
-                task_name=follower,
-                invocation_id=invocation,
-                trigger=TRIGGER,
-                attempt=1,
-                started_at=finished,
-                finished_at=finished,
-                outcome=NOT_RUN,
-                meaning=not_run_meaning(
-                    predecessor,
-                    str(values["outcome"]),
-                    finished.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                ),
-                recorded_at=utcnow(),
-            )
-        )
-        written.append(follower)
+        row: dict[str, Any] = {
+            "task_id": task_id,
+            "task_name": follower,
+            "invocation_id": invocation,
+            "trigger": TRIGGER,
+            "attempt": 1,
+            "started_at": finished,
+            "finished_at": finished,
+            "outcome": NOT_RUN,
+            "meaning": not_run_meaning(
+                predecessor, str(values["outcome"]), finished.strftime("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            "recorded_at": utcnow(),
+        }
+        key = conn.execute(executions.insert().values(**row)).inserted_primary_key
+        written.append({**row, "id": int(key[0]) if key else None})
     return written

@@ -158,11 +158,14 @@ def run_values(
 
 def write_event(
     conn: Connection, event: RunEvent, evidence: Evidence = Evidence(), host: str | None = None
-) -> bool:
-    """Record a run event in the caller's transaction; return False if it was already there.
+) -> list[dict[str, Any]]:
+    """Record a run event in the caller's transaction; return the finished runs it recorded
+    (the run, and the not-run rows of its chained followers), each as its column values with
+    its id: empty for a "started" event, or one that was already there.
 
     Idempotent by invocation id: a "started" event never overwrites a row, a "finished" one
-    completes a running row once.
+    completes a running row once. The caller writes the journal entries of the runs returned
+    once its transaction is committed (systemd/entries.py).
     """
     existing = conn.execute(
         sa.select(executions.c.id, executions.c.outcome).where(
@@ -170,11 +173,12 @@ def write_event(
         )
     ).first()
     if existing is not None and (event.kind == "started" or existing.outcome != RUNNING):
-        return False
+        return []
     task = find_task(conn, event.task)
     values = run_values(conn, event, task, evidence, host)
     if existing is None:
-        conn.execute(executions.insert().values(**values))
+        key = conn.execute(executions.insert().values(**values)).inserted_primary_key
+        run_id = int(key[0]) if key else None
     else:
         values.pop("trigger", None)
         done = conn.execute(
@@ -183,7 +187,8 @@ def write_event(
             .values(**values)
         )
         if not done.rowcount:
-            return False  # another recorder (alert@ or the watchdog) finished it meanwhile
+            return []  # another recorder (alert@ or the watchdog) finished it meanwhile
+        run_id = int(existing.id)
     if values["outcome"] != RUNNING:
         add_run(
             conn,
@@ -192,10 +197,10 @@ def write_event(
             values.get("duration_s"),
             values["started_at"] or values["recorded_at"],
         )
-    if event.kind != "started":
-        retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
-        record_not_run(conn, values, retrying)
-    return True
+    if event.kind == "started":
+        return []
+    retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
+    return [{**values, "id": run_id}, *record_not_run(conn, values, retrying)]
 
 
 NOTE_AT_START = dt.timedelta(seconds=1)

@@ -1,8 +1,10 @@
 """The writer thread: RunEvents in, `executions` rows out, in order and in batches.
 
-It never drops an event: while the database is down it keeps them all and retries. A run's
-output tail is read from the journal a moment after its row is written (journald may still be
-storing the last lines when systemd reports the end), and only while no event waits.
+It never drops an event: while the database is down it keeps them all and retries. Once a
+batch is committed it writes one journal entry per finished run it recorded
+(systemd/entries.py), here and never on the D-Bus thread. A run's output tail is read from
+the journal a moment after its row is written (journald may still be storing the last lines
+when systemd reports the end), and only while no event waits.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import executions
 from smartcron.db.state import JOURNAL_CURSOR, set_state
+from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.events import RunEvent
@@ -57,6 +61,7 @@ class Writer(threading.Thread):
         host: str | None = None,
         heartbeat: Callable[[Connection], None] | None = None,
         heartbeat_every: float = 10.0,
+        entries: EntryWriter | None = None,
     ) -> None:
         super().__init__(name="smartcron-writer", daemon=True)
         self.engine = engine
@@ -66,6 +71,7 @@ class Writer(threading.Thread):
         self.heartbeat_every = heartbeat_every
         self._last_beat = 0.0
         self.journal = journal
+        self.entries = entries or EntryWriter()
         self.retry_delay = retry_delay
         self.inbox: queue.Queue[RunEvent | CursorMark | None] = queue.Queue()
         self.pending: collections.deque[RunEvent | CursorMark] = collections.deque()
@@ -124,6 +130,7 @@ class Writer(threading.Thread):
             for item in batch:
                 if isinstance(item, RunEvent) and needs_evidence(item):
                     self._remember_evidence(item)  # journal read outside the transaction
+            recorded: list[dict[str, Any]] = []
             try:
                 with self.engine.begin() as conn:
                     for item in batch:
@@ -131,7 +138,7 @@ class Writer(threading.Thread):
                             set_state(conn, JOURNAL_CURSOR, item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
-                            write_event(conn, item, evidence, self.host)
+                            recorded += write_event(conn, item, evidence, self.host)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 if self.db_ok:
                     log.error(
@@ -158,6 +165,8 @@ class Writer(threading.Thread):
                         item.invocation_id, item.task, item.started_at, item.finished_at
                     )
                     self._refresh.append((time.monotonic() + self.tail_delay, window))
+            # Committed: only now may the journal say these runs are recorded.
+            self.entries.runs(recorded, self.host)
 
     def _beat(self) -> None:
         """Refresh this host's heartbeat every heartbeat_every seconds, after the run events:
