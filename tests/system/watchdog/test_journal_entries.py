@@ -11,15 +11,12 @@ has one).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,7 +31,7 @@ from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.writer import Writer
 
 from support import TestDB, invoke
-from support.systemd import SystemdEnv, wait_rows
+from support.systemd import SystemdEnv, journal_entries, wait_rows
 
 CATALOG_INDEX = "/var/lib/systemd/catalog"  # where journalctl -x reads the catalog's index
 
@@ -82,19 +79,6 @@ def boxed(sd: SystemdEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Boxed]:
     engine.dispose()
 
 
-def _entries(sd: SystemdEnv, *matches: str, count: int, timeout: float = 20) -> list[Any]:
-    """Wait until the private journal has `count` entries matching; return them all."""
-    deadline = time.monotonic() + timeout
-    found: list[Any] = []
-    while time.monotonic() < deadline:
-        out = sd.systemd.journal("-o", "json", *matches)
-        found = [json.loads(line) for line in out.splitlines() if line.strip()]
-        if len(found) >= count:
-            break
-        time.sleep(0.2)
-    return found
-
-
 def test_journal_entries_list_exactly_the_failed_runs_with_catalog_text(
     boxed: Boxed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,7 +96,7 @@ def test_journal_entries_list_exactly_the_failed_runs_with_catalog_text(
     assert len(failed) == 2 and {r.task_name for r in failed.values()} == {bad}
     assert {str(r.id) for r in rows if r.outcome == "failed"} == set(failed)
 
-    found = _entries(
+    found = journal_entries(
         sd,
         f"MESSAGE_ID={MSG_RUN_RECORDED}",
         "SMARTCRON_OUTCOME=failed",
@@ -125,11 +109,13 @@ def test_journal_entries_list_exactly_the_failed_runs_with_catalog_text(
         assert entry["SMARTCRON_TASK"] == bad and entry["PRIORITY"] == "3"
         assert entry["MESSAGE"] == f"{bad}: {run.meaning}" and "exit status 3" in run.meaning
         assert entry["SMARTCRON_INVOCATION"] == run.invocation_id
-    every = _entries(sd, f"MESSAGE_ID={MSG_RUN_RECORDED}", f"SMARTCRON_HOST={boxed.host}", count=4)
+    every = journal_entries(
+        sd, f"MESSAGE_ID={MSG_RUN_RECORDED}", f"SMARTCRON_HOST={boxed.host}", count=4
+    )
     assert sorted(e["SMARTCRON_RUN"] for e in every) == sorted(str(r.id) for r in mine)
     assert {e["PRIORITY"] for e in every if e["SMARTCRON_OUTCOME"] == "success"} == {"6"}
     # The first failure opened the task's alert, and its announcement has an entry of its own.
-    alerted = _entries(
+    alerted = journal_entries(
         sd, f"MESSAGE_ID={MSG_ALERT_RAISED}", f"SMARTCRON_TASK={bad}", count=1, timeout=30
     )
     assert len(alerted) == 1 and alerted[0]["SMARTCRON_ALERT_KIND"] == "failure"
