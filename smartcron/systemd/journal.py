@@ -306,14 +306,16 @@ class Journal:
 
 def send(fields: dict[str, str]) -> str:
     """Write one structured entry (MESSAGE and the other fields) to the journal; return "" or
-    why journald did not take it (it is not running, say), for the caller to log."""
+    why journald did not take it (its socket buffer full, say), for the caller to log.
+
+    With no journald at all (no socket), libsystemd drops the entry and reports success."""
     from systemd import journal as sd_journal
 
     fields = dict(fields)
     message = fields.pop("MESSAGE")
     try:
         sd_journal.send(message, **fields)
-    except OSError as exc:  # sd_journal_sendv's errno: no socket, a full buffer
+    except OSError as exc:  # sd_journal_sendv's errno: a full buffer, too big
         return f"{exc.strerror or exc} (errno {exc.errno})"
     except ValueError as exc:  # a field the binding refuses
         return str(exc)

@@ -154,10 +154,10 @@ def test_journal_entries_list_exactly_the_failed_runs_with_catalog_text(
 def test_journal_entry_refused_is_logged_and_the_run_kept(
     db: TestDB, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # journald refusing (not running, a full socket buffer) is journal.send's OSError, which
+    # journald refusing (a full socket buffer: EAGAIN) is the binding's OSError, which
     # journal.send turns into its reason; the writer must log it once and keep the run.
     def refuse(fields: dict[str, str]) -> str:
-        return "No such file or directory (errno 2)"
+        return "Resource temporarily unavailable (errno 11)"
 
     writer = Writer(db.engine, Journal("/nonexistent"), entries=EntryWriter(send=refuse))
     writer.start()
@@ -171,5 +171,5 @@ def test_journal_entry_refused_is_logged_and_the_run_kept(
         outcomes = conn.execute(sa.select(executions.c.outcome)).scalars().all()
     assert outcomes == ["success", "success"]
     refusals = [r for r in caplog.records if "could not write smartcron's journal" in r.message]
-    assert len(refusals) == 1 and "No such file or directory" in refusals[0].message
+    assert len(refusals) == 1 and "Resource temporarily unavailable" in refusals[0].message
     assert writer.entries.sent == 0 and writer.entries.problem
