@@ -5,6 +5,7 @@
 #     /var/lib/smartcron (database, backups);
 #   - smartcron-watchdog.service, smartcron-dashboard.service, smartcron-maintenance.timer, the
 #     alert template and the polkit rule, enabled and started;
+#   - the journal message catalog (journalctl -x explains smartcron's own entries);
 #   - the key that signs task definitions (root's alone: sync installs nothing else);
 #   - HTTPS for the dashboard: a self-signed certificate, or the one you give;
 #   - a first admin user for the dashboard, with a one-time password;
@@ -27,6 +28,8 @@ DATA_DIR=/var/lib/smartcron
 UNIT_DIR=/etc/systemd/system
 USER_NAME=smartcron
 BIN=/usr/local/bin/smartcron
+# smartcron/systemd/entries.py CATALOG_DIR and CATALOG_NAME (`units install` writes it there).
+CATALOG=/usr/local/lib/systemd/catalog/smartcron.catalog
 SRC="$(cd "$(dirname "$0")" && pwd)"
 OWN_UNITS=(smartcron-watchdog.service smartcron-dashboard.service smartcron-maintenance.timer)
 PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev polkitd openssl)
@@ -82,9 +85,11 @@ if [ "$UNINSTALL" = 1 ]; then
         done
         run rm -rf "$UNIT_DIR/smartcron-tasks.target.wants" \
             "$UNIT_DIR/timers.target.wants/smartcron-tasks.target" \
-            /etc/polkit-1/rules.d/50-smartcron.rules
+            /etc/polkit-1/rules.d/50-smartcron.rules "$CATALOG"
     fi
     run systemctl daemon-reload
+    # The catalog file is gone: rebuild journald's catalog database without it.
+    run journalctl --update-catalog
     say "removing $PREFIX and $BIN"
     run rm -rf "$PREFIX"
     run rm -f "$BIN"
@@ -211,6 +216,9 @@ run "$BIN" units install
 run systemctl daemon-reload
 # The journald drop-in (50-smartcron.conf) takes effect when journald starts again.
 run systemctl restart systemd-journald
+# The message catalog (what `journalctl -x` says about smartcron's entries) is read from a
+# database that journalctl builds from the catalog files.
+run journalctl --update-catalog
 run "$BIN" sync
 run systemctl enable "${OWN_UNITS[@]}"
 # Start what is stopped; restart what runs, so that an upgrade takes effect.

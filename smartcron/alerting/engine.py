@@ -25,6 +25,7 @@ from smartcron.model.config import Config
 from smartcron.model.outcome import NOT_RUN, SKIP_OUTCOMES
 from smartcron.model.quantities import format_duration, parse_duration
 from smartcron.model.task import Task
+from smartcron.systemd.entries import EntryWriter
 
 log = logging.getLogger("smartcron.alerts")
 
@@ -62,10 +63,11 @@ class AlertEngine:
     a slow mail server never holds up the main loop (and its systemd watchdog ping).
     """
 
-    def __init__(self, engine: Engine, config: Config) -> None:
+    def __init__(self, engine: Engine, config: Config, entries: EntryWriter | None = None) -> None:
         self.engine = engine
         self.config = config
         self.renotify = renotify_interval(config)
+        self.entries = entries or EntryWriter()
 
     def initialize(self) -> None:
         """Set the run cursor on the very first start (before collecting), so that history
@@ -153,7 +155,9 @@ class AlertEngine:
             with self.engine.begin() as conn:
                 if alert.execution_id and not self._output_is_in(conn, alert.execution_id, now):
                     continue  # the run's last lines are the evidence: wait for them (bounded)
-                announce(conn, self.config, alert, self.renotify)
+                message_id = announce(conn, self.config, alert, self.renotify)
+            if message_id is not None:  # committed: the journal says so (systemd/entries.py)
+                self.entries.alert(alert, self.config.host_name)
 
     @staticmethod
     def _output_is_in(conn: Connection, run_id: int, now: dt.datetime) -> bool:

@@ -245,10 +245,11 @@ def record_skip(
     outcome: str,
     meaning: str,
     at: dt.datetime,
-) -> None:
+) -> dict[str, Any] | None:
     """Record a run the gate ended before its command (ops/gate.py), keyed by the unit's
     invocation id: inserted, or written over the watchdog's "running" row for the same
-    invocation (the watchdog saw the start first). A finished row is left as it is."""
+    invocation (the watchdog saw the start first); return the row's values with its id. A
+    finished row is left as it is (None)."""
     values = {
         "task_id": task_id,
         "task_name": task,
@@ -263,15 +264,16 @@ def record_skip(
         "recorded_at": at,
         "host": host,
     }
-    updated = conn.execute(
-        executions.update()
-        .where(executions.c.invocation_id == invocation_id, executions.c.outcome == "running")
-        .values(**{k: v for k, v in values.items() if k != "trigger"})
-    ).rowcount
-    if updated:
-        return
     exists = conn.execute(
         sa.select(executions.c.id).where(executions.c.invocation_id == invocation_id)
     ).first()
-    if exists is None:
-        conn.execute(executions.insert().values(invocation_id=invocation_id, **values))
+    recorded = {**values, "invocation_id": invocation_id}
+    if exists is not None:
+        updated = conn.execute(
+            executions.update()
+            .where(executions.c.id == exists.id, executions.c.outcome == "running")
+            .values(**{k: v for k, v in values.items() if k != "trigger"})
+        ).rowcount
+        return {**recorded, "id": int(exists.id)} if updated else None
+    key = conn.execute(executions.insert().values(**recorded)).inserted_primary_key
+    return {**recorded, "id": int(key[0]) if key else None}

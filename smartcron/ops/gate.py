@@ -39,6 +39,7 @@ from smartcron.model.config import Config
 from smartcron.model.outcome import explain_skip
 from smartcron.model.placement import placed_on
 from smartcron.model.task import Task
+from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.units import PREFIX
 
 log = logging.getLogger("smartcron.gate")
@@ -162,7 +163,7 @@ def record(ctx: GateContext, verdict: GateVerdict) -> bool:
     words = explain_skip(verdict.outcome, verdict.reason)
     try:
         with ctx.engine.begin() as conn:
-            record_skip(
+            recorded = record_skip(
                 conn,
                 task_id=ctx.task.id,
                 task=ctx.task.name,
@@ -175,6 +176,8 @@ def record(ctx: GateContext, verdict: GateVerdict) -> bool:
     except sa.exc.SQLAlchemyError as exc:
         log.error("could not record the skip of %s: %s", ctx.task.name, exc)
         return False
+    if recorded is not None:  # committed: its journal entry (the watchdog writes no other)
+        EntryWriter().runs([recorded], ctx.host)
     return True
 
 

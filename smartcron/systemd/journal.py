@@ -1,6 +1,7 @@
 """The journal: a run's output, systemd's own messages about runs, and entries to reconcile.
 
-This is the only module that reads the journal. It uses systemd's own binding
+This is the only module that reads the journal, and writes to it (`send`: smartcron's own
+structured entries, built in systemd/entries.py). It uses systemd's own binding
 (`systemd.journal.Reader` from systemd-python), which reads the journal files in-process: a
 run's output tail costs about 0.4-0.6 ms here against 6 ms for spawning `journalctl`, and the
 reconciliation walks entries one at a time from a cursor instead of holding journalctl's
@@ -301,6 +302,24 @@ class Journal:
     def persistent(self) -> bool:
         """Return True if the journal keeps history across reboots (or a directory is set)."""
         return bool(self.directory) or os.path.isdir(SYSTEM_JOURNALS[0])
+
+
+def send(fields: dict[str, str]) -> str:
+    """Write one structured entry (MESSAGE and the other fields) to the journal; return "" or
+    why journald did not take it (its socket buffer full, say), for the caller to log.
+
+    With no journald at all (no socket), libsystemd drops the entry and reports success."""
+    from systemd import journal as sd_journal
+
+    fields = dict(fields)
+    message = fields.pop("MESSAGE")
+    try:
+        sd_journal.send(message, **fields)
+    except OSError as exc:  # sd_journal_sendv's errno: a full buffer, too big
+        return f"{exc.strerror or exc} (errno {exc.errno})"
+    except ValueError as exc:  # a field the binding refuses
+        return str(exc)
+    return ""
 
 
 def account_can_read(account: str) -> bool:

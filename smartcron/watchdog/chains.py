@@ -40,34 +40,39 @@ def not_run_id(invocation: str, follower: str) -> str:
 
 def _write_not_run(
     conn: Connection, task: str, invocation: str, at: dt.datetime, meaning: str
-) -> None:
+) -> dict[str, Any]:
+    """Write one not-run row; return its column values with its id."""
     task_id = conn.execute(sa.select(tasks.c.id).where(tasks.c.name == task)).scalar()
-    conn.execute(
-        executions.insert().values(
-            task_id=task_id,
-            task_name=task,
-            invocation_id=invocation,
-            trigger=TRIGGER,
-            attempt=1,
-            started_at=at,
-            finished_at=at,
-            outcome=NOT_RUN,
-            meaning=meaning,
-            recorded_at=utcnow(),
-        )
-    )
+    row: dict[str, Any] = {
+        "task_id": task_id,
+        "task_name": task,
+        "invocation_id": invocation,
+        "trigger": TRIGGER,
+        "attempt": 1,
+        "started_at": at,
+        "finished_at": at,
+        "outcome": NOT_RUN,
+        "meaning": meaning,
+        "recorded_at": utcnow(),
+    }
+    key = conn.execute(executions.insert().values(**row)).inserted_primary_key
+    return {**row, "id": int(key[0]) if key else None}
 
 
-def record_join_refused(conn: Connection, task: str, reason: str) -> None:
-    """Record that a join whose predecessors all succeeded could not be started."""
+def record_join_refused(conn: Connection, task: str, reason: str) -> dict[str, Any]:
+    """Record that a join whose predecessors all succeeded could not be started; return the
+    row written."""
     at = utcnow()
     invocation = hashlib.sha256(f"join|{task}|{at.isoformat()}".encode()).hexdigest()[:32]
-    _write_not_run(conn, task, invocation, at, join_refused_meaning(reason))
+    return _write_not_run(conn, task, invocation, at, join_refused_meaning(reason))
 
 
-def record_not_run(conn: Connection, values: dict[str, Any], retrying: bool) -> list[str]:
+def record_not_run(
+    conn: Connection, values: dict[str, Any], retrying: bool
+) -> list[dict[str, Any]]:
     """Given the column values of a finished run just written and whether systemd retries
-    it, write a not-run row for each follower when it failed for good; return their names."""
+    it, write a not-run row for each follower when it failed for good; return the rows
+    written (their column values, with their ids)."""
     if retrying or values.get("outcome") not in FAILURE_OUTCOMES:
         return []
     predecessor = str(values["task_name"])
@@ -84,8 +89,7 @@ def record_not_run(conn: Connection, values: dict[str, Any], retrying: bool) -> 
         meaning = not_run_meaning(
             predecessor, str(values["outcome"]), finished.strftime("%Y-%m-%d %H:%M:%S UTC")
         )
-        _write_not_run(conn, follower, invocation, finished, meaning)
-        written.append(follower)
+        written.append(_write_not_run(conn, follower, invocation, finished, meaning))
     return written
 
 

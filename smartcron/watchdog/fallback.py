@@ -22,6 +22,7 @@ from smartcron.db.schema import alerts, executions, utcnow
 from smartcron.db.tasks import find_task
 from smartcron.model.config import Config
 from smartcron.model.outcome import explain
+from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.watchdog.events import RunEvent, task_of_unit
 from smartcron.watchdog.reconcile import reconcile
@@ -128,7 +129,7 @@ def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: 
     )
     renotify = renotify_interval(config)
     with engine.begin() as conn:
-        write_event(conn, event, evidence, config.host_name)
+        recorded = write_event(conn, event, evidence, config.host_name)
         conn.execute(
             executions.update()
             .where(
@@ -142,12 +143,22 @@ def _announce_recorded(config: Config, engine: Engine, journal: Journal, event: 
         ).one()
         task = find_task(conn, event.task)
         alert_id = record_failure(conn, run, task)
-        if alert_id is None:
-            return f"{event.task}: its alert policy does not ask for an alert for this run"
-        alert = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
-        if alert.state == "acknowledged":
-            return f"alert {alert_id} for {event.task} is acknowledged; counted this failure"
-        message_id = announce_alert(conn, config, alert, renotify)
+        alert = (
+            conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
+            if alert_id is not None
+            else None
+        )
+        message_id = None
+        if alert is not None and alert.state != "acknowledged":
+            message_id = announce_alert(conn, config, alert, renotify)
+    # Committed: the journal may say so now (systemd/entries.py).
+    entries = EntryWriter()
+    entries.runs(recorded, config.host_name)
+    if alert is None:
+        return f"{event.task}: its alert policy does not ask for an alert for this run"
+    if alert.state == "acknowledged":
+        return f"alert {alert_id} for {event.task} is acknowledged; counted this failure"
     if message_id is None:
         return f"alert {alert_id} for {event.task} was already sent; counted this failure"
+    entries.alert(alert, config.host_name)
     return f"alert {alert_id} for {event.task}: " + _deliver_now(config, engine, message_id)

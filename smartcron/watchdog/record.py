@@ -171,13 +171,16 @@ def write_event(
     evidence: Evidence = Evidence(),
     host: str | None = None,
     joins: JoinBook | None = None,
-) -> bool:
-    """Record a run event in the caller's transaction; return False if it was already there.
+) -> list[dict[str, Any]]:
+    """Record a run event in the caller's transaction; return the finished runs it recorded
+    (the run, and the not-run rows of its chained followers), each as its column values with
+    its id: empty for a "started" event, or one that was already there.
 
     Idempotent by invocation id: a "started" event never overwrites a row, a "finished" one
-    completes a running row once. With `joins`, a success that completes a join (a follower
-    of several predecessors) adds the follower to joins.ready, for the caller to start after
-    the commit.
+    completes a running row once. The caller writes the journal entries of the runs returned
+    once its transaction is committed (systemd/entries.py). With `joins`, a success that
+    completes a join (a follower of several predecessors) adds the follower to joins.ready,
+    for the caller to start after the commit.
     """
     existing = conn.execute(
         sa.select(executions.c.id, executions.c.outcome).where(
@@ -185,11 +188,12 @@ def write_event(
         )
     ).first()
     if existing is not None and (event.kind == "started" or existing.outcome != RUNNING):
-        return False
+        return []
     task = find_task(conn, event.task)
     values = run_values(conn, event, task, evidence, host)
     if existing is None:
-        conn.execute(executions.insert().values(**values))
+        key = conn.execute(executions.insert().values(**values)).inserted_primary_key
+        run_id = int(key[0]) if key else None
     else:
         values.pop("trigger", None)
         done = conn.execute(
@@ -198,7 +202,8 @@ def write_event(
             .values(**values)
         )
         if not done.rowcount:
-            return False  # another recorder (alert@ or the watchdog) finished it meanwhile
+            return []  # another recorder (alert@ or the watchdog) finished it meanwhile
+        run_id = int(existing.id)
     if values["outcome"] != RUNNING:
         add_run(
             conn,
@@ -207,12 +212,12 @@ def write_event(
             values.get("duration_s"),
             values["started_at"] or values["recorded_at"],
         )
-    if event.kind != "started":
-        retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
-        record_not_run(conn, values, retrying)
-        if joins is not None and not retrying:
-            joins.ready.extend(joins_ready(conn, values, joins.started))
-    return True
+    if event.kind == "started":
+        return []
+    retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
+    if joins is not None and not retrying:
+        joins.ready.extend(joins_ready(conn, values, joins.started))
+    return [{**values, "id": run_id}, *record_not_run(conn, values, retrying)]
 
 
 NOTE_AT_START = dt.timedelta(seconds=1)

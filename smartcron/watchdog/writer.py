@@ -1,8 +1,10 @@
 """The writer thread: RunEvents in, `executions` rows out, in order and in batches.
 
-It never drops an event: while the database is down it keeps them all and retries. A run's
-output tail is read from the journal a moment after its row is written (journald may still be
-storing the last lines when systemd reports the end), and only while no event waits.
+It never drops an event: while the database is down it keeps them all and retries. Once a
+batch is committed it writes one journal entry per finished run it recorded
+(systemd/entries.py), here and never on the D-Bus thread. A run's output tail is read from
+the journal a moment after its row is written (journald may still be storing the last lines
+when systemd reports the end), and only while no event waits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -24,6 +27,7 @@ from smartcron.db.schema import executions
 from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.errors import OperationFailed
 from smartcron.systemd.bus import Systemd
+from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.chains import JoinBook, record_join_refused
@@ -69,6 +73,7 @@ class Writer(threading.Thread):
         host: str | None = None,
         heartbeat: Callable[[Connection], None] | None = None,
         heartbeat_every: float = 10.0,
+        entries: EntryWriter | None = None,
     ) -> None:
         super().__init__(name="smartcron-writer", daemon=True)
         self.engine = engine
@@ -78,6 +83,7 @@ class Writer(threading.Thread):
         self.heartbeat_every = heartbeat_every
         self._last_beat = 0.0
         self.journal = journal
+        self.entries = entries or EntryWriter()
         self.retry_delay = retry_delay
         self.inbox: queue.Queue[RunEvent | CursorMark | None] = queue.Queue()
         self.pending: collections.deque[RunEvent | CursorMark] = collections.deque()
@@ -140,6 +146,7 @@ class Writer(threading.Thread):
             for item in batch:
                 if isinstance(item, RunEvent) and needs_evidence(item):
                     self._remember_evidence(item)  # journal read outside the transaction
+            recorded: list[dict[str, Any]] = []
             try:
                 with self.engine.begin() as conn:
                     for item in batch:
@@ -147,7 +154,7 @@ class Writer(threading.Thread):
                             set_state(conn, JOURNAL_CURSOR, item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
-                            write_event(conn, item, evidence, self.host, self.joins)
+                            recorded += write_event(conn, item, evidence, self.host, self.joins)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 self.joins.ready.clear()  # rolled back: decided again when the batch is retried
                 if self.db_ok:
@@ -176,6 +183,8 @@ class Writer(threading.Thread):
                         item.invocation_id, item.task, item.started_at, item.finished_at
                     )
                     self._refresh.append((time.monotonic() + self.tail_delay, window))
+            # Committed: only now may the journal say these runs are recorded.
+            self.entries.runs(recorded, self.host)
 
     def _start_joins(self) -> None:
         """Start the joins the batch just committed completed (each once)."""
@@ -198,9 +207,11 @@ class Writer(threading.Thread):
         # A not-run row, so the run that did not happen shows (and alerts) like any other.
         try:
             with self.engine.begin() as conn:
-                record_join_refused(conn, name, reason[:300])
+                row = record_join_refused(conn, name, reason[:300])
         except sa.exc.SQLAlchemyError as exc:
             log.error("could not record that %s was not started: %s", name, exc)
+            return
+        self.entries.runs([row], self.host)
 
     def _beat(self) -> None:
         """Refresh this host's heartbeat every heartbeat_every seconds, after the run events:

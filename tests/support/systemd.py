@@ -87,3 +87,17 @@ def start_watchdog(sd: SystemdEnv, url: str, channels: dict[str, str], renotify:
     threading.Thread(target=watchdog.serve, daemon=True).start()
     assert watchdog.listener.subscribed.wait(15)
     return watchdog
+
+
+def journal_entries(sd: SystemdEnv, *matches: str, count: int, timeout: float = 20) -> list[Any]:
+    """Wait until the private journal has `count` entries matching (journalctl's FIELD=VALUE
+    matches); return them all, as journalctl's JSON objects."""
+    deadline = time.monotonic() + timeout
+    found: list[Any] = []
+    while time.monotonic() < deadline:
+        out = sd.systemd.journal("-o", "json", *matches)
+        found = [json.loads(line) for line in out.splitlines() if line.strip()]
+        if len(found) >= count:
+            break
+        time.sleep(0.2)
+    return found

@@ -39,5 +39,6 @@ def test_wheel_contains_resources_and_no_generic_top_level(tmp_path: Path) -> No
     assert "smartcron/sql/migrations/script.py.mako" in names
     assert any(n.startswith("smartcron/sql/migrations/versions/0001_") for n in names)
     assert "smartcron/py.typed" in names
+    assert "smartcron/catalog/smartcron.catalog" in names  # the journal's message catalog
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "smartcron = smartcron.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

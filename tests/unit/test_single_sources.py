@@ -206,3 +206,14 @@ def test_single_source_next_runs_have_one_evaluator() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)} runs systemd-analyze")
     assert offenders == []
+
+
+def test_single_source_journal_message_ids_live_in_entries() -> None:
+    from smartcron.systemd.entries import MESSAGE_IDS
+
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _package_trees()
+        if path.name != "entries.py" and any(i in path.read_text() for i in MESSAGE_IDS)
+    ]
+    assert offenders == []

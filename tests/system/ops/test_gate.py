@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from smartcron.db.engine import make_engine
 from smartcron.db.schema import claims, executions, metadata
 from smartcron.model import config
+from smartcron.systemd.entries import MSG_RUN_RECORDED
 from smartcron.systemd.units import smartcron_executable
 from smartcron.watchdog.service import Watchdog
 
-from support.systemd import SystemdEnv
+from support.systemd import SystemdEnv, journal_entries
 
 EMPTY_CONFIG = str(Path(__file__).resolve().parents[2] / "data" / "empty.toml")
 EVERY_5S = "*-*-* *:*:0/5"
@@ -160,6 +161,11 @@ def test_gate_on_systemd_skips_cleanly_and_the_watchdog_keeps_the_gates_outcome(
         assert {r.started_at for r in skipped} and all(
             r.result == "exec-condition" for r in skipped
         )
+        # The gate, inside the private systemd, wrote each skip's journal entry after its row.
+        found = journal_entries(sd, f"MESSAGE_ID={MSG_RUN_RECORDED}", f"SMARTCRON_TASK={task}",
+                                "SMARTCRON_OUTCOME=ran-elsewhere", count=len(skipped))  # fmt: skip
+        assert sorted(e["SMARTCRON_RUN"] for e in found) == sorted(str(r.id) for r in skipped)
+        assert {(e["PRIORITY"], e["SMARTCRON_HOST"]) for e in found} == {("6", "a")}
         ran = [r for r in rows if r.outcome == "success"]
         assert all(r.host == "a" for r in ran)
         # The command ran only for slots a claimed, never for b's.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from smartcron.systemd.entries import CATALOG_DIR, CATALOG_NAME, MSG_RUN_RECORDED
 from smartcron.systemd.sandbox import PrivateSystemd, available
 
 from support import ROOT, free_port, need
@@ -243,6 +244,12 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     code, out = _sh(box, "runuser -u smartcron -- smartcron logs hello --last")
     assert "hello from the sandbox" in out and "stored with the run" not in out, out
 
+    # The watchdog's journal entry for the run, explained by the catalog install.sh indexed.
+    code, out = _sh(
+        box, f"journalctl -x --no-pager MESSAGE_ID={MSG_RUN_RECORDED} SMARTCRON_TASK=hello"
+    )
+    assert code == 0 and "smartcron recorded a run of hello: success" in out, out
+
     # The task runs as the unprivileged default_user, not root.
     assert box.show("smartcron-hello.service", "User")["User"] == "nobody"
 
@@ -374,6 +381,8 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
         assert box.show(unit, "LoadState")["LoadState"] == "not-found", unit
     assert _sh(box, "test -e /opt/smartcron")[0] != 0
     assert _sh(box, "ls /etc/systemd/system | grep smartcron")[1].strip() == ""
+    assert _sh(box, f"test -e {CATALOG_DIR}/{CATALOG_NAME}")[0] != 0
+    assert MSG_RUN_RECORDED not in _sh(box, "journalctl --list-catalog")[1]
     assert (
         _sh(
             box, "test -s /var/lib/smartcron/smartcron.db && test -f /etc/smartcron/smartcron.toml"

@@ -1,0 +1,1 @@
+"""smartcron's journal message catalog (smartcron.catalog), for `smartcron units install`."""
