@@ -4,12 +4,8 @@ receiver (aiosmtpd), once per day whoever sends it: the CLI, or the watchdogs of
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import secrets
-from email.message import EmailMessage
 from pathlib import Path
-from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -24,18 +20,11 @@ from smartcron.model.outcome import explain, explain_skip
 from smartcron.ops import digest
 
 from support import TestDB, invoke
-from support.receivers import Inbox
+from support.receivers import Inbox, plain_part
 
 UTC = dt.UTC
 ZONE = "Europe/Berlin"  # UTC+1 in November
 DAY = dt.date(2026, 11, 29)
-
-
-def _plain(raw: str) -> str:
-    message = cast(EmailMessage, email.message_from_string(raw, policy=email.policy.default))
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None, "expected a plain-text part"
-    return str(part.get_content())
 
 
 def _run(conn: sa.Connection, task: str, at: dt.datetime, outcome: str, meaning: str) -> None:
@@ -128,7 +117,7 @@ def test_digest_send_reports_the_day_once_by_mail(
     assert "Sent the daily digest of 2026-11-29" in sent.stdout
     (mail,) = smtp[1].wait(1, timeout=30)
     assert mail["title"].startswith("smartcron digest for Sun 2026-11-29: 2 failed runs")
-    text = _plain(mail["raw"])
+    text = plain_part(mail["raw"])
     lines = [line.strip() for line in text.splitlines()]
     assert "Needs attention: 2 failed runs, 1 skipped run, 1 open alert." in text
     assert (
@@ -176,7 +165,7 @@ def test_digest_two_watchdogs_send_a_quiet_day_once(
     assert [tuple(row) for row in held] == [("digest:daily", "web1")]
     assert deliver_due(db.engine, _config(db, env, "web2")) == 1
     (mail,) = smtp[1].wait(1, timeout=30)
-    text = _plain(mail["raw"])
+    text = plain_part(mail["raw"])
     # The HTML part's heading is the title; then the verdict, first.
     assert [line.strip() for line in text.strip().splitlines() if line.strip()][:2] == [
         mail["title"],
@@ -194,7 +183,7 @@ def test_digest_missed_is_sent_late_with_a_note(
     assert digest.tick(_config(db, env, "web2"), db.engine, started, set())
     assert deliver_due(db.engine, _config(db, env, "web2")) == 1
     (mail,) = smtp[1].wait(1, timeout=30)
-    text = _plain(mail["raw"])
+    text = plain_part(mail["raw"])
     assert [line.strip() for line in text.strip().splitlines() if line.strip()][1].startswith(
         "This digest is late: it was due at 2026-11-30 06:30 UTC"
     )
