@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from click.testing import CliRunner
 
 from smartcron.alerting.delivery import deliver_due
@@ -189,3 +190,42 @@ def test_digest_missed_is_sent_late_with_a_note(
     )
     assert "the watchdog of web2 sent it at 2026-11-30 09:30 UTC" in text
     assert "no health checks recorded" in text  # nothing ran that day: no false all-clear
+
+
+@time_machine.travel(dt.datetime(2026, 10, 26, 7, 0, tzinfo=UTC), tick=False)
+def test_digest_of_the_25_hour_day_counts_all_of_it(
+    db: TestDB, runner: CliRunner, env: dict[str, str]
+) -> None:
+    # 25 October 2026 in Berlin: 00:00 CEST (22:00 UTC the day before) to 24:00 CET (23:00 UTC).
+    with db.engine.begin() as conn:
+        for at in (
+            dt.datetime(2026, 10, 24, 21, 59, tzinfo=UTC),  # 23:59 CEST on the 24th: not counted
+            dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC),  # 00:00 CEST
+            dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 02:30 CEST, before the change
+            dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC),  # 02:30 CET, the hour again
+            dt.datetime(2026, 10, 25, 22, 59, tzinfo=UTC),  # 23:59 CET
+            dt.datetime(2026, 10, 25, 23, 0, tzinfo=UTC),  # 00:00 CET on the 26th: not counted
+        ):
+            _run(conn, "pos-sync", at, "success", "Succeeded after 3.0 s.")
+    shown = invoke(runner, "digest")  # yesterday, 08:00 CET on Monday 26 October
+    assert shown.exit_code == 0, shown.output
+    assert "Period: Sun 2026-10-25 in Europe/Berlin (25 hours: the clocks changed)" in shown.stdout
+    assert "Runs: 4 runs: 4 succeeded" in shown.stdout
+    assert _messages(db) == 0  # printing sends nothing
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 12, 0, tzinfo=UTC), tick=False)
+def test_digest_of_a_day_not_over_is_printed_not_sent(
+    db: TestDB, runner: CliRunner, env: dict[str, str]
+) -> None:
+    refused = invoke(runner, "digest", "--send", "--day", "2026-11-29")
+    assert (
+        refused.exit_code == 2
+        and "--day: '2026-11-29' is not valid: a day that is over" in refused.stderr
+    )
+    shown = invoke(runner, "digest", "--day", "2026-11-29")
+    assert shown.exit_code == 0 and "This day is not over yet" in shown.stdout
+    bad = invoke(runner, "digest", "--day", "29.11.2026")
+    assert bad.exit_code == 2 and "a date as YYYY-MM-DD" in bad.stderr
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(claims)).scalar() == 0
