@@ -229,3 +229,23 @@ def test_digest_of_a_day_not_over_is_printed_not_sent(
     assert bad.exit_code == 2 and "a date as YYYY-MM-DD" in bad.stderr
     with db.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(claims)).scalar() == 0
+
+
+def test_digest_weekly_goes_once_beside_the_daily(
+    db: TestDB, smtp: tuple[str, Inbox], env: dict[str, str]
+) -> None:
+    _seed_busy_day(db)
+    weekly_env = {**env, "SMARTCRON_DIGEST_WEEKLY": "Mon"}
+    monday = dt.datetime(2026, 11, 30, 6, 31, tzinfo=UTC)  # 07:31 in Berlin
+    done = digest.tick(_config(db, weekly_env, "web1"), db.engine, monday, set())
+    assert done == [
+        "daily digest of 2026-11-29 to 2026-11-29 queued",
+        "weekly digest of 2026-11-23 to 2026-11-29 queued",
+    ]
+    assert digest.tick(_config(db, weekly_env, "web2"), db.engine, monday, set()) == []
+    assert deliver_due(db.engine, _config(db, weekly_env, "web1")) == 2
+    titles = sorted(m["title"] for m in smtp[1].wait(2, timeout=30))
+    assert titles[1].startswith("smartcron weekly digest for 2026-11-23 to 2026-11-29: 2 failed")
+    weekly_text = plain_part(next(m["raw"] for m in smtp[1].messages if "weekly" in m["title"]))
+    assert "Runs: 12 runs: 9 succeeded" in weekly_text  # the week held only the seeded day
+    assert "Sun 2026-11-29 03:10 report: Failed with exit status 127" in weekly_text
