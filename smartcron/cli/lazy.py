@@ -24,6 +24,7 @@ COMMANDS = (
     "backup",
     "dashboard",
     "db",
+    "digest",
     "doctor",
     "export",
     "gate",

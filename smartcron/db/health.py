@@ -10,6 +10,9 @@ from sqlalchemy.engine import Connection
 
 from smartcron.db.schema import health_checks
 
+# The row each round stores its health score in (ops/health.store_checks).
+SCORE_CHECK = "score"
+
 
 def latest_health(conn: Connection) -> tuple[dt.datetime | None, list[Any]]:
     """Return the time of the newest health check round and its checks."""

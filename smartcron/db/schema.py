@@ -363,7 +363,8 @@ hosts = sa.Table(
 
 # One row per claimed (key, slot): the unique key decides who wins, on one server and on a
 # Galera cluster alike (conflicting inserts on other nodes fail certification). Keys: a task
-# name for a `placement: one` run, "host-down:HOST" and "host-up:HOST" for liveness notices.
+# name for a `placement: one` run, "host-down:HOST" and "host-up:HOST" for liveness notices,
+# "digest:daily" and "digest:weekly" at the start of the period a digest covers.
 claims = sa.Table(
     "claims",
     metadata,

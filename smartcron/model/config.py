@@ -21,7 +21,9 @@ from smartcron.model.setting_checks import (
     MAX_BACKUPS_KEPT,
     MAX_RETENTION_DAYS,
     check_absolute,
+    check_clock_time,
     check_default_user,
+    check_digest_settings,
     check_duration,
     check_host_name_setting,
     check_listen,
@@ -29,6 +31,8 @@ from smartcron.model.setting_checks import (
     check_optional_absolute,
     check_timespan,
     check_url,
+    check_weekday,
+    check_zone_setting,
     whole_number,
 )
 
@@ -197,6 +201,31 @@ class Config:
         "watchdogs raise one host-down alert (a duration, at least 30s).",
         check_duration,
     )
+    digest_time: str = _setting(
+        "",
+        'Send a digest of the previous day at this local time ("HH:MM", e.g. "07:30"): '
+        "runs by outcome, failures, late and skipped runs, open alerts, backups, health. "
+        "Empty: no digest.",
+        check_clock_time,
+    )
+    digest_weekly: str = _setting(
+        "",
+        "Also send a digest of the last seven days on this weekday (Mon ... Sun), at "
+        "digest_time. Empty: daily digests only.",
+        check_weekday,
+    )
+    digest_channels: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "The channels the digest goes to, by name. Empty: every channel.",
+            "check": None,
+        },
+    )
+    digest_timezone: str = _setting(
+        "",
+        "The time zone of the digest's days and of digest_time (IANA). Empty: the host's.",
+        check_zone_setting,
+    )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
 
@@ -274,9 +303,8 @@ def settings() -> list[dataclasses.Field[Any]]:
 
 
 def _expected_type(f: dataclasses.Field[Any]) -> type:
-    return {"str": str, "int": int, "bool": bool, "float": float, "dict[str, str]": dict}[
-        str(f.type)
-    ]
+    kinds = {"str": str, "int": int, "bool": bool, "float": float}
+    return {**kinds, "dict[str, str]": dict, "list[str]": list}[str(f.type)]
 
 
 def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
@@ -294,6 +322,14 @@ def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
                 origin, raw, 'a JSON object of name: URL, e.g. {"ops": "json://host/hook"}'
             )
         return value
+    if kind is list:  # a JSON array, or names separated by commas
+        try:
+            items = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise InvalidInput(origin, raw, 'names separated by commas, or a JSON array: ["ops"]')
+        return [i.strip() for i in items if i.strip()]
     if kind is bool:
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:
@@ -323,6 +359,8 @@ def _check_file_values(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
                 raise InvalidInput(
                     f"{path}: key {key}.{bad[0]}", value[bad[0]], "expected a URL string"
                 )
+        if kind is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise InvalidInput(f"{path}: key {key!r}", value, "expected a list of names")
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise InvalidInput(
                 f"{path}: key {key!r}",
@@ -375,7 +413,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                 raise InvalidInput(where, values[f.name], problem)
     if "host_name" in values:
         values["host_name"] = str(values["host_name"]).strip().lower()
-    _check_routes(
-        values.get("channels", {}), values.get("priority_channels", {}), ", ".join(sources)
-    )
+    where = ", ".join(sources)
+    _check_routes(values.get("channels", {}), values.get("priority_channels", {}), where)
+    check_digest_settings(values, where)
     return Config(**values, source=", ".join(sources) or "built-in defaults")

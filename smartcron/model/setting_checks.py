@@ -6,6 +6,7 @@ watchdog read the values with the same grammar (parse_duration), so they agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from smartcron.errors import InvalidInput
@@ -112,3 +113,50 @@ def check_host_name_setting(name: str, value: Any) -> str | None:
     except InvalidInput as exc:
         return exc.allowed
     return None
+
+
+def check_clock_time(name: str, value: Any) -> str | None:
+    """A time of day, "HH:MM" from 00:00 to 23:59, or empty (off)."""
+    from smartcron.model.digest import parse_clock
+
+    try:
+        if value:
+            parse_clock(str(value))
+    except ValueError:
+        return 'a time of day as "HH:MM" from 00:00 to 23:59 (e.g. "07:30"), or empty for off'
+    return None
+
+
+def check_weekday(name: str, value: Any) -> str | None:
+    """A weekday as three letters (Mon ... Sun), or empty (off)."""
+    from smartcron.model.digest import WEEKDAYS
+
+    if not value or value in WEEKDAYS:
+        return None
+    return f"one of {', '.join(WEEKDAYS)}, or empty for no weekly digest"
+
+
+def check_zone_setting(name: str, value: Any) -> str | None:
+    """An IANA time zone name, or empty (the host's)."""
+    from smartcron.model.zones import is_zone
+
+    if not value or is_zone(str(value)):
+        return None
+    return "an IANA time zone such as Europe/Berlin (see `timedatectl list-timezones`), or empty"
+
+
+def check_digest_settings(values: Mapping[str, Any], where: str) -> None:
+    """The digest's channels must exist; a weekly digest needs its time of day."""
+    channels = values.get("channels", {})
+    for name in values.get("digest_channels", []):
+        if name not in channels:
+            known = ", ".join(channels) or "none configured"
+            raise InvalidInput(
+                f"{where}: digest_channels", name, f"a channel from `channels` ({known})"
+            )
+    if values.get("digest_weekly") and not values.get("digest_time"):
+        raise InvalidInput(
+            f"{where}: digest_weekly",
+            values["digest_weekly"],
+            'set together with digest_time (the time it is sent, e.g. "07:30")',
+        )

@@ -38,6 +38,7 @@ from smartcron.model import taskfile
 FORMAT = 1
 _NAME = re.compile(r"^smartcron-(\d{8}T\d{6}Z)\.(sqlite3|jsonl\.gz)$")  # scheduled ones only
 MANUAL = "-manual"
+_ANY_NAME = re.compile(r"^smartcron-(\d{8}T\d{6}Z)(-manual)?\.(sqlite3|jsonl\.gz)$")
 KEEP_YOUNGER_THAN = dt.timedelta(days=1)
 BATCH = 1000
 
@@ -284,6 +285,21 @@ def backups_in(directory: Path) -> list[tuple[dt.datetime, Path]]:
             when = dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
             found.append((when, path))
     return sorted(found, reverse=True)
+
+
+def backups_between(
+    directory: Path, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, str]]:
+    """Return the backups (scheduled and by hand) a directory holds that were taken in
+    [start, end), by the UTC time in their names, oldest first: what the digest reports."""
+    found = []
+    for path in directory.glob("smartcron-*") if directory.is_dir() else []:
+        match = _ANY_NAME.match(path.name)
+        if match:
+            when = dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+            if start <= when < end:
+                found.append((when, path.name))
+    return sorted(found)
 
 
 def to_keep(

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
 from smartcron.db.alerts import undelivered
+from smartcron.db.health import SCORE_CHECK
 from smartcron.db.schema import executions, health_checks, utcnow
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.tasks import list_tasks
@@ -424,7 +425,7 @@ def store_checks(engine: Engine, checks: Sequence[Check]) -> None:
             + [
                 {
                     "checked_at": now,
-                    "check_name": "score",
+                    "check_name": SCORE_CHECK,
                     "status": "ok",
                     "value": score(checks),
                     "message": f"health score {score(checks)}",

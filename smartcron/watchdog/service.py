@@ -23,11 +23,13 @@ from smartcron.alerting.liveness import check_hosts
 from smartcron.alerting.notices import Notice, system_notice
 from smartcron.db.engine import make_engine, redact
 from smartcron.db.hosts import STOPPED, heartbeat, register_host
+from smartcron.db.schema import utcnow
 from smartcron.db.state import JOURNAL_CURSOR, get_state
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model.config import Config
-from smartcron.ops import health
+from smartcron.model.digest import Period
+from smartcron.ops import digest, health
 from smartcron.systemd.journal import Journal
 from smartcron.watchdog.courier import Courier
 from smartcron.watchdog.listener import SignalListener
@@ -60,6 +62,9 @@ class Watchdog:
         self.health_every = 60.0
         self._last_health = 0.0
         self.last_score: int | None = None
+        self.digest_every = 60.0
+        self._last_digest = 0.0  # the first round runs at start-up: a missed digest goes late
+        self._digests_done: set[Period] = set()
         self._alert_error = ""
         self._stop = threading.Event()
         self._cursor: str | None = None
@@ -170,6 +175,18 @@ class Watchdog:
         except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
             log.error("health checks failed, will retry: %s", exc)
 
+    def _digest_tick(self) -> None:
+        """Every minute: queue the digest whose time has come, if no watchdog has (the courier
+        thread sends it, so a slow mail server never holds up this loop)."""
+        if not self.writer.db_ok or time.monotonic() - self._last_digest < self.digest_every:
+            return
+        self._last_digest = time.monotonic()
+        try:
+            for line in digest.tick(self.config, self.engine, utcnow(), self._digests_done):
+                log.info("digest: %s", line)
+        except (OperationFailed, sa.exc.SQLAlchemyError) as exc:
+            log.error("the digest could not be prepared, will retry: %s", exc)
+
     def _heartbeat(self) -> None:
         """Dead man's switch: fetch heartbeat_url every minute while healthy."""
         url = self.config.heartbeat_url
@@ -233,6 +250,7 @@ class Watchdog:
                 last_reconcile = time.monotonic()
             self._alert_tick()
             self._health_tick()
+            self._digest_tick()
             self._heartbeat()
             self._stop.wait(1.0)
         self.notifier.stopping()

@@ -20,3 +20,16 @@ class Inbox:
         while time.monotonic() < deadline and len(self.messages) < count:
             time.sleep(0.1)
         return list(self.messages)
+
+
+def plain_part(raw: str) -> str:
+    """Return the plain-text part of a received e-mail, decoded, as a mail client shows it."""
+    import email
+    import email.policy
+    from email.message import EmailMessage
+    from typing import cast
+
+    message = cast(EmailMessage, email.message_from_string(raw, policy=email.policy.default))
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None, "expected a plain-text part"
+    return str(part.get_content())
