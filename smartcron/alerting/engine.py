@@ -64,6 +64,10 @@ class AlertEngine:
 
     def __init__(self, engine: Engine, config: Config) -> None:
         self.engine = engine
+        self.use(config)
+
+    def use(self, config: Config) -> None:
+        """Take new settings (a reload); called between ticks, from the same loop."""
         self.config = config
         self.renotify = renotify_interval(config)
 

@@ -14,7 +14,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from smartcron.db.schema import executions
+from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.model import config
+from smartcron.systemd.journal import Journal
 from smartcron.systemd.sandbox import PrivateSystemd
 from smartcron.watchdog.service import Watchdog
 
@@ -87,3 +89,9 @@ def start_watchdog(sd: SystemdEnv, url: str, channels: dict[str, str], renotify:
     threading.Thread(target=watchdog.serve, daemon=True).start()
     assert watchdog.listener.subscribed.wait(15)
     return watchdog
+
+
+def start_from_now(engine: Engine, journal_dir: Path) -> None:
+    """Make a fresh watchdog read the shared sandbox journal from now, not 24 h back."""
+    with engine.begin() as conn:
+        set_state(conn, JOURNAL_CURSOR, Journal(str(journal_dir)).current_cursor() or "")

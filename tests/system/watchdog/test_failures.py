@@ -19,17 +19,15 @@ import sqlalchemy as sa
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import executions
-from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.model import config
 from smartcron.systemd import units
-from smartcron.systemd.journal import Journal
 from smartcron.systemd.own_units import OwnUnits
 from smartcron.watchdog.service import Watchdog
 
 from support import need
 from support.mariadb import ThrowawayMariaDB
 from support.receivers import Inbox
-from support.systemd import SystemdEnv
+from support.systemd import SystemdEnv, start_from_now
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
@@ -58,19 +56,13 @@ def _wait_count(
     return got
 
 
-def _start_from_now(engine: sa.engine.Engine, journal_dir: Path) -> None:
-    """Make a fresh watchdog read the shared sandbox journal from now, not 24 h back."""
-    with engine.begin() as conn:
-        set_state(conn, JOURNAL_CURSOR, Journal(str(journal_dir)).current_cursor() or "")
-
-
 def test_kill_9_during_burst_of_200_runs_loses_and_duplicates_nothing(sd: SystemdEnv) -> None:
     names = [
         sd.add(f"burst{i:02d}", "--command", "/bin/true", "--schedule", "@yearly")
         for i in range(20)
     ]
     assert sd.run("sync").exit_code == 0
-    _start_from_now(sd.engine, sd.systemd.journal_dir)
+    start_from_now(sd.engine, sd.systemd.journal_dir)
     env = {
         **os.environ,
         "SMARTCRON_CONFIG": "",
@@ -124,7 +116,7 @@ def test_database_down_during_runs_loses_no_run(sd: SystemdEnv, mariadb: Throwaw
     upgrade(engine)
     name = sd.add("dbdown", "--command", "/bin/echo still here", "--schedule", "@yearly")
     assert sd.run("sync").exit_code == 0
-    _start_from_now(engine, sd.systemd.journal_dir)
+    start_from_now(engine, sd.systemd.journal_dir)
     cfg = config.load(
         environ={
             "SMARTCRON_CONFIG": "",
@@ -162,7 +154,7 @@ def test_database_down_during_runs_loses_no_run(sd: SystemdEnv, mariadb: Throwaw
 def test_task_printing_30000_lines_can_all_be_read_back(sd: SystemdEnv) -> None:
     name = sd.add("flood", "--command", "/usr/bin/seq 1 30000", "--schedule", "@yearly")
     assert sd.run("sync").exit_code == 0
-    _start_from_now(sd.engine, sd.systemd.journal_dir)
+    start_from_now(sd.engine, sd.systemd.journal_dir)
     cfg = config.load(
         environ={
             "SMARTCRON_CONFIG": "",
@@ -255,7 +247,7 @@ def test_database_outage_is_alerted_directly(
     upgrade(engine)
     name = sd.add("dbgone", "--command", "/bin/true", "--schedule", "@yearly")
     assert sd.run("sync").exit_code == 0
-    _start_from_now(engine, sd.systemd.journal_dir)
+    start_from_now(engine, sd.systemd.journal_dir)
     cfg = config.load(
         environ={
             "SMARTCRON_CONFIG": "",
