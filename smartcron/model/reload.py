@@ -5,8 +5,11 @@ setting in model/config.py, the one place that says so)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from smartcron.errors import SmartcronError
 from smartcron.model.config import Config, settings
 
 
@@ -37,3 +40,39 @@ def plan_reload(running: Config, reread: Config, service: str) -> ReloadPlan:
         applied=tuple(n for n in changed if n not in frozen),
         needs_restart=tuple(n for n in changed if n in frozen),
     )
+
+
+def reload_config(
+    running: Config, reread: Callable[[], Config], service: str
+) -> tuple[Config, list[tuple[int, str]]]:
+    """Given the running configuration, the start-up loader and the service, re-read and
+    validate the file; return the configuration to run with (the running one if the file is
+    invalid) and what to log as (logging level, message). Keys only, never values: a
+    database URL or a channel URL can hold a password."""
+    try:
+        new = reread()
+    except SmartcronError as exc:
+        return running, [
+            (
+                logging.ERROR,
+                f"reload failed, {service} keeps its current settings ({running.source}): "
+                f"{exc}. Fix the file and run `systemctl reload {service}` again.",
+            )
+        ]
+    plan = plan_reload(running, new, service)
+    lines = [
+        (
+            logging.WARNING,
+            f"reload: needs restart: {name} (changed, but the running value is kept until "
+            f"`systemctl restart {service}`)",
+        )
+        for name in plan.needs_restart
+    ]
+    lines.append(
+        (
+            logging.INFO,
+            f"reload: configuration re-read from {plan.config.source}; applied: "
+            f"{', '.join(plan.applied) or 'nothing changed'}",
+        )
+    )
+    return plan.config, lines

@@ -29,9 +29,9 @@ from smartcron.db.engine import make_engine, redact
 from smartcron.db.hosts import STOPPED, heartbeat, register_host
 from smartcron.db.state import JOURNAL_CURSOR, get_state
 from smartcron.db.tasks import list_tasks
-from smartcron.errors import OperationFailed, SmartcronError
+from smartcron.errors import OperationFailed
 from smartcron.model.config import WATCHDOG, Config
-from smartcron.model.reload import plan_reload
+from smartcron.model.reload import reload_config
 from smartcron.ops import health
 from smartcron.systemd.journal import Journal
 from smartcron.watchdog.courier import Courier
@@ -85,36 +85,16 @@ class Watchdog:
         lock or logging here could deadlock with the code the signal interrupted."""
         self._reload_requested = True
 
-    def reload(self) -> bool:
+    def reload(self) -> None:
         """Re-read the configuration; if it is valid, use it (but for the settings that need
-        a restart); if not, keep the running one. Return whether new settings were taken."""
+        a restart); if not, keep the running one and log why."""
         if self._reread is None:
-            log.warning("reload: this watchdog was started without a configuration file")
-            return False
-        try:
-            reread = self._reread()
-        except SmartcronError as exc:
-            log.error(
-                "reload failed, the watchdog keeps its current settings (%s): %s. Fix the "
-                "file and run `systemctl reload smartcron-watchdog` again.",
-                self.config.source,
-                exc,
-            )
-            return False
-        plan = plan_reload(self.config, reread, WATCHDOG)
-        for name in plan.needs_restart:
-            log.warning(
-                "reload: needs restart: %s (changed, but the running value is kept until "
-                "`systemctl restart smartcron-watchdog`)",
-                name,
-            )
-        self._use(plan.config)
-        log.info(
-            "reload: configuration re-read from %s; applied: %s",
-            plan.config.source,
-            ", ".join(plan.applied) or "nothing changed",
-        )
-        return True
+            log.warning("reload: this watchdog was started without a configuration loader")
+            return
+        config, lines = reload_config(self.config, self._reread, WATCHDOG)
+        for level, message in lines:
+            log.log(level, "%s", message)
+        self._use(config)
 
     def _use(self, config: Config) -> None:
         """Swap in new settings. Config is immutable and each holder takes it by one

@@ -144,7 +144,7 @@ def test_reload_moves_alerts_to_the_new_channel_and_keeps_them_on_a_broken_file(
     log = installed.wait_log("the running watchdog keeps its current settings")
     assert "renotify_interval" in log and "'often' is not valid" in log, log[-2500:]
     sd.systemd.systemctl("kill", "--kill-who=main", "--signal=HUP", installed.unit)
-    log = installed.wait_log("reload failed, the watchdog keeps its current settings")
+    log = installed.wait_log("reload failed, smartcron-watchdog keeps its current settings")
     said = [line for line in log.splitlines() if "reload failed" in line]
     assert "renotify_interval" in said[-1] and "'often' is not valid" in said[-1], said
     installed.fail(tasks["c"])
