@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 from smartcron.model import config
-from smartcron.model.reload import needs_restart, plan_reload
+from smartcron.model.reload import needs_restart, plan_reload, reload_config
 
 from support import ROOT
 
@@ -60,3 +61,30 @@ def test_reload_docs_name_every_setting_that_needs_a_restart() -> None:
         said = re.findall(r"`(smartcron-[a-z]+)`", line.group(1)) if line else []
         assert sorted(said) == sorted(services), f"{field.name}: docs say {said}"
     assert set(needs_restart(config.WATCHDOG)) == {"database_url", "journal_directory", "host_name"}
+
+
+def test_reload_config_of_a_broken_file_keeps_the_running_settings(tmp_path: Path) -> None:
+    """Given a file that no longer validates, return the running configuration and an error
+    that names the key, the value and that the old settings are kept."""
+    running = _load(tmp_path, 'renotify_interval = "1h"\n')
+    (tmp_path / "smartcron.toml").write_text('renotify_interval = "often"\n')
+    kept, lines = reload_config(
+        running, lambda: config.load(tmp_path / "smartcron.toml", environ={}), config.WATCHDOG
+    )
+    assert kept is running
+    [(level, message)] = lines
+    assert level == logging.ERROR
+    assert "renotify_interval" in message and "'often'" in message
+    assert "smartcron-watchdog keeps its current settings" in message
+
+
+def test_reload_config_reports_restart_only_keys_without_their_values(tmp_path: Path) -> None:
+    running = _load(tmp_path, 'database_url = "sqlite:////srv/a.db"\n')
+    new_file = 'database_url = "mysql+pymysql://u:secret@db/x"\nheartbeat_url = "https://h/1"\n'
+    config_used, lines = reload_config(running, lambda: _load(tmp_path, new_file), config.WATCHDOG)
+    assert config_used.database_url == running.database_url
+    assert config_used.heartbeat_url == "https://h/1"
+    assert [level for level, _ in lines] == [logging.WARNING, logging.INFO]
+    assert "needs restart: database_url" in lines[0][1]
+    assert "applied: heartbeat_url" in lines[1][1]
+    assert not any("secret" in message for _, message in lines)
