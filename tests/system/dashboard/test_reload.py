@@ -3,8 +3,6 @@ gunicorn's new workers serving the edited settings, a broken file and a restart-
 
 from __future__ import annotations
 
-import shutil
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,13 +12,9 @@ import pytest
 
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
-from smartcron.model import config
-from smartcron.systemd.own_units import OwnUnits
 
 from support import free_port
-from support.systemd import SystemdEnv
-
-SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
+from support.systemd import SystemdEnv, own_unit
 
 
 def _cookie(port: int) -> str:
@@ -56,17 +50,8 @@ def dashboard_unit(sd: SystemdEnv) -> Iterator[tuple[str, Path]]:
     file = sd.shared / "smartcron.toml"
     file.write_text(f'database_url = "{db}"\n')
     settings = {"SMARTCRON_CONFIG": str(file), "SMARTCRON_SERVICE_USER": ""}
-    own = OwnUnits.for_config(config.load(environ=settings), SMARTCRON)
-    unit = f"{sd.prefix}-smartcron-dashboard.service"
-    (sd.systemd.unit_dir / unit).write_text(
-        own.render("smartcron-dashboard.service.j2", environment=settings)
-    )
-    sd.systemd.systemctl("daemon-reload")
-    yield unit, file
-    sd.systemd.systemctl("stop", unit, check=False)
-    (sd.systemd.unit_dir / unit).unlink(missing_ok=True)
-    shutil.rmtree(sd.systemd.unit_dir / f"{unit}.d", ignore_errors=True)
-    sd.systemd.systemctl("daemon-reload")
+    with own_unit(sd, "smartcron-dashboard.service", settings) as unit:
+        yield unit, file
 
 
 def test_dashboard_reload_serves_new_settings_from_new_workers(

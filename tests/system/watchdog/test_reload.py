@@ -4,8 +4,7 @@ runs that finish while the watchdog reloads."""
 
 from __future__ import annotations
 
-import shutil
-import sys
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +18,9 @@ from smartcron.db.migrate import upgrade
 from smartcron.db.schema import executions
 from smartcron.model import config
 from smartcron.systemd import units
-from smartcron.systemd.own_units import OwnUnits
 
 from support.receivers import Inbox
-from support.systemd import SystemdEnv, start_from_now, wait_rows
-
-SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
+from support.systemd import SystemdEnv, own_unit, start_from_now, wait_rows
 
 
 @dataclass
@@ -75,17 +71,9 @@ def installed(sd: SystemdEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Insta
     file.write_text(f'database_url = "{url}"\n')
     monkeypatch.setenv("SMARTCRON_DATABASE_URL", url)
     settings = {"SMARTCRON_CONFIG": str(file), "SMARTCRON_SERVICE_USER": ""}
-    own = OwnUnits.for_config(config.load(environ=settings), SMARTCRON)
-    unit = f"{sd.prefix}-smartcron-watchdog.service"
-    text = own.render("smartcron-watchdog.service.j2", environment=settings)
-    assert "ExecReload=" in text
-    (sd.systemd.unit_dir / unit).write_text(text)
-    sd.systemd.systemctl("daemon-reload")
-    yield Installed(sd, unit, file, engine)
-    sd.systemd.systemctl("stop", unit, check=False)
-    (sd.systemd.unit_dir / unit).unlink(missing_ok=True)
-    shutil.rmtree(sd.systemd.unit_dir / f"{unit}.d", ignore_errors=True)
-    sd.systemd.systemctl("daemon-reload")
+    with own_unit(sd, "smartcron-watchdog.service", settings) as unit:
+        assert "ExecReload=" in (sd.systemd.unit_dir / unit).read_text()
+        yield Installed(sd, unit, file, engine)
     monkeypatch.setenv("SMARTCRON_DATABASE_URL", str(sd.engine.url))
     engine.dispose()
 
@@ -128,7 +116,7 @@ def test_reload_moves_alerts_to_the_new_channel_and_keeps_them_on_a_broken_file(
     log = installed.wait_log("applied: channels", count=1)
     assert "needs restart: host_name" in log
     # Signals that arrive within one turn of the main loop are one reload (of the newest file).
-    wait_rows(installed_env(installed), ticker, count=3)
+    wait_rows(dataclasses.replace(sd, engine=installed.engine), ticker, count=3)
     time.sleep(1)
     assert _finished(installed, ticker) == 3  # each run once: none lost, none doubled
 
@@ -156,9 +144,3 @@ def test_reload_moves_alerts_to_the_new_channel_and_keeps_them_on_a_broken_file(
     with installed.engine.connect() as conn:
         hosts = set(conn.execute(sa.select(executions.c.host)).scalars())
     assert hosts == {config.machine_host_name()}
-
-
-def installed_env(installed: Installed) -> SystemdEnv:
-    """The CLI environment, with the engine of the installed watchdog's database."""
-    sd = installed.sd
-    return SystemdEnv(sd.runner, sd.systemd, sd.prefix, sd.shared, installed.engine)
