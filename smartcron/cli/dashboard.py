@@ -65,8 +65,6 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
         "proc_name": "smartcron-dashboard",
         # Worker heartbeat files in memory: the unit's file system is read-only.
         "worker_tmp_dir": SHM if os.path.isdir(SHM) else None,
-        # X-Forwarded-* headers only from the configured reverse proxies (none by default).
-        "forwarded_allow_ips": cfg.trusted_proxies,
     }
     if tls:
         settings |= {"certfile": tls[0], "keyfile": tls[1]}
@@ -85,6 +83,7 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
                 self.current = _reload(self.current, app.config_path)
             for key, value in settings.items():
                 self.cfg.set(key, value)
+            # X-Forwarded-* headers only from the configured reverse proxies (none by default).
             self.cfg.set("forwarded_allow_ips", self.current.trusted_proxies)
 
         def load(self) -> Any:
