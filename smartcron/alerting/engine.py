@@ -65,9 +65,13 @@ class AlertEngine:
 
     def __init__(self, engine: Engine, config: Config, entries: EntryWriter | None = None) -> None:
         self.engine = engine
+        self.entries = entries or EntryWriter()
+        self.use(config)
+
+    def use(self, config: Config) -> None:
+        """Take new settings (a reload); called between ticks, from the same loop."""
         self.config = config
         self.renotify = renotify_interval(config)
-        self.entries = entries or EntryWriter()
 
     def initialize(self) -> None:
         """Set the run cursor on the very first start (before collecting), so that history

@@ -2,6 +2,11 @@
 
 HTTPS with tls_certificate/tls_key (install.sh creates a self-signed pair); plain HTTP only on
 a loopback address, so a password never crosses the office network in clear text.
+
+SIGHUP (`systemctl reload smartcron-dashboard`): gunicorn's master calls `load_config` again,
+which re-reads and validates the file as at start-up, then starts new workers, which build
+their app from the new settings, and stops the old ones gracefully. A broken file keeps the
+running settings; the socket and its certificate stay as they were opened (restart-only).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import click
 
 from smartcron.cli.base import App, cli, pass_app
 from smartcron.errors import OperationFailed
-from smartcron.model.config import dashboard_tls
+from smartcron.model.config import DASHBOARD, Config, dashboard_tls, load
+from smartcron.model.reload import reload_config
 from smartcron.ops.tls import certificate_fingerprint
 
 # mkstemp() there makes private, uniquely named files: none of the shared-/tmp risks apply.
@@ -59,19 +65,29 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
         "proc_name": "smartcron-dashboard",
         # Worker heartbeat files in memory: the unit's file system is read-only.
         "worker_tmp_dir": SHM if os.path.isdir(SHM) else None,
-        # X-Forwarded-* headers only from the configured reverse proxies (none by default).
-        "forwarded_allow_ips": cfg.trusted_proxies,
     }
     if tls:
         settings |= {"certfile": tls[0], "keyfile": tls[1]}
 
     class Server(BaseApplication):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.current: Config | None = None  # None until the first load_config
+            super().__init__()
+
         def load_config(self) -> None:
+            """At start-up, then in the master on every SIGHUP, before new workers fork.
+            It must not raise: gunicorn's master exits on any error here."""
+            if self.current is None:
+                self.current = cfg
+            else:
+                self.current = _reload(self.current, app.config_path)
             for key, value in settings.items():
                 self.cfg.set(key, value)
+            # X-Forwarded-* headers only from the configured reverse proxies (none by default).
+            self.cfg.set("forwarded_allow_ips", self.current.trusted_proxies)
 
         def load(self) -> Any:
-            return create_app(cfg)
+            return create_app(self.current)
 
     if tls:
         click.echo(
@@ -82,6 +98,15 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
     else:
         click.echo(f"smartcron dashboard on http://{bind}/ (Ctrl-C stops it)", err=True)
     Server().run()
+
+
+def _reload(running: Config, config_path: str | None) -> Config:
+    """Re-read the configuration as at start-up and say on stderr (the journal) what a
+    reload changed or why it kept the running settings."""
+    new, lines = reload_config(running, lambda: load(config_path), DASHBOARD)
+    for _, message in lines:
+        click.echo(message, err=True)
+    return new
 
 
 @cli.command("dashboard")

@@ -44,8 +44,14 @@ ENV_PREFIX = "SMARTCRON_"
 NON_SETTING_ENV = {"SMARTCRON_CONFIG"}
 
 
-def _setting(default: Any, help: str, check: Any = None) -> Any:
-    return field(default=default, metadata={"help": help, "check": check})
+# The services that must be restarted for a change of a setting to take effect; every other
+# setting applies on `systemctl reload` (docs/configuration.md, "Reloading").
+WATCHDOG = "smartcron-watchdog"
+DASHBOARD = "smartcron-dashboard"
+
+
+def _setting(default: Any, help: str, check: Any = None, restart: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "check": check, "restart": restart})
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Config:
         "SQLAlchemy URL of the task database: sqlite:////path/file.db (the embedded default) or "
         "mysql+pymysql://user:password@host/dbname for MySQL 8 / MariaDB 10.6+.",
         check_url,
+        restart=(WATCHDOG, DASHBOARD),  # the engine, its pool and the migration check
     )
     unit_dir: str = _setting(
         "/etc/systemd/system",
@@ -73,6 +80,7 @@ class Config:
         "",
         "Journal directory the watchdog reads (journalctl -D). Empty: the system journal. "
         "Only needed for a private systemd, such as the test sandbox.",
+        restart=(WATCHDOG,),  # the watchdog's journal reader is opened once
     )
     channels: dict[str, str] = field(
         default_factory=dict,
@@ -131,17 +139,20 @@ class Config:
         "Address and port the dashboard listens on (host:port). Plain HTTP (no certificate) "
         "is served only on a loopback address.",
         check_listen,
+        restart=(DASHBOARD,),  # the listening socket is opened once
     )
     tls_certificate: str = _setting(
         "/etc/smartcron/dashboard.crt",
         "PEM certificate (chain) the dashboard serves HTTPS with; install.sh creates a "
         "self-signed one. Empty: plain HTTP, allowed only on a loopback address.",
         check_optional_absolute,
+        restart=(DASHBOARD,),  # checked against dashboard_listen when the socket opens
     )
     tls_key: str = _setting(
         "/etc/smartcron/dashboard.key",
         "PEM private key of tls_certificate (readable by the smartcron account).",
         check_optional_absolute,
+        restart=(DASHBOARD,),
     )
     trusted_proxies: str = _setting(
         "",
@@ -193,6 +204,9 @@ class Config:
             "help": "This host's name among the hosts that share the database (task hosts, "
             "runs, alerts, `smartcron hosts`). Default: the machine's hostname, lowercased.",
             "check": check_host_name_setting,
+            # The watchdog registered under it and every row it writes carries it; the
+            # dashboard's "run now" keeps deciding by the same name until both restart.
+            "restart": (WATCHDOG, DASHBOARD),
         },
     )
     host_down_after: str = _setting(

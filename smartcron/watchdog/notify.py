@@ -1,4 +1,4 @@
-"""sd_notify for the watchdog service: READY=1, WATCHDOG=1 and STATUS=.
+"""sd_notify for the watchdog service: READY=1, RELOADING=1, WATCHDOG=1 and STATUS=.
 
 sdnotify swallows every error unless debug=True; this wrapper turns it on and logs a failure
 (at most once a minute) instead of silently losing the readiness or watchdog messages.
@@ -42,6 +42,11 @@ class Notifier:
 
     def ready(self) -> None:
         self._send("READY=1")
+
+    def reloading(self) -> None:
+        """Say a reload has begun (READY=1 ends it). MONOTONIC_USEC is what systemd 253+
+        (Type=notify-reload) matches against the time it sent the signal; 252 ignores it."""
+        self._send(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
 
     def status(self, text: str) -> None:
         self._send(f"STATUS={text}")

@@ -3,6 +3,9 @@
 The main loop owns the systemd watchdog ping: it pings only after checking that the D-Bus
 listener and the writer are alive and not stuck, so a hung component gets the whole service
 restarted by systemd (WatchdogSec=) instead of silently recording nothing.
+
+SIGHUP (`systemctl reload`) re-reads the configuration in the main loop, never in the signal
+handler: the listener and the writer keep running through it, so no run is missed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +31,9 @@ from smartcron.db.schema import utcnow
 from smartcron.db.state import JOURNAL_CURSOR, get_state
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
-from smartcron.model.config import Config
+from smartcron.model.config import WATCHDOG, Config
 from smartcron.model.digest import Period
+from smartcron.model.reload import reload_config
 from smartcron.ops import digest, health
 from smartcron.systemd.journal import Journal
 from smartcron.watchdog.courier import Courier
@@ -44,8 +49,16 @@ STUCK_AFTER = 30.0  # seconds without a D-Bus loop iteration
 class Watchdog:
     """Wires the listener, the writer and the journal together; `serve()` runs the main loop."""
 
-    def __init__(self, config: Config, *, reconcile_every: float = 300.0) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        reconcile_every: float = 300.0,
+        reread: Callable[[], Config] | None = None,
+    ) -> None:
         self.config = config
+        self._reread = reread  # loads and validates the configuration as at start-up
+        self._reload_requested = False
         self.engine = make_engine(config.database_url)
         self.journal = Journal(config.journal_directory)
         self._registered = False
@@ -71,6 +84,39 @@ class Watchdog:
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
+
+    def request_reload(self, *_: Any) -> None:
+        """The SIGHUP handler: only a flag. The main loop reloads within a second; taking a
+        lock or logging here could deadlock with the code the signal interrupted."""
+        self._reload_requested = True
+
+    def reload(self) -> None:
+        """Re-read the configuration; if it is valid, use it (but for the settings that need
+        a restart); if not, keep the running one and log why."""
+        if self._reread is None:
+            log.warning("reload: this watchdog was started without a configuration loader")
+            return
+        config, lines = reload_config(self.config, self._reread, WATCHDOG)
+        for level, message in lines:
+            log.log(level, "%s", message)
+        self._use(config)
+
+    def _use(self, config: Config) -> None:
+        """Swap in new settings. Config is immutable and each holder takes it by one
+        assignment, so every pass of the alert loop or the courier sees all old or all new."""
+        self.alerts.use(config)
+        self.courier.config = config
+        self.config = config
+
+    def _reload_if_asked(self) -> None:
+        if not self._reload_requested:
+            return
+        self._reload_requested = False
+        self.notifier.reloading()
+        try:
+            self.reload()
+        finally:
+            self.notifier.ready()
 
     def _beat(self, conn: Connection) -> None:
         """In the writer thread: register this host once, then refresh its heartbeat."""
@@ -242,6 +288,7 @@ class Watchdog:
             if problem:
                 log.error("stopping so that systemd restarts the watchdog: %s", problem)
                 return 1
+            self._reload_if_asked()
             if self.notifier.watchdog_due():
                 self.notifier.watchdog()
             self.notifier.status(self.status_line())
@@ -262,14 +309,15 @@ class Watchdog:
         return 0
 
 
-def run(config: Config) -> int:
-    """Entry point of `smartcron watchdog`."""
+def run(config: Config, reread: Callable[[], Config] | None = None) -> int:
+    """Entry point of `smartcron watchdog`; `reread` loads the configuration again on SIGHUP."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        watchdog = Watchdog(config)
+        watchdog = Watchdog(config, reread=reread)
     except OperationFailed as exc:
         log.error("%s", exc)
         return 1
     signal.signal(signal.SIGTERM, watchdog.stop)
     signal.signal(signal.SIGINT, watchdog.stop)
+    signal.signal(signal.SIGHUP, watchdog.request_reload)
     return watchdog.serve()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +18,16 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from smartcron.db.schema import executions
+from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.model import config
+from smartcron.systemd.journal import Journal
+from smartcron.systemd.own_units import OwnUnits
 from smartcron.systemd.sandbox import PrivateSystemd
 from smartcron.watchdog.service import Watchdog
 
 from support import invoke
+
+SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
 
 
 @dataclass
@@ -101,3 +110,31 @@ def journal_entries(sd: SystemdEnv, *matches: str, count: int, timeout: float = 
             break
         time.sleep(0.2)
     return found
+
+
+def start_from_now(engine: Engine, journal_dir: Path) -> None:
+    """Make a fresh watchdog read the shared sandbox journal from now, not 24 h back."""
+    with engine.begin() as conn:
+        set_state(conn, JOURNAL_CURSOR, Journal(str(journal_dir)).current_cursor() or "")
+
+
+@contextmanager
+def own_unit(sd: SystemdEnv, name: str, settings: dict[str, str], **render: str) -> Iterator[str]:
+    """Install one of smartcron's own units (its real template, rendered for this test's
+    installation and `settings`) in the private systemd as PREFIX-NAME; yield the unit's name,
+    then stop and remove it."""
+    # Rendered for this test's installation: its data lives under /var/tmp and its interpreter
+    # may live under /root (pyenv), and the hardening keeps both visible.
+    own = OwnUnits.for_config(config.load(environ=settings), SMARTCRON)
+    unit = f"{sd.prefix}-{name}"
+    (sd.systemd.unit_dir / unit).write_text(
+        own.render(f"{name}.j2", environment=settings, **render)
+    )
+    sd.systemd.systemctl("daemon-reload")
+    try:
+        yield unit
+    finally:
+        sd.systemd.systemctl("stop", unit, check=False)
+        (sd.systemd.unit_dir / unit).unlink(missing_ok=True)
+        shutil.rmtree(sd.systemd.unit_dir / f"{unit}.d", ignore_errors=True)
+        sd.systemd.systemctl("daemon-reload")

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -199,8 +200,9 @@ def sd(
     engine.dispose()
 
 
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, Inbox]]:
+@contextmanager
+def _webhook_receiver() -> Iterator[tuple[str, Inbox]]:
+    """A JSON webhook on a free loopback port: its apprise URL and what it received."""
     inbox = Inbox()
 
     class Handler(BaseHTTPRequestHandler):
@@ -217,6 +219,19 @@ def webhook() -> Iterator[tuple[str, Inbox]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"json://127.0.0.1:{server.server_address[1]}/hook", inbox
     server.shutdown()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, Inbox]]:
+    with _webhook_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def webhook_b() -> Iterator[tuple[str, Inbox]]:
+    """A second, separate webhook receiver (moving alerts from one to the other)."""
+    with _webhook_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,19 +17,14 @@ import sqlalchemy as sa
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import executions
-from smartcron.db.state import JOURNAL_CURSOR, set_state
 from smartcron.model import config
 from smartcron.systemd import units
-from smartcron.systemd.journal import Journal
-from smartcron.systemd.own_units import OwnUnits
 from smartcron.watchdog.service import Watchdog
 
 from support import need
 from support.mariadb import ThrowawayMariaDB
 from support.receivers import Inbox
-from support.systemd import SystemdEnv
-
-SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
+from support.systemd import SMARTCRON, SystemdEnv, own_unit, start_from_now
 
 
 def _count(engine: sa.engine.Engine, prefix: str) -> tuple[int, int, int]:
@@ -58,19 +51,13 @@ def _wait_count(
     return got
 
 
-def _start_from_now(engine: sa.engine.Engine, journal_dir: Path) -> None:
-    """Make a fresh watchdog read the shared sandbox journal from now, not 24 h back."""
-    with engine.begin() as conn:
-        set_state(conn, JOURNAL_CURSOR, Journal(str(journal_dir)).current_cursor() or "")
-
-
 def test_kill_9_during_burst_of_200_runs_loses_and_duplicates_nothing(sd: SystemdEnv) -> None:
     names = [
         sd.add(f"burst{i:02d}", "--command", "/bin/true", "--schedule", "@yearly")
         for i in range(20)
     ]
     assert sd.run("sync").exit_code == 0
-    _start_from_now(sd.engine, sd.systemd.journal_dir)
+    start_from_now(sd.engine, sd.systemd.journal_dir)
     env = {
         **os.environ,
         "SMARTCRON_CONFIG": "",
@@ -124,7 +111,7 @@ def test_database_down_during_runs_loses_no_run(sd: SystemdEnv, mariadb: Throwaw
     upgrade(engine)
     name = sd.add("dbdown", "--command", "/bin/echo still here", "--schedule", "@yearly")
     assert sd.run("sync").exit_code == 0
-    _start_from_now(engine, sd.systemd.journal_dir)
+    start_from_now(engine, sd.systemd.journal_dir)
     cfg = config.load(
         environ={
             "SMARTCRON_CONFIG": "",
@@ -162,7 +149,7 @@ def test_database_down_during_runs_loses_no_run(sd: SystemdEnv, mariadb: Throwaw
 def test_task_printing_30000_lines_can_all_be_read_back(sd: SystemdEnv) -> None:
     name = sd.add("flood", "--command", "/usr/bin/seq 1 30000", "--schedule", "@yearly")
     assert sd.run("sync").exit_code == 0
-    _start_from_now(sd.engine, sd.systemd.journal_dir)
+    start_from_now(sd.engine, sd.systemd.journal_dir)
     cfg = config.load(
         environ={
             "SMARTCRON_CONFIG": "",
@@ -210,19 +197,12 @@ def test_systemd_restarts_a_watchdog_whose_main_loop_is_stuck(sd: SystemdEnv) ->
     db = sd.shared / "wd.db"
     db_url = f"sqlite:///{db}"
     upgrade(make_engine(db_url))
-    unit = f"{sd.prefix}-smartcron-watchdog.service"
     settings = {
         "SMARTCRON_CONFIG": "",
         "SMARTCRON_SERVICE_USER": "",
         "SMARTCRON_DATABASE_URL": db_url,
     }
-    # Rendered for this test's installation: its database lives under /var/tmp and its
-    # interpreter under /root (pyenv), and the hardening keeps both visible.
-    own = OwnUnits.for_config(config.load(environ=settings), SMARTCRON)
-    text = own.render("smartcron-watchdog.service.j2", watchdog_sec="3s", environment=settings)
-    (sd.systemd.unit_dir / unit).write_text(text)
-    sd.systemd.systemctl("daemon-reload")
-    try:
+    with own_unit(sd, "smartcron-watchdog.service", settings, watchdog_sec="3s") as unit:
         sd.systemd.systemctl("start", unit)  # Type=notify: returns after READY=1
         first = sd.systemd.show(unit, "MainPID", "ActiveState", "StatusText")
         assert first["ActiveState"] == "active" and "db ok" in first["StatusText"]
@@ -239,11 +219,6 @@ def test_systemd_restarts_a_watchdog_whose_main_loop_is_stuck(sd: SystemdEnv) ->
         assert props["NRestarts"] != "0" and props["MainPID"] != first["MainPID"], props
         log = sd.systemd.journal("-u", unit, "-o", "cat")
         assert "Watchdog timeout" in log
-    finally:
-        sd.systemd.systemctl("stop", unit, check=False)
-        (sd.systemd.unit_dir / unit).unlink(missing_ok=True)
-        shutil.rmtree(sd.systemd.unit_dir / f"{unit}.d", ignore_errors=True)
-        sd.systemd.systemctl("daemon-reload")
 
 
 def test_database_outage_is_alerted_directly(
@@ -255,7 +230,7 @@ def test_database_outage_is_alerted_directly(
     upgrade(engine)
     name = sd.add("dbgone", "--command", "/bin/true", "--schedule", "@yearly")
     assert sd.run("sync").exit_code == 0
-    _start_from_now(engine, sd.systemd.journal_dir)
+    start_from_now(engine, sd.systemd.journal_dir)
     cfg = config.load(
         environ={
             "SMARTCRON_CONFIG": "",
