@@ -22,6 +22,7 @@ COMMANDS = (
     "alert-fallback",
     "alerts",
     "backup",
+    "config",
     "dashboard",
     "db",
     "doctor",
