@@ -206,3 +206,13 @@ def test_single_source_next_runs_have_one_evaluator() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)} runs systemd-analyze")
     assert offenders == []
+
+
+def test_single_source_version_is_the_package_attribute() -> None:
+    """pyproject.toml names no version of its own: setuptools reads smartcron.__version__."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    dynamic = project["tool"]["setuptools"]["dynamic"]["version"]
+    assert dynamic == {"attr": "smartcron.__version__"}
