@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (or upgrade) smartcron from this checkout, with everything that keeps it running:
-#   - a venv in /opt/smartcron and the `smartcron` command in /usr/local/bin;
+#   - a venv in /opt/smartcron and the `smartcron` command in /usr/local/bin, with its bash
+#     and zsh completion and its man page smartcron(1);
 #   - the `smartcron` system user, /etc/smartcron/smartcron.toml (with a generated secret) and
 #     /var/lib/smartcron (database, backups);
 #   - smartcron-watchdog.service, smartcron-dashboard.service, smartcron-maintenance.timer, the
@@ -36,6 +37,10 @@ PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev polkitd
 SIGNING_KEY="$CONFIG_DIR/signing.key"
 TLS_CERT="$CONFIG_DIR/dashboard.crt"
 TLS_KEY="$CONFIG_DIR/dashboard.key"
+# Generated from the installed CLI, so they describe exactly the commands it has.
+BASH_COMPLETION=/usr/share/bash-completion/completions/smartcron
+ZSH_COMPLETION=/usr/share/zsh/vendor-completions/_smartcron
+MAN_PAGE=/usr/share/man/man1/smartcron.1
 
 DRY=0 UNINSTALL=0 PURGE=0 LISTEN=127.0.0.1:8080 CERT_IN="" KEY_IN=""
 while [ $# -gt 0 ]; do
@@ -46,7 +51,7 @@ while [ $# -gt 0 ]; do
         --listen) LISTEN="${2:?--listen needs HOST:PORT}"; shift ;;
         --certificate) CERT_IN="${2:?--certificate needs a PEM file}"; shift ;;
         --key) KEY_IN="${2:?--key needs a PEM file}"; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -59,6 +64,15 @@ run() {
     if [ "$DRY" = 1 ]; then printf '   would run: %s\n' "$*"; else "$@"; fi
 }
 as_user() { run runuser -u "$USER_NAME" -- "$@"; }
+# generated FILE COMMAND...: write FILE (0644) from what COMMAND prints, whole or not at all.
+generated() {
+    local file="$1"; shift
+    if [ "$DRY" = 1 ]; then printf '   would write %s from: %s\n' "$file" "$*"; return; fi
+    install -d -m 0755 "$(dirname "$file")"
+    "$@" > "$file.new" || { rm -f "$file.new"; die "could not generate $file (see above)."; }
+    chmod 0644 "$file.new" && mv -f "$file.new" "$file"
+    echo "wrote $file"
+}
 
 if [ -n "$CERT_IN$KEY_IN" ] && { [ -z "$CERT_IN" ] || [ -z "$KEY_IN" ]; }; then
     die "--certificate and --key go together: the certificate and its private key."
@@ -90,9 +104,9 @@ if [ "$UNINSTALL" = 1 ]; then
     run systemctl daemon-reload
     # The catalog file is gone: rebuild journald's catalog database without it.
     run journalctl --update-catalog
-    say "removing $PREFIX and $BIN"
+    say "removing $PREFIX, $BIN, its shell completions and man page"
     run rm -rf "$PREFIX"
-    run rm -f "$BIN"
+    run rm -f "$BIN" "$BASH_COMPLETION" "$ZSH_COMPLETION" "$MAN_PAGE"
     if [ "$PURGE" = 1 ]; then
         say "purging configuration, data and the $USER_NAME user"
         run rm -rf "$CONFIG_DIR" "$DATA_DIR"
@@ -138,6 +152,12 @@ say "smartcron into $PREFIX"
 run "$PREFIX/bin/pip" install --quiet --disable-pip-version-check --upgrade "$SRC" \
     || die "pip could not install smartcron from $SRC (see the messages above)."
 run ln -sf "$PREFIX/bin/smartcron" "$BIN"
+
+say "shell completion and man page"
+# click's own completion scripts (bash, zsh) and smartcron(1) from the commands' help.
+generated "$BASH_COMPLETION" env _SMARTCRON_COMPLETE=bash_source "$PREFIX/bin/smartcron"
+generated "$ZSH_COMPLETION" env _SMARTCRON_COMPLETE=zsh_source "$PREFIX/bin/smartcron"
+generated "$MAN_PAGE" "$PREFIX/bin/python" -m smartcron.cli.manpage
 
 say "configuration and data"
 run install -d -m 0750 -o root -g "$USER_NAME" "$CONFIG_DIR"

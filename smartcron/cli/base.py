@@ -56,6 +56,20 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def complete_task_name(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a task name: the tasks in the database that start with what was
+    typed. Nothing (the shell falls back to nothing) when the configuration or the database
+    cannot be read, e.g. by a user who may not read /etc/smartcron."""
+    from smartcron.db.tasks import task_names
+
+    try:
+        app = App(ctx.find_root().params.get("config_path"))
+        with app.unchecked_engine.connect() as conn:
+            return [n for n in task_names(conn) if n.startswith(incomplete)]
+    except Exception:  # noqa: BLE001 - a traceback in the middle of the user's command line
+        return []
+
+
 def signer_for(app: App) -> Signer:
     """Return root's key that signs task definitions (created on first use): every command
     that stores a definition signs it, and `smartcron sync` installs nothing else."""

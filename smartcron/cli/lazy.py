@@ -16,12 +16,14 @@ import importlib.util
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 from click.utils import _make_default_short_help  # click's own shortening, as in --help
 
 COMMANDS = (
     "alert-fallback",
     "alerts",
     "backup",
+    "config",
     "dashboard",
     "db",
     "digest",
@@ -123,6 +125,23 @@ class LazyGroup(click.Group):
         if cmd_name not in self._loaded and cmd_name in COMMANDS:
             importlib.import_module(command_module(cmd_name))
         return self._loaded.get(cmd_name)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Complete command names (and options) as click would, but with the help read from
+        the modules' source: pressing TAB must not import every command."""
+        items = []
+        for name in self.list_commands(ctx):
+            if not name.startswith(incomplete):
+                continue
+            summary = None if name in self._loaded else _summary(name)
+            if summary is None:
+                cmd = self.get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    items.append(CompletionItem(name, help=cmd.get_short_help_str()))
+            elif not summary[1]:
+                items.append(CompletionItem(name, help=_make_default_short_help(summary[0])))
+        # Options of the group itself (--config, --help...), as click's own Group adds them.
+        return items + click.Command.shell_complete(self, ctx, incomplete)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         shown: list[tuple[str, click.Command | str]] = []

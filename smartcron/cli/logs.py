@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.base import App, cli, complete_task_name, pass_app
 from smartcron.cli.output import MAX_ID
 from smartcron.db.engine import db_errors
 from smartcron.db.runs import find_run
@@ -14,7 +14,7 @@ from smartcron.systemd.journal import Journal
 
 
 @cli.command("logs")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @click.option(
     "--run",
     "run_id",

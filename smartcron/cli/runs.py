@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from smartcron.cli.base import App, cli, pass_app
+from smartcron.cli.base import App, cli, complete_task_name, pass_app
 from smartcron.cli.output import echo_json, table
 from smartcron.db.engine import db_errors
 from smartcron.db.records import run_dict, run_meaning
@@ -15,7 +15,7 @@ from smartcron.model.zones import host_timezone
 
 
 @cli.command("runs")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_task_name)
 @click.option("--failed", is_flag=True, help="Only runs that did not succeed.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from smartcron.cli.base import App, cli, pass_app, signer_for
+from smartcron.cli.base import App, cli, complete_task_name, pass_app, signer_for
 from smartcron.cli.output import echo_dst_notes, echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
@@ -136,7 +136,7 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
 
 
 @task.command("edit")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @task_options
 @click.option("--unset-env", multiple=True, metavar="KEY", help="Remove an environment variable.")
 @pass_app
@@ -189,7 +189,7 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
 
 
 @task.command("rm")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def task_rm(app: App, name: str, yes: bool) -> None:
@@ -264,7 +264,7 @@ def task_list(app: App, as_json: bool, category: str | None, show_env: bool) -> 
 
 
 @task.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @click.option("--json", "as_json", is_flag=True, help="Print the task as a JSON object.")
 @SHOW_ENV
 @pass_app
@@ -303,7 +303,7 @@ def _plain(key: str, value: Any) -> str:
 
 
 @task.command("sign")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=complete_task_name)
 @click.option("--unsigned", is_flag=True, help="Every task that has no signature at all.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
@@ -340,7 +340,7 @@ def task_sign(app: App, names: tuple[str, ...], unsigned: bool, yes: bool) -> No
 
 
 @task.command("pause")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @pass_app
 def task_pause(app: App, name: str) -> None:
     """Pause task NAME: its timer stops firing until resumed.
@@ -357,7 +357,7 @@ def task_pause(app: App, name: str) -> None:
 
 
 @task.command("resume")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @pass_app
 def task_resume(app: App, name: str) -> None:
     """Resume paused task NAME.
@@ -371,7 +371,7 @@ def task_resume(app: App, name: str) -> None:
 
 
 @task.command("run")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_task_name)
 @click.option("--wait", is_flag=True, help="Wait for the run (and its retries) to finish.")
 @pass_app
 def task_run(app: App, name: str, wait: bool) -> None:

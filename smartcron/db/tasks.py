@@ -38,6 +38,11 @@ def list_tasks(conn: Connection) -> list[Task]:
     return [row_to_task(r) for r in conn.execute(sa.select(tasks).order_by(tasks.c.name))]
 
 
+def task_names(conn: Connection) -> list[str]:
+    """Return the name of every task, ordered (only the names: shell completion)."""
+    return list(conn.scalars(sa.select(tasks.c.name).order_by(tasks.c.name)))
+
+
 def find_task(conn: Connection, name: str) -> Task | None:
     """Return the task called `name`, or None."""
     row = conn.execute(sa.select(tasks).where(tasks.c.name == name)).first()

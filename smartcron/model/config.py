@@ -7,7 +7,6 @@ must describe each one (a test enforces it), so the docs cannot drift from the c
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 import tomllib
@@ -33,6 +32,8 @@ from smartcron.model.setting_checks import (
     check_url,
     check_weekday,
     check_zone_setting,
+    coerce_env,
+    file_values,
     whole_number,
 )
 
@@ -50,8 +51,17 @@ WATCHDOG = "smartcron-watchdog"
 DASHBOARD = "smartcron-dashboard"
 
 
-def _setting(default: Any, help: str, check: Any = None, restart: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"help": help, "check": check, "restart": restart})
+def _setting(
+    default: Any,
+    help: str,
+    check: Any = None,
+    mask: str | None = None,
+    restart: tuple[str, ...] = (),
+) -> Any:
+    """A setting: its default, help, check, how its value is masked (model/masking.py) and
+    the services a change needs restarted (model/reload.py)."""
+    metadata = {"help": help, "check": check, "mask": mask, "restart": restart}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class Config:
         "SQLAlchemy URL of the task database: sqlite:////path/file.db (the embedded default) or "
         "mysql+pymysql://user:password@host/dbname for MySQL 8 / MariaDB 10.6+.",
         check_url,
+        mask="password",
         restart=(WATCHDOG, DASHBOARD),  # the engine, its pool and the migration check
     )
     unit_dir: str = _setting(
@@ -89,6 +100,7 @@ class Config:
             "slack://, msteams://, ntfy://, ...). Tasks choose channels by name; a task "
             "without channels uses all of them.",
             "check": None,
+            "mask": "channels",
         },
     )
     priority_channels: dict[str, str] = field(
@@ -112,6 +124,7 @@ class Config:
         "",
         "Dead man's switch: an URL the watchdog fetches every minute, so an external monitor "
         "(healthchecks.io, Uptime Kuma, ...) notices when the whole host is down.",
+        mask="endpoint",
     )
     backup_dir: str = _setting(
         "/var/lib/smartcron/backups",
@@ -174,6 +187,7 @@ class Config:
         "",
         "Key that signs dashboard sessions. install.sh writes a random one; if empty, one is "
         "generated once and kept in the database.",
+        mask="value",
     )
     secure_cookies: bool = _setting(
         True,
@@ -242,6 +256,20 @@ class Config:
     )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
+    # Where each setting's value came from: "default", "file PATH" or "env VAR" (config show).
+    origins: Mapping[str, str] = field(
+        default_factory=dict, compare=False, metadata={"internal": True}
+    )
+
+
+class InvalidSettings(InvalidInput):
+    """Every wrong setting of a configuration, named at once (the first one is the field)."""
+
+    def __init__(self, problems: list[InvalidInput]) -> None:
+        first = problems[0]
+        super().__init__(first.field, first.value, first.allowed)
+        self.problems = problems
+        self.args = ("; ".join(str(p) for p in problems),)
 
 
 def machine_host_name() -> str:
@@ -290,25 +318,26 @@ def priority_routes(config: Config) -> dict[str, list[str]]:
     }
 
 
-def _check_routes(channels: dict[str, str], routes: dict[str, str], where: str) -> None:
+def _route_problems(
+    channels: dict[str, str], routes: dict[str, str], where: str
+) -> list[InvalidInput]:
     """Every priority routed must be a task priority, every channel named must exist."""
     from smartcron.model.task import PRIORITIES
 
+    problems = []
     for priority, names in routes.items():
+        field = f"{where}: priority_channels.{priority}"
         if priority not in PRIORITIES:
-            raise InvalidInput(
-                f"{where}: priority_channels.{priority}",
-                priority,
-                f"one of {', '.join(PRIORITIES)}",
-            )
+            problems.append(InvalidInput(field, priority, f"one of {', '.join(PRIORITIES)}"))
         for name in (n.strip() for n in names.split(",") if n.strip()):
             if name not in channels:
                 known = ", ".join(channels) or "none configured"
-                raise InvalidInput(
-                    f"{where}: priority_channels.{priority}",
-                    name,
-                    f"a channel from the `channels` setting (configured: {known})",
+                problems.append(
+                    InvalidInput(
+                        field, name, f"a channel from the `channels` setting (configured: {known})"
+                    )
                 )
+    return problems
 
 
 def settings() -> list[dataclasses.Field[Any]]:
@@ -316,118 +345,64 @@ def settings() -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
 
 
-def _expected_type(f: dataclasses.Field[Any]) -> type:
-    kinds = {"str": str, "int": int, "bool": bool, "float": float}
-    return {**kinds, "dict[str, str]": dict, "list[str]": list}[str(f.type)]
-
-
-def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
-    """Given a setting and the text of its environment variable, return the typed value."""
-    kind = _expected_type(f)
-    if kind is str:
-        return raw
-    if kind is dict:
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = None
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise InvalidInput(
-                origin, raw, 'a JSON object of name: URL, e.g. {"ops": "json://host/hook"}'
-            )
-        return value
-    if kind is list:  # a JSON array, or names separated by commas
-        try:
-            items = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
-        except json.JSONDecodeError:
-            items = None
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise InvalidInput(origin, raw, 'names separated by commas, or a JSON array: ["ops"]')
-        return [i.strip() for i in items if i.strip()]
-    if kind is bool:
-        lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
-        raise InvalidInput(origin, raw, "use true or false")
-    try:
-        return kind(raw)
-    except ValueError:
-        raise InvalidInput(origin, raw, f"expected {kind.__name__}") from None
-
-
-def _check_file_values(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    known = {f.name: f for f in settings()}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            raise InvalidInput(
-                f"{path}: key {key!r}", key, f"unknown setting; known settings: {', '.join(known)}"
-            )
-        kind = _expected_type(known[key])
-        # bool is a subclass of int in Python; refuse `timeout = true` for an int setting.
-        if kind is dict and isinstance(value, dict):
-            bad = [k for k, v in value.items() if not isinstance(v, str)]
-            if bad:
-                raise InvalidInput(
-                    f"{path}: key {key}.{bad[0]}", value[bad[0]], "expected a URL string"
-                )
-        if kind is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise InvalidInput(f"{path}: key {key!r}", value, "expected a list of names")
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise InvalidInput(
-                f"{path}: key {key!r}",
-                value,
-                f"expected {kind.__name__}, got {type(value).__name__}",
-            )
-        values[key] = value
-    return values
-
-
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Given an optional config path and environment, return the effective Config.
+    """Given an optional config path and environment, return the effective Config, which
+    records where each setting came from (`origins`).
 
     The path comes from the argument, else SMARTCRON_CONFIG, else the default. A missing default
     file is fine (built-in defaults apply); a missing file that was asked for is an error.
+    Every wrong setting is reported at once (InvalidSettings), not only the first.
     """
     env = os.environ if environ is None else environ
     explicit = path if path is not None else env.get("SMARTCRON_CONFIG")
     config_path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
     values: dict[str, Any] = {}
+    origins = {f.name: "default" for f in settings()}
     sources: list[str] = []
+    problems: list[InvalidInput] = []
     if config_path.exists():
-        try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInput(str(config_path), "(file)", f"not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise InvalidInput(
-                str(config_path), "(file)", f"cannot be read: {exc.strerror}"
-            ) from None
-        values.update(_check_file_values(data, config_path))
+        values, problems = file_values(_read_toml(config_path), _known(), config_path)
+        origins.update(dict.fromkeys(values, f"file {config_path}"))
         sources.append(str(config_path))
     elif explicit:
         raise InvalidInput("--config", str(config_path), "the file does not exist")
     for f in settings():
         var = ENV_PREFIX + f.name.upper()
         if var in env:
-            values[f.name] = _coerce_env(f, env[var], var)
+            try:
+                values[f.name] = coerce_env(f, env[var], var)
+            except InvalidInput as exc:
+                problems.append(exc)
+                values.pop(f.name, None)
+            origins[f.name] = f"env {var}"
             sources.append(var)
     for f in settings():
         check = f.metadata.get("check")
-        if f.name in values and check is not None:
-            problem = check(f.name, values[f.name])
-            if problem:
-                where = (
-                    ENV_PREFIX + f.name.upper()
-                    if ENV_PREFIX + f.name.upper() in env
-                    else f"{config_path}: key {f.name!r}"
-                )
-                raise InvalidInput(where, values[f.name], problem)
+        problem = check(f.name, values[f.name]) if f.name in values and check else None
+        if problem:
+            where = origins[f.name].split(" ", 1)[1]
+            where = where if where.startswith(ENV_PREFIX) else f"{where}: key {f.name!r}"
+            problems.append(InvalidInput(where, values[f.name], problem))
     if "host_name" in values:
         values["host_name"] = str(values["host_name"]).strip().lower()
-    where = ", ".join(sources)
-    _check_routes(values.get("channels", {}), values.get("priority_channels", {}), where)
-    check_digest_settings(values, where)
-    return Config(**values, source=", ".join(sources) or "built-in defaults")
+    problems += _route_problems(
+        values.get("channels", {}), values.get("priority_channels", {}), ", ".join(sources)
+    )
+    problems += check_digest_settings(values, ", ".join(sources))
+    if problems:
+        raise InvalidSettings(problems)
+    return Config(**values, source=", ".join(sources) or "built-in defaults", origins=origins)
+
+
+def _known() -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in settings()}
+
+
+def _read_toml(config_path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(str(config_path), "(file)", f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise InvalidInput(str(config_path), "(file)", f"cannot be read: {why}") from None

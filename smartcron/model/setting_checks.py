@@ -1,10 +1,13 @@
-"""The checks of setting values, each (name, value) -> None or what is allowed, and the
-limits they enforce. config.py declares every setting with one of these; doctor and the
-watchdog read the values with the same grammar (parse_duration), so they agree.
+"""The checks of setting values, each (name, value) -> None or what is allowed, the limits
+they enforce, and the type a value must have in the file and in the environment. config.py
+declares every setting with one of these; doctor and the watchdog read the values with the
+same grammar (parse_duration), so they agree.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -145,18 +148,110 @@ def check_zone_setting(name: str, value: Any) -> str | None:
     return "an IANA time zone such as Europe/Berlin (see `timedatectl list-timezones`), or empty"
 
 
-def check_digest_settings(values: Mapping[str, Any], where: str) -> None:
-    """The digest's channels must exist; a weekly digest needs its time of day."""
+def check_digest_settings(values: Mapping[str, Any], where: str) -> list[InvalidInput]:
+    """Return what is wrong across the digest's settings: its channels must exist, and a
+    weekly digest needs its time of day."""
+    problems = []
     channels = values.get("channels", {})
     for name in values.get("digest_channels", []):
         if name not in channels:
             known = ", ".join(channels) or "none configured"
-            raise InvalidInput(
-                f"{where}: digest_channels", name, f"a channel from `channels` ({known})"
+            problems.append(
+                InvalidInput(
+                    f"{where}: digest_channels", name, f"a channel from `channels` ({known})"
+                )
             )
     if values.get("digest_weekly") and not values.get("digest_time"):
-        raise InvalidInput(
-            f"{where}: digest_weekly",
-            values["digest_weekly"],
-            'set together with digest_time (the time it is sent, e.g. "07:30")',
+        problems.append(
+            InvalidInput(
+                f"{where}: digest_weekly",
+                values["digest_weekly"],
+                'set together with digest_time (the time it is sent, e.g. "07:30")',
+            )
         )
+    return problems
+
+
+def expected_type(f: dataclasses.Field[Any]) -> type:
+    """Return the Python type a setting's value has (a dict for a TOML table)."""
+    kinds = {"str": str, "int": int, "bool": bool, "float": float}
+    return {**kinds, "dict[str, str]": dict, "list[str]": list}[str(f.type)]
+
+
+def coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
+    """Given a setting and the text of its environment variable, return the typed value."""
+    kind = expected_type(f)
+    if kind is str:
+        return raw
+    if kind is dict:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise InvalidInput(
+                origin, raw, 'a JSON object of name: URL, e.g. {"ops": "json://host/hook"}'
+            )
+        return value
+    if kind is list:  # a JSON array, or names separated by commas
+        try:
+            items = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(",")
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise InvalidInput(origin, raw, 'names separated by commas, or a JSON array: ["ops"]')
+        return [i.strip() for i in items if i.strip()]
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise InvalidInput(origin, raw, "use true or false")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise InvalidInput(origin, raw, f"expected {kind.__name__}") from None
+
+
+def file_value_problem(f: dataclasses.Field[Any], value: Any, path: object) -> InvalidInput | None:
+    """Given a setting, its value from the TOML file and the file's path, return what is wrong
+    with the value's type, or None."""
+    kind = expected_type(f)
+    if kind is dict and isinstance(value, dict):
+        bad = [k for k, v in value.items() if not isinstance(v, str)]
+        if bad:
+            where = f"{path}: key {f.name}.{bad[0]}"
+            return InvalidInput(where, value[bad[0]], "expected a URL string")
+    if kind is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        return InvalidInput(f"{path}: key {f.name!r}", value, "expected a list of names")
+    # bool is a subclass of int in Python; refuse `timeout = true` for an int setting.
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        allowed = f"expected {kind.__name__}, got {type(value).__name__}"
+        return InvalidInput(f"{path}: key {f.name!r}", value, allowed)
+    return None
+
+
+def file_values(
+    data: Mapping[str, Any], known: Mapping[str, dataclasses.Field[Any]], path: object
+) -> tuple[dict[str, Any], list[InvalidInput]]:
+    """Given the parsed TOML file, the settings by name and the file's path, return the values
+    of the right type and the problems of the others (every one, so one edit fixes them)."""
+    values: dict[str, Any] = {}
+    problems: list[InvalidInput] = []
+    for key, value in data.items():
+        if key not in known:
+            problems.append(
+                InvalidInput(
+                    f"{path}: key {key!r}",
+                    key,
+                    f"unknown setting; known settings: {', '.join(known)}",
+                )
+            )
+            continue
+        problem = file_value_problem(known[key], value, path)
+        if problem is None:
+            values[key] = value
+        else:
+            problems.append(problem)
+    return values, problems

@@ -240,9 +240,10 @@ class PrivateSystemd:
     def isolate_for_install(self, fresh_accounts: tuple[str, ...] = ("smartcron",)) -> None:
         """Make install.sh inside the instance change nothing on the host.
 
-        Inside the instance's mount namespace only: /etc, /usr/local and /var/lib become
-        copy-on-write overlays, and so does /opt: the user, the config, the units, the polkit
-        rule, the venv and the data land in the upper layers, on a tmpfs. Accounts named in
+        Inside the instance's mount namespace only: /etc, /usr/local, /usr/share and /var/lib
+        become copy-on-write overlays, and so does /opt: the user, the config, the units, the
+        polkit rule, the venv, completion, man page and data land in the upper layers, on a
+        tmpfs. Accounts named in
         `fresh_accounts` that the host happens to have are removed inside, so install.sh
         starts from a clean host whatever accounts the real one has.
         """
@@ -253,6 +254,7 @@ class PrivateSystemd:
             ("usr-local", "/usr/local"),
             ("var-lib", "/var/lib"),
             ("opt", "/opt"),
+            ("usr-share", "/usr/share"),  # shell completion and the man page
         ):
             upper, work = f"{layers}/{name}/upper", f"{layers}/{name}/work"
             script += (

@@ -1,4 +1,5 @@
-"""The wheel carries templates, migrations and the dashboard inside `smartcron`, nothing generic."""
+"""The wheel carries templates, migrations and the dashboard inside `smartcron`, nothing generic;
+`python -m build` makes a wheel and an sdist that install and run, with the one version."""
 
 from __future__ import annotations
 
@@ -8,19 +9,76 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+import smartcron
+
 from support import ROOT
+
+IGNORED = shutil.ignore_patterns(".venv", "build", ".git", "*.egg-info", "__pycache__", ".*_cache")
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m build` of a copy of the tree (the sdist, then the wheel built from the
+    sdist, so a file the sdist lacks fails the wheel); return the output directory."""
+    work = tmp_path_factory.mktemp("build")
+    source = work / "src"
+    shutil.copytree(ROOT, source, ignore=IGNORED)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(work / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return work / "dist"
+
+
+def test_build_makes_a_wheel_and_an_sdist_of_the_one_version(dist: Path) -> None:
+    version = smartcron.__version__
+    assert sorted(p.name for p in dist.iterdir()) == [
+        f"smartcron-{version}-py3-none-any.whl",
+        f"smartcron-{version}.tar.gz",
+    ]
+
+
+def test_built_wheel_installs_and_runs_in_a_fresh_venv(dist: Path, tmp_path: Path) -> None:
+    (wheel,) = dist.glob("*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    proc = subprocess.run(
+        [str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(tmp_path)}
+    run = [str(venv / "bin/smartcron")]
+    version = subprocess.run(
+        [*run, "--version"], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
+    assert version.stdout == f"smartcron, version {smartcron.__version__}\n"
+    metadata = subprocess.run(
+        [str(venv / "bin/python"), "-c", "import importlib.metadata as m; print(m.version('smartcron'))"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+    )  # fmt: skip
+    assert metadata.stdout.strip() == smartcron.__version__
+    helped = subprocess.run(
+        [*run, "--help"], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
+    assert "Commands:" in helped.stdout and "  config " in helped.stdout
+    assert "  task " in helped.stdout and helped.stderr == ""
 
 
 def test_wheel_contains_resources_and_no_generic_top_level(tmp_path: Path) -> None:
     # Build from a copy so the checkout's build/ (used by the editable install) is untouched.
     source = tmp_path / "src"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".venv", "build", ".git", "*.egg-info", "__pycache__", ".*_cache"
-        ),
-    )
+    shutil.copytree(ROOT, source, ignore=IGNORED)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True,

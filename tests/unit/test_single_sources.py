@@ -217,3 +217,13 @@ def test_single_source_journal_message_ids_live_in_entries() -> None:
         if path.name != "entries.py" and any(i in path.read_text() for i in MESSAGE_IDS)
     ]
     assert offenders == []
+
+
+def test_single_source_version_is_the_package_attribute() -> None:
+    """pyproject.toml names no version of its own: setuptools reads smartcron.__version__."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    dynamic = project["tool"]["setuptools"]["dynamic"]["version"]
+    assert dynamic == {"attr": "smartcron.__version__"}

@@ -223,6 +223,19 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
         "/etc/smartcron/dashboard.key 640 root smartcron",
     ], keys
 
+    # Completion and smartcron(1), generated from the installed CLI, work as installed.
+    complete = (
+        "source /usr/share/bash-completion/completions/smartcron && COMP_WORDS=(smartcron sta)"
+        ' && COMP_CWORD=1 && _smartcron_completion smartcron && echo "${COMPREPLY[@]}"'
+    )
+    assert _sh(box, complete)[1].strip() == "status"
+    assert (
+        _sh(box, "head -1 /usr/share/zsh/vendor-completions/_smartcron")[1]
+        == "#compdef smartcron\n"
+    )
+    code, out = _sh(box, "MANPAGER=cat MANWIDTH=100 man --warnings smartcron")
+    assert code == 0 and "smartcron config check [OPTIONS] FILE" in out, out[-2000:]
+
     # A task added afterwards runs, and the watchdog (as smartcron) records it.
     code, out = _sh(
         box,
@@ -380,6 +393,8 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     for unit in ("smartcron-watchdog.service", "smartcron-hello.timer", "smartcron-hello.service"):
         assert box.show(unit, "LoadState")["LoadState"] == "not-found", unit
     assert _sh(box, "test -e /opt/smartcron")[0] != 0
+    gone = "/usr/share/man/man1/smartcron.1 /usr/share/bash-completion/completions/smartcron"
+    assert _sh(box, f"ls {gone} /usr/share/zsh/vendor-completions/_smartcron")[0] != 0
     assert _sh(box, "ls /etc/systemd/system | grep smartcron")[1].strip() == ""
     assert _sh(box, f"test -e {CATALOG_DIR}/{CATALOG_NAME}")[0] != 0
     assert MSG_RUN_RECORDED not in _sh(box, "journalctl --list-catalog")[1]
@@ -400,6 +415,7 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     assert Path("/etc/passwd").read_text() == host_passwd
     assert not Path("/etc/systemd/system/smartcron-watchdog.service").exists()
     assert not Path("/opt/smartcron").exists() and not os.path.lexists("/usr/local/bin/smartcron")
+    assert not Path("/usr/share/man/man1/smartcron.1").exists()
 
 
 def test_install_refuses_a_host_without_systemd_as_pid_1() -> None:
