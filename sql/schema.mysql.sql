@@ -318,3 +318,11 @@ INSERT INTO run_totals (task_name, outcome, runs) SELECT task_name, 'failed', SU
 
 UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0009';
 
+-- Running upgrade 0007 -> 0010
+
+ALTER TABLE tasks ADD COLUMN concurrency_group VARCHAR(64);
+
+ALTER TABLE executions ADD COLUMN wait_seconds FLOAT;
+
+UPDATE alembic_version SET version_num='0010' WHERE alembic_version.version_num = '0007';
+

@@ -27,6 +27,7 @@ COMMANDS = (
     "doctor",
     "export",
     "gate",
+    "group-wait",
     "health",
     "hosts",
     "import",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smartcron.errors import InvalidInput
+from smartcron.model.groups import check_groups_setting
 from smartcron.model.setting_checks import (
     MAX_BACKUPS_KEPT,
     MAX_RETENTION_DAYS,
@@ -197,6 +198,17 @@ class Config:
         "watchdogs raise one host-down alert (a duration, at least 30s).",
         check_duration,
     )
+    concurrency_groups: dict[str, dict[str, int]] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Concurrency groups (docs/groups.md): a table per group, e.g. "
+            "[concurrency_groups.reports] max_concurrent = 2, the number of the group's tasks "
+            "that may run at once on a host (1 to 1000). A group not named here has 1. In the "
+            'environment: JSON, {"reports": {"max_concurrent": 2}}.',
+            "check": check_groups_setting,
+            "nested": True,
+        },
+    )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})
 
@@ -274,9 +286,8 @@ def settings() -> list[dataclasses.Field[Any]]:
 
 
 def _expected_type(f: dataclasses.Field[Any]) -> type:
-    return {"str": str, "int": int, "bool": bool, "float": float, "dict[str, str]": dict}[
-        str(f.type)
-    ]
+    kinds = {"str": str, "int": int, "bool": bool, "float": float, "dict[str, str]": dict}
+    return kinds.get(str(f.type), dict)  # dict[str, dict[str, int]]: a table of tables
 
 
 def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
@@ -284,6 +295,11 @@ def _coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
     kind = _expected_type(f)
     if kind is str:
         return raw
+    if kind is dict and f.metadata.get("nested"):
+        try:
+            return json.loads(raw)  # its check (load) says what is wrong with it
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(origin, raw, f"a JSON object ({exc})") from None
     if kind is dict:
         try:
             value = json.loads(raw)
@@ -317,7 +333,7 @@ def _check_file_values(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
             )
         kind = _expected_type(known[key])
         # bool is a subclass of int in Python; refuse `timeout = true` for an int setting.
-        if kind is dict and isinstance(value, dict):
+        if kind is dict and isinstance(value, dict) and not known[key].metadata.get("nested"):
             bad = [k for k, v in value.items() if not isinstance(v, str)]
             if bad:
                 raise InvalidInput(
