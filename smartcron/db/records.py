@@ -18,6 +18,11 @@ def wait_note(row: Any) -> str:
     waited = row._mapping.get("wait_seconds")
     if waited is None:
         return ""
+    if row._mapping.get("started_at") is None and row._mapping.get("outcome") != "running":
+        return (
+            f"It was still waiting for a slot of its concurrency group after {waited:.1f} s: "
+            "its command never started (the wait counts against the timeout)."
+        )
     return (
         f"It waited {waited:.1f} s for a slot of its concurrency group before its command "
         "started (the wait counts against the timeout)."

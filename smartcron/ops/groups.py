@@ -196,9 +196,10 @@ def wait_for_slot(
     ExecStartPre= (0: the command may start) and the line to log."""
     import signal
 
-    began = time.monotonic()
-    # The database modules load while we wait, not between the slot and the command.
+    # The database modules load before the wait (for a waiter, while others run), not
+    # between the slot and the command; the wait itself is the time spent for the slot.
     engine = _engine(database_url)
+    began = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _raise_ended)
     try:
         slot = acquire(group_dir(group, base), limit, began=began)
