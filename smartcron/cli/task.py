@@ -294,7 +294,7 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         limit = max_concurrent(app.config.concurrency_groups, found.concurrency_group)
         waited = latest.wait_seconds if latest is not None else None
         line = describe_group(found.concurrency_group, limit, waited)
-        click.echo(f"{'group'.ljust(width)}  {line}")
+        click.echo(f"{'concurrency'.ljust(width)}  {line}")
 
 
 def _plain(key: str, value: Any) -> str:
