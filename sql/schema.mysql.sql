@@ -326,3 +326,11 @@ ALTER TABLE tasks ADD COLUMN retry_max_delay_s INTEGER;
 
 UPDATE alembic_version SET version_num='0013' WHERE alembic_version.version_num = '0007';
 
+-- Running upgrade 0013 -> 0010
+
+ALTER TABLE tasks ADD COLUMN concurrency_group VARCHAR(64);
+
+ALTER TABLE executions ADD COLUMN wait_seconds FLOAT;
+
+UPDATE alembic_version SET version_num='0010' WHERE alembic_version.version_num = '0013';
+

@@ -30,6 +30,7 @@ COMMANDS = (
     "doctor",
     "export",
     "gate",
+    "group-wait",
     "health",
     "hosts",
     "import",

@@ -33,6 +33,7 @@ def prune_cmd(app: App, older_than: str | None, batch: int) -> None:
     click.echo(
         f"Pruned {result.runs} run(s) older than {seconds // 86400} day(s) into "
         f"{result.days} daily total(s), {result.alerts} resolved alert(s), "
-        f"{result.health_checks} health check(s) and {result.claims} run claim(s), in "
+        f"{result.health_checks} health check(s), {result.claims} run claim(s) and "
+        f"{result.waits} unclaimed group wait(s) (runs never recorded), in "
         f"{result.batches} batch(es)."
     )

@@ -18,6 +18,7 @@ from smartcron.cli.output import echo_dst_notes, echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.db.hosts import known_hosts
+from smartcron.db.runs import find_run
 from smartcron.db.tasks import (
     delete_task,
     get_task,
@@ -28,6 +29,7 @@ from smartcron.db.tasks import (
 )
 from smartcron.errors import InvalidInput, OperationFailed, SmartcronError
 from smartcron.model import chains
+from smartcron.model.groups import describe_group, max_concurrent
 from smartcron.model.placement import unknown_hosts_note
 from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
@@ -278,6 +280,7 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
     with db_errors(app.engine), app.engine.connect() as conn:
         found = get_task(conn, name)
         chain = chains.describe(name, list_tasks(conn))
+        latest = find_run(conn, name) if found.concurrency_group else None
     data = _shown(found, show_env)
     if as_json:
         echo_json(data)  # the task's own form (it imports back); `after` is in it
@@ -287,6 +290,11 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         click.echo(f"{key.ljust(width)}  {_plain(key, value)}")
     for line in chain:
         click.echo(f"{'chain'.ljust(width)}  {line}")
+    if found.concurrency_group:
+        limit = max_concurrent(app.config.concurrency_groups, found.concurrency_group)
+        waited = latest.wait_seconds if latest is not None else None
+        line = describe_group(found.concurrency_group, limit, waited)
+        click.echo(f"{'concurrency'.ljust(width)}  {line}")
 
 
 def _plain(key: str, value: Any) -> str:

@@ -13,10 +13,27 @@ def incomplete_note(row: Any) -> str:
     return f"Output incomplete: journald suppressed {dropped} line(s) of it."
 
 
+def wait_note(row: Any) -> str:
+    """Return "" or how long the run waited for a slot of its concurrency group."""
+    waited = row._mapping.get("wait_seconds")
+    if waited is None:
+        return ""
+    if row._mapping.get("started_at") is None and row._mapping.get("outcome") != "running":
+        return (
+            f"It was still waiting for a slot of its concurrency group after {waited:.1f} s: "
+            "its command never started (the wait counts against the timeout)."
+        )
+    return (
+        f"It waited {waited:.1f} s for a slot of its concurrency group before its command "
+        "started (the wait counts against the timeout)."
+    )
+
+
 def run_meaning(row: Any) -> str:
-    """Return a run's meaning as people read it: with the note about lost output, if any."""
-    note = incomplete_note(row)
-    return f"{row.meaning or ''} {note}".strip() if note else row.meaning or ""
+    """Return a run's meaning as people read it: with the notes about a concurrency group
+    wait and lost output, if any."""
+    notes = " ".join(n for n in (wait_note(row), incomplete_note(row)) if n)
+    return f"{row.meaning or ''} {notes}".strip() if notes else row.meaning or ""
 
 
 def run_dict(row: Any) -> dict[str, Any]:
@@ -38,6 +55,7 @@ def run_dict(row: Any) -> dict[str, Any]:
         "meaning": m["meaning"],
         "lines_dropped": m.get("lines_dropped"),
         "host": m.get("host"),
+        "wait_seconds": m.get("wait_seconds"),
     }
 
 

@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron.db.schema import executions, task_daily_stats
+from smartcron.db.schema import executions, state, task_daily_stats
 from smartcron.db.schema import tasks as tasks_table
+from smartcron.db.state import set_state
 from smartcron.model.outcome import FAILURE_OUTCOMES
 
 PAGE = 50
@@ -277,3 +278,30 @@ def record_skip(
         return {**recorded, "id": int(exists.id)} if updated else None
     key = conn.execute(executions.insert().values(**recorded)).inserted_primary_key
     return {**recorded, "id": int(key[0]) if key else None}
+
+
+WAIT_PREFIX = "wait:"  # + invocation id: a group wait recorded before the run's row existed
+
+
+def record_wait(conn: Connection, invocation_id: str, seconds: float) -> None:
+    """Record how long a run waited for a slot of its concurrency group (ops/groups.py), in
+    the caller's transaction: on the run's row when the watchdog has written it, else kept
+    in the state table under WAIT_PREFIX + id until the watchdog writes the row
+    (`take_wait`)."""
+    updated = conn.execute(
+        executions.update()
+        .where(executions.c.invocation_id == invocation_id)
+        .values(wait_seconds=seconds)
+    ).rowcount
+    if not updated:
+        set_state(conn, WAIT_PREFIX + invocation_id, repr(seconds))
+
+
+def take_wait(conn: Connection, invocation_id: str) -> float | None:
+    """Return the group wait recorded for a run before its row existed (None if none) and
+    remove it: the caller writes it on the row in the same transaction."""
+    key = WAIT_PREFIX + invocation_id
+    value = conn.execute(sa.select(state.c.value).where(state.c.key == key)).scalar()
+    if value is not None:
+        conn.execute(state.delete().where(state.c.key == key))
+    return None if value is None else float(value)

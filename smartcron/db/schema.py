@@ -109,6 +109,8 @@ tasks = sa.Table(
     sa.Column("hosts", JSONText, nullable=False, server_default='["*"]'),
     sa.Column("placement", sa.String(8), nullable=False, server_default="each"),
     sa.Column("if_db_down", sa.String(8), nullable=False, server_default="run"),
+    # The concurrency group (model/groups.py, docs/groups.md); NULL: none.
+    sa.Column("concurrency_group", sa.String(64), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # The signed definition (model/signing.py): root's sync installs nothing else.
@@ -150,6 +152,9 @@ executions = sa.Table(
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     # The host that recorded the run (its host_name setting); NULL for runs from before 0008.
     sa.Column("host", sa.String(64), nullable=True),
+    # Seconds the run waited for a slot of its concurrency group before its command started
+    # (ops/groups.py); NULL for a task without a group and for runs from before 0010.
+    sa.Column("wait_seconds", sa.Float, nullable=True),
     # Latest run per task and a task's runs by time.
     sa.Index("ix_executions_task_started", "task_name", "started_at"),
     # Recent runs across all tasks, failures first.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from smartcron.errors import InvalidInput
+from smartcron.model.groups import check_groups_setting
 from smartcron.model.setting_checks import (
     MAX_BACKUPS_KEPT,
     MAX_RETENTION_DAYS,
@@ -253,6 +254,17 @@ class Config:
         "",
         "The time zone of the digest's days and of digest_time (IANA). Empty: the host's.",
         check_zone_setting,
+    )
+    concurrency_groups: dict[str, dict[str, int]] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Concurrency groups (docs/groups.md): a table per group, e.g. "
+            "[concurrency_groups.reports] max_concurrent = 2, the number of the group's tasks "
+            "that may run at once on a host (1 to 1000). A group not named here has 1. In the "
+            'environment: JSON, {"reports": {"max_concurrent": 2}}.',
+            "check": check_groups_setting,
+            "nested": True,
+        },
     )
     # Where this configuration came from, for messages; not a setting.
     source: str = field(default="built-in defaults", metadata={"internal": True})

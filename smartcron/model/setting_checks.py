@@ -174,8 +174,8 @@ def check_digest_settings(values: Mapping[str, Any], where: str) -> list[Invalid
 
 def expected_type(f: dataclasses.Field[Any]) -> type:
     """Return the Python type a setting's value has (a dict for a TOML table)."""
-    kinds = {"str": str, "int": int, "bool": bool, "float": float}
-    return {**kinds, "dict[str, str]": dict, "list[str]": list}[str(f.type)]
+    kinds = {"str": str, "int": int, "bool": bool, "float": float, "list[str]": list}
+    return kinds.get(str(f.type), dict)  # dict[str, str], or a table of tables (nested)
 
 
 def coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
@@ -183,6 +183,11 @@ def coerce_env(f: dataclasses.Field[Any], raw: str, origin: str) -> Any:
     kind = expected_type(f)
     if kind is str:
         return raw
+    if kind is dict and f.metadata.get("nested"):
+        try:
+            return json.loads(raw)  # its check (load) says what is wrong with it
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(origin, raw, f"a JSON object ({exc})") from None
     if kind is dict:
         try:
             value = json.loads(raw)
@@ -218,7 +223,7 @@ def file_value_problem(f: dataclasses.Field[Any], value: Any, path: object) -> I
     """Given a setting, its value from the TOML file and the file's path, return what is wrong
     with the value's type, or None."""
     kind = expected_type(f)
-    if kind is dict and isinstance(value, dict):
+    if kind is dict and isinstance(value, dict) and not f.metadata.get("nested"):
         bad = [k for k, v in value.items() if not isinstance(v, str)]
         if bad:
             where = f"{path}: key {f.name}.{bad[0]}"

@@ -167,6 +167,12 @@ class Task:
         "For placement one: when this host cannot reach the database to claim a run, "
         "run it anyway (run, the default) or skip it and alert (skip).",
     )
+    concurrency_group: str | None = _spec(
+        None,
+        "Concurrency group (docs/groups.md): at most the group's max_concurrent tasks of it "
+        "run at once on a host (the concurrency_groups setting, default 1); the others wait "
+        "for a slot, and the wait counts against their timeout.",
+    )
     id: int | None = field(default=None, compare=False, metadata={"internal": True})
     # Set when stored by a signing command (model/signing.py); not part of the definition.
     revision: int = field(default=0, compare=False, metadata={"internal": True})

@@ -22,6 +22,7 @@ from smartcron.errors import InvalidInput
 from smartcron.model import schedule as schedule_mod
 from smartcron.model.chains import check_after
 from smartcron.model.config import DEFAULT_TASK_USER
+from smartcron.model.groups import check_group_name
 from smartcron.model.placement import check_hosts
 from smartcron.model.quantities import parse_duration, parse_size
 from smartcron.model.task import (
@@ -360,6 +361,7 @@ CHECKS: dict[str, Callable[[str, Any, bool], Any]] = {
     "hosts": lambda k, v, _h: check_hosts(k, v),
     "placement": lambda k, v, _h: _choice(k, v, PLACEMENTS),
     "if_db_down": lambda k, v, _h: _choice(k, v, IF_DB_DOWN),
+    "concurrency_group": _optional(check_group_name),
 }
 
 

@@ -18,7 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.engine import db_errors
-from smartcron.db.schema import alerts, claims, executions, health_checks, task_daily_stats
+from smartcron.db.runs import WAIT_PREFIX
+from smartcron.db.schema import (
+    alerts,
+    claims,
+    executions,
+    health_checks,
+    state,
+    task_daily_stats,
+)
 from smartcron.model.outcome import FAILURE_OUTCOMES
 
 
@@ -28,6 +36,7 @@ class PruneResult:
     alerts: int = 0
     health_checks: int = 0
     claims: int = 0
+    waits: int = 0
     batches: int = 0
     days: int = 0  # (task, day) totals created or added to
 
@@ -137,4 +146,8 @@ def prune(
         # Claims only matter while their slot can still be run (gate.py); old ones are noise.
         gone, batches = _delete_in_batches(engine, claims, claims.c.claimed_at < cutoff, batch)
         result.claims, result.batches = gone, result.batches + batches
+        # A group wait kept for a run whose row was never written (db/runs.record_wait).
+        old_wait = sa.and_(state.c.key.startswith(WAIT_PREFIX), state.c.updated_at < cutoff)
+        with engine.begin() as conn:  # a handful of rows at most: one statement
+            result.waits = conn.execute(state.delete().where(old_wait)).rowcount
     return result

@@ -50,6 +50,15 @@ def gate_command(task: Task) -> str:
     return "+" + " ".join(exec_argument(w) for w in words)
 
 
+def group_wait_command(task: Task) -> str:
+    """Return the ExecStartPre= line's command of a task in a concurrency group
+    (ops/groups.py), run as root ("+": the slot files are root's), or "" without a group."""
+    if not task.concurrency_group:
+        return ""
+    words = [smartcron_executable(), "group-wait", task.name, task.concurrency_group]
+    return "+" + " ".join(exec_argument(w) for w in words)
+
+
 def service_name(task_name: str) -> str:
     return f"{PREFIX}{task_name}.service"
 
@@ -249,6 +258,7 @@ def render(task: Task, *, accuracy: str = "1s", followers: tuple[str, ...] = ())
         **common,
         exec_start=exec_start(task.command),
         exec_condition=gate_command(task),
+        group_wait=group_wait_command(task),
         env_assignment=env_assignment,
         stop_timeout=STOP_TIMEOUT,
         # ExecStopPost= runs within TimeoutStopSec=: room for the longest extra wait.

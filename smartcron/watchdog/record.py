@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from smartcron.db.runs import take_wait
 from smartcron.db.schema import executions, utcnow
 from smartcron.db.state import MANUAL_PREFIX, get_state
 from smartcron.db.tasks import find_task
@@ -191,6 +192,9 @@ def write_event(
         return []
     task = find_task(conn, event.task)
     values = run_values(conn, event, task, evidence, host)
+    waited = take_wait(conn, event.invocation_id)  # a group wait recorded before this row
+    if waited is not None:
+        values["wait_seconds"] = waited
     if existing is None:
         key = conn.execute(executions.insert().values(**values)).inserted_primary_key
         run_id = int(key[0]) if key else None

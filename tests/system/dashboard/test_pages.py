@@ -121,6 +121,19 @@ def test_dashboard_login_then_every_page_renders(
     assert "Failed with exit status 1." in client.get(f"/runs/{run_id}").get_data(as_text=True)
 
 
+def test_dashboard_run_page_shows_the_concurrency_group_wait(
+    app: Flask, client: FlaskClient, db: TestDB
+) -> None:
+    waited = add_run(db.engine, "report", "success", wait_seconds=3.24)
+    plain = add_run(db.engine, "report", "success")
+    assert login(client, "otto").status_code == 302
+    page = client.get(f"/runs/{waited}").get_data(as_text=True)
+    assert "Waited for its concurrency group" in page and "3.2 s" in page
+    assert "Waited for its concurrency group" not in client.get(f"/runs/{plain}").get_data(
+        as_text=True
+    )
+
+
 def test_dashboard_wrong_password_is_refused_and_audited(client: FlaskClient, db: TestDB) -> None:
     response = login(client, "otto", "wrong password!")
     assert response.status_code == 200 and "Wrong username or password." in response.get_data(

@@ -225,3 +225,27 @@ def test_backup_taken_as_root_belongs_to_the_service_account(
     assert readable.returncode == 0, readable.stderr
     assert readable.stdout.startswith(b"SQLite format 3")
     shutil.rmtree(tmp_path)
+
+
+def test_prune_deletes_old_group_waits_only(db: TestDB) -> None:
+    from smartcron.db.runs import WAIT_PREFIX
+    from smartcron.db.schema import state
+
+    with db.engine.begin() as conn:
+        conn.execute(
+            state.insert(),
+            [
+                {"key": key, "value": "1.5", "updated_at": when}
+                for key, when in (
+                    (WAIT_PREFIX + "a" * 32, NOW - dt.timedelta(days=100)),
+                    (WAIT_PREFIX + "b" * 32, NOW - dt.timedelta(hours=1)),
+                    ("collector.old", NOW - dt.timedelta(days=100)),
+                )
+            ],
+        )
+    result = retention.prune(db.engine, dt.timedelta(days=30), NOW)
+    assert result.waits == 1
+    with db.engine.connect() as conn:
+        left = set(conn.execute(sa.select(state.c.key)).scalars())
+    assert left >= {WAIT_PREFIX + "b" * 32, "collector.old"}
+    assert WAIT_PREFIX + "a" * 32 not in left

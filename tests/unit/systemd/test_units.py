@@ -169,3 +169,21 @@ def test_render_chain_follower_without_schedule_has_no_timer() -> None:
     )
     assert set(units.render(follower).files) == {"smartcron-b.service"}
     assert units.unit_names(follower) == {"smartcron-b.service"}
+
+
+def test_render_group_waits_before_the_command_which_stays_as_it_was() -> None:
+    base = {"name": "job", "command": ["/bin/echo", "100%", "$HOME"], "schedule": "@daily"}
+    plain = units.render(validate_task({**base, "timezone": "UTC"}, check_host=False))
+    grouped = units.render(
+        validate_task({**base, "timezone": "UTC", "concurrency_group": "reports"}, check_host=False)
+    )
+    plain_text = plain.files["smartcron-job.service"]
+    text = grouped.files["smartcron-job.service"]
+    assert "ExecStartPre" not in plain_text
+    pre = [line for line in text.splitlines() if line.startswith("ExecStartPre=")]
+    assert pre == [f"ExecStartPre=+{units.smartcron_executable()} group-wait job reports"]
+    exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert exec_start == ['ExecStart=/bin/echo "100%%" "$$HOME"']
+    assert exec_start == [line for line in plain_text.splitlines() if line.startswith("ExecStart=")]
+    # KillMode=control-group, the default, ends the holder of the slot: never set otherwise.
+    assert not [line for line in text.splitlines() if line.startswith("KillMode=")]
