@@ -44,6 +44,7 @@ COMMANDS = (
     "units",
     "user",
     "watchdog",
+    "window",
 )
 
 

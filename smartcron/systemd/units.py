@@ -21,7 +21,7 @@ from typing import Any
 from smartcron import __version__
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule
-from smartcron.model.placement import needs_gate
+from smartcron.model.placement import gate_if_db_down, needs_gate
 from smartcron.model.task import Task
 
 PREFIX = "smartcron-"
@@ -45,7 +45,7 @@ def gate_command(task: Task) -> str:
     needs no gate (model/placement.needs_gate)."""
     if not needs_gate(task):
         return ""
-    words = [smartcron_executable(), "gate", task.name, "--if-db-down", task.if_db_down]
+    words = [smartcron_executable(), "gate", task.name, "--if-db-down", gate_if_db_down(task)]
     return "+" + " ".join(exec_argument(w) for w in words)
 
 
