@@ -57,7 +57,9 @@ def window_add(
     actions: tuple[str, ...],
     description: str,
 ) -> None:
-    """Add maintenance window NAME. It applies on every host at once (no sync needed).
+    """Add maintenance window NAME, for every host sharing the database. Alerts are held at
+    once; `skip` applies on each host once `smartcron sync` has run there (it gives the
+    covered tasks' services the gate).
 
     \b
     Example:
@@ -82,6 +84,11 @@ def window_add(
         f"Added window {w.name}: {w.when} {w.timezone}, {' and '.join(w.actions)} for "
         f"{_covers(w)}; {state}."
     )
+    if SKIP in w.actions:
+        click.echo(
+            "Next: run `smartcron sync` (as root) on each host: it gives the covered tasks' "
+            "services the gate that skips their runs during the window.",
+        )
     if state == "ended":
         click.echo(
             f"warning: window {w.name} has already ended, so it does nothing; remove it with "
@@ -141,4 +148,7 @@ def window_rm(app: App, name: str) -> None:
     """
     with db_errors(app.engine), app.engine.begin() as conn:
         remove_window(conn, name, actor())
-    click.echo(f"Removed window {name}; the tasks it covered run as scheduled again.")
+    click.echo(
+        f"Removed window {name}; the tasks it covered run as scheduled again. `smartcron "
+        "sync` on each host removes the gate it needed from their services."
+    )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron.db.audit import audit
 from smartcron.db.schema import utcnow, windows
 from smartcron.errors import InvalidInput
-from smartcron.model.windows import Window
+from smartcron.model.task import Task
+from smartcron.model.windows import SKIP, Window
 
 
 def list_windows(conn: Connection) -> list[Window]:
@@ -59,3 +62,10 @@ def remove_window(conn: Connection, name: str, who: str) -> None:
         known = ", ".join(w.name for w in list_windows(conn)) or "none"
         raise InvalidInput("NAME", name, f"no such window (windows: {known})")
     audit(conn, who, "window.rm", name)
+
+
+def windowed_tasks(conn: Connection, tasks: Iterable[Task]) -> frozenset[str]:
+    """Return the names of the tasks a window with `skip` covers (at any time): the tasks
+    whose services `smartcron sync` gives the gate (model/placement.needs_gate)."""
+    skipping = [w for w in list_windows(conn) if SKIP in w.actions]
+    return frozenset(t.name for t in tasks if any(w.applies_to(t) for w in skipping))

@@ -52,12 +52,13 @@ def placed_on(task: Task, host: str) -> bool:
     return ALL_HOSTS in task.hosts or host.lower() in task.hosts
 
 
-def needs_gate(task: Task) -> bool:
+def needs_gate(task: Task, windowed: bool = False) -> bool:
     """Return True when the task's service must ask the gate before each run
-    (`ExecCondition=`): every task, since a maintenance window (model/windows.py) may cover
-    any task at any time, and windows are added to the shared database without a sync on
-    each host. Measured cost: docs/windows.md."""
-    return True
+    (`ExecCondition=`): a run that only one host may make, or a task that a maintenance
+    window with `skip` covers (`windowed`, model/windows.py). Not every task: the gate costs
+    a process per run (docs/windows.md), and a gate that cannot start (a missing working
+    directory) would turn a could-not-start failure into a quiet skip."""
+    return task.placement == "one" or windowed
 
 
 def gate_if_db_down(task: Task) -> str:
