@@ -14,9 +14,11 @@ from smartcron.db import audit as audit_queries
 from smartcron.db import health as health_queries
 from smartcron.db import runs as run_queries
 from smartcron.db.tasks import find_task
+from smartcron.db.windows import list_windows
 from smartcron.model import chains, schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
 from smartcron.model.task import Task, hide_secrets
+from smartcron.model.windows import active_words
 from smartcron.ops.health import score
 from smartcron.ops.runlog import RunLog
 from smartcron.ops.runlog import run_log as read_run_log
@@ -174,6 +176,7 @@ def task(name: str) -> str:
         stats = run_queries.week_stats(conn, [name], _now())[name]
         everyone = queries.all_tasks(conn)
         chain = chains.chain_of(name, everyone) if chains.describe(name, everyone) else []
+        windows = active_words(list_windows(conn), found, _now())
     shown = env_visible()
     return render_template(
         "task.html",
@@ -189,6 +192,7 @@ def task(name: str) -> str:
         chart=charts.durations(recent),
         stats=stats,
         chain=chain,
+        windows=windows,
     )
 
 

@@ -26,11 +26,13 @@ from smartcron.db.tasks import (
     sign_task,
     update_task,
 )
+from smartcron.db.windows import list_windows
 from smartcron.errors import InvalidInput, OperationFailed, SmartcronError
 from smartcron.model import chains
 from smartcron.model.placement import unknown_hosts_note
 from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
+from smartcron.model.windows import active_words
 from smartcron.ops.control import run_now, set_paused, wait_for_run
 
 
@@ -278,6 +280,7 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
     with db_errors(app.engine), app.engine.connect() as conn:
         found = get_task(conn, name)
         chain = chains.describe(name, list_tasks(conn))
+        windows = active_words(list_windows(conn), found)
     data = _shown(found, show_env)
     if as_json:
         echo_json(data)  # the task's own form (it imports back); `after` is in it
@@ -287,6 +290,8 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         click.echo(f"{key.ljust(width)}  {_plain(key, value)}")
     for line in chain:
         click.echo(f"{'chain'.ljust(width)}  {line}")
+    if windows:
+        click.echo(f"{'window'.ljust(width)}  {windows}")
 
 
 def _plain(key: str, value: Any) -> str:

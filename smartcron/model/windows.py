@@ -232,14 +232,14 @@ def check_window(data: Mapping[str, Any]) -> Window:
 
 
 def active_windows(
-    windows: Iterable[Window], task: Task, action: str, moment: dt.datetime | None = None
+    windows: Iterable[Window], task: Task, action: str | None, moment: dt.datetime | None = None
 ) -> list[tuple[Window, Occurrence]]:
     """Given windows, a task and a moment (default now), return the windows with `action`
-    that cover the task at that moment, each with its current stretch, by name."""
+    (None: any) that cover the task at that moment, each with its current stretch, by name."""
     moment = moment or dt.datetime.now(dt.UTC)
     found = []
     for window in sorted(windows, key=lambda w: w.name):
-        if action in window.actions and window.applies_to(task):
+        if (action is None or action in window.actions) and window.applies_to(task):
             occurrence = window.occurrence_at(moment)
             if occurrence is not None:
                 found.append((window, occurrence))
@@ -264,3 +264,13 @@ def state_text(window: Window, moment: dt.datetime | None = None) -> str:
     if upcoming is None:
         return "ended"
     return f"next from {upcoming.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+
+def active_words(windows: Iterable[Window], task: Task, moment: dt.datetime | None = None) -> str:
+    """Return the windows on now for a task in words ("db-upgrade (skip) until ..."), or ""."""
+    found = active_windows(windows, task, None, moment)
+    return "; ".join(
+        f"{w.name} ({', '.join(w.actions)}) until "
+        f"{o.end.astimezone(ZoneInfo(w.timezone)):%Y-%m-%d %H:%M %Z}"
+        for w, o in found
+    )
