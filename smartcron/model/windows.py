@@ -216,7 +216,7 @@ def check_window(data: Mapping[str, Any]) -> Window:
     if not tasks and not categories:
         raise InvalidInput(
             "tasks",
-            [],
+            "",
             "a window must cover something: name tasks (or * for every task) or categories",
         )
     actions = tuple(
@@ -224,7 +224,7 @@ def check_window(data: Mapping[str, Any]) -> Window:
     )
     bad = [a for a in actions if a not in ACTIONS]
     if bad or not actions:
-        raise InvalidInput("actions", bad[0] if bad else [], f"one or both of {', '.join(ACTIONS)}")
+        raise InvalidInput("actions", bad[0] if bad else "", f"one or both of {', '.join(ACTIONS)}")
     description = str(data.get("description") or "").strip()
     if "\n" in description or len(description) > 200:
         raise InvalidInput("description", description, "one line of at most 200 characters")

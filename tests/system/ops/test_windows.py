@@ -98,7 +98,7 @@ def test_windows_covering_now_skips_runs_and_records_the_window_name(
 
 
 def test_windows_hold_alerts_of_covered_tasks_and_send_one_summary_after_the_end(
-    sd: SystemdEnv, webhook: tuple[str, Inbox], smtp: tuple[str, Inbox]
+    sd: SystemdEnv, store: str, webhook: tuple[str, Inbox], smtp: tuple[str, Inbox]
 ) -> None:
     script = sd.script("fail.sh", "#!/bin/sh\necho 'till offline' >&2\nexit 3\n")
     tills = [sd.add(n, "--command", str(script), "--schedule", "@yearly", "--category", "pos",
@@ -115,7 +115,7 @@ def test_windows_hold_alerts_of_covered_tasks_and_send_one_summary_after_the_end
                    "--action", "hold_alerts", "--when", _dated(end - dt.timedelta(minutes=5), end))  # fmt: skip
     assert added.exit_code == 0, added.stderr
     hooks, mails = webhook[1], smtp[1]
-    watchdog = start_watchdog(sd, str(sd.engine.url), {"hook": webhook[0], "mail": smtp[0]}, "1h")
+    watchdog = start_watchdog(sd, store, {"hook": webhook[0], "mail": smtp[0]}, "1h")
     try:
         for name in (*tills, other):
             sd.run("task", "run", name, "--wait")
