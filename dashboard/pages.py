@@ -15,10 +15,12 @@ from smartcron.db import health as health_queries
 from smartcron.db import runs as run_queries
 from smartcron.db.hosts import known_hosts, list_hosts
 from smartcron.db.tasks import find_task
+from smartcron.db.windows import list_windows
 from smartcron.model import chains, schedule
 from smartcron.model.outcome import FAILURE_OUTCOMES
 from smartcron.model.quantities import parse_duration
 from smartcron.model.task import Task, hide_secrets
+from smartcron.model.windows import active_words
 from smartcron.ops.health import score
 from smartcron.ops.runlog import RunLog, last_error_line
 from smartcron.ops.runlog import run_log as read_run_log
@@ -177,6 +179,7 @@ def task(name: str) -> str:
         everyone = queries.all_tasks(conn)
         chain = chains.chain_of(name, everyone) if chains.describe(name, everyone) else []
         group = next((g for g in graph.components(everyone) if any(t.name == name for t in g)), [])
+        windows = active_words(list_windows(conn), found, _now())
     shown = env_visible()
     return render_template(
         "task.html",
@@ -193,6 +196,7 @@ def task(name: str) -> str:
         stats=stats,
         chain=chain,
         chain_graph=graph.draw(group, here=name) if group else None,
+        windows=windows,
     )
 
 

@@ -334,3 +334,22 @@ ALTER TABLE executions ADD COLUMN wait_seconds FLOAT;
 
 UPDATE alembic_version SET version_num='0010' WHERE alembic_version.version_num = '0013';
 
+-- Running upgrade 0010 -> 0011
+
+CREATE TABLE windows (
+    name VARCHAR(64) NOT NULL,
+    when_text VARCHAR(128) NOT NULL,
+    timezone VARCHAR(64) NOT NULL,
+    tasks TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    description VARCHAR(255) NOT NULL DEFAULT '',
+    created_at DATETIME(6) NOT NULL,
+    created_by VARCHAR(64) NOT NULL,
+    CONSTRAINT pk_windows PRIMARY KEY (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+ALTER TABLE outbox ADD COLUMN held_for VARCHAR(64);
+
+UPDATE alembic_version SET version_num='0011' WHERE alembic_version.version_num = '0010';
+

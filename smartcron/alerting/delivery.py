@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from smartcron.alerting.hold import HELD, holding_window
 from smartcron.alerting.notices import INFO, Notice, render
 from smartcron.db.schema import outbox, utcnow
 from smartcron.errors import InvalidInput, OperationFailed
@@ -60,10 +61,19 @@ def send_to(url: str, notice: Notice) -> str:
 
 
 def enqueue(
-    conn: Connection, notice: Notice, channels: list[str], alert_id: int | None = None
+    conn: Connection,
+    notice: Notice,
+    channels: list[str],
+    alert_id: int | None = None,
+    *,
+    hold: bool = True,
 ) -> int:
-    """Write a notice to the outbox in the caller's transaction; return its id."""
+    """Write a notice to the outbox in the caller's transaction; return its id. A notice
+    about a task that a maintenance window with hold_alerts covers now is written as held
+    (alerting/hold.py: sent in the window's summary when it ends); hold=False for the
+    summary itself."""
     now = utcnow()
+    window = holding_window(conn, notice.task, now) if hold else None
     result = conn.execute(
         outbox.insert().values(
             alert_id=alert_id,
@@ -74,7 +84,8 @@ def enqueue(
             text_body=notice.text,
             html_body=notice.html,
             channels=channels,
-            state=PENDING,
+            state=HELD if window else PENDING,
+            held_for=window,
             attempts=0,
             created_at=now,
             next_attempt_at=now,

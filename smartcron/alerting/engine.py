@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.alerting.delivery import enqueue
+from smartcron.alerting.hold import HELD, release_ended
 from smartcron.alerting.notices import condition_notice, recovery_notice, run_notice
 from smartcron.alerting.policy import ACTIVE, active_alert, claim, record_failure
 from smartcron.alerting.routing import channel_names
@@ -86,6 +87,9 @@ class AlertEngine:
         with self.engine.begin() as conn:
             self._evaluate(conn)
         self._announce_due()
+        with self.engine.begin() as conn:
+            for notice, channels in release_ended(conn):
+                enqueue(conn, notice, channels, hold=False)
 
     def _evaluate(self, conn: Connection) -> None:
         """Record what the new runs mean for alerts; queue their success/recovery notices."""
@@ -146,13 +150,14 @@ class AlertEngine:
             waiting = set(
                 conn.execute(
                     sa.select(outbox.c.alert_id).where(
-                        outbox.c.state == "pending", outbox.c.alert_id.is_not(None)
+                        outbox.c.state.in_(("pending", HELD)), outbox.c.alert_id.is_not(None)
                     )
                 ).scalars()
             )
         for alert in due:
             if alert.state == "notified" and (
-                alert.id in waiting  # a reminder never piles up behind an undelivered message
+                # A reminder never piles up behind an undelivered (or held) message.
+                alert.id in waiting
                 or (alert.last_notified_at and now - alert.last_notified_at < self.renotify)
             ):
                 continue

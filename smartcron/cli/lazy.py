@@ -49,6 +49,7 @@ COMMANDS = (
     "units",
     "user",
     "watchdog",
+    "window",
 )
 
 

@@ -18,8 +18,10 @@ from smartcron.cli.output import table
 from smartcron.db.engine import db_errors
 from smartcron.db.runs import last_runs
 from smartcron.db.tasks import list_tasks
+from smartcron.db.windows import list_windows
 from smartcron.errors import OperationFailed
 from smartcron.model import schedule
+from smartcron.model.windows import active_windows
 from smartcron.systemd import units
 from smartcron.systemd.bus import Systemd
 
@@ -42,6 +44,7 @@ def status(app: App) -> None:
     with db_errors(app.engine), app.engine.connect() as conn:
         tasks = list_tasks(conn)
         last = last_runs(conn, [t.name for t in tasks])
+        windows = list_windows(conn)
     if not tasks:
         click.echo(
             "No tasks yet. Add one with `smartcron task add NAME --command CMD --schedule EXPR`."
@@ -77,6 +80,9 @@ def status(app: App) -> None:
             state = "not synced"
         else:
             state = "paused" if t.paused else "active"
+        on = active_windows(windows, t, None, now)
+        if on:  # a maintenance window covers it now (docs/windows.md)
+            state += "".join(f", window {w.name} ({'+'.join(w.actions)})" for w, _ in on)
         rows.append(
             (
                 t.name,

@@ -11,6 +11,7 @@ from smartcron.cli.base import App, cli, pass_app
 from smartcron.cli.output import echo_json
 from smartcron.db.engine import db_errors
 from smartcron.db.tasks import list_tasks
+from smartcron.db.windows import windowed_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model.placement import placed_on
 from smartcron.model.revisions import remember
@@ -47,11 +48,18 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
         # Only the tasks placed on this host (docs/multi-host.md): the units of a task moved
         # away are not among them, so they are removed like those of a deleted task.
         tasks = [t for t in list_tasks(conn) if placed_on(t, app.config.host_name)]
+        windowed = windowed_tasks(conn, tasks)
     if dry_run or check:
         # Read-only: no lock, so an unprivileged user (the maintenance timer) can check. Only
         # root can read the signing key; without it the definitions are not verified here.
         signer = _signer_if_readable(app)
-        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy, signer=signer)
+        plans = sync_mod.plan(
+            tasks,
+            unit_dir,
+            accuracy=app.config.timer_accuracy,
+            signer=signer,
+            windowed=windowed,
+        )
         _report_plan(plans, unit_dir, show_diff=dry_run, as_json=as_json)
         if signer is None and not as_json:
             click.echo(
@@ -76,7 +84,13 @@ def sync(app: App, dry_run: bool, check: bool, as_json: bool) -> None:
     # Only definitions signed with root's key are installed (model/signing.py).
     signer = load_signer(app.config.signing_key_file, create=True)
     with sync_mod.locked(unit_dir):
-        plans = sync_mod.plan(tasks, unit_dir, accuracy=app.config.timer_accuracy, signer=signer)
+        plans = sync_mod.plan(
+            tasks,
+            unit_dir,
+            accuracy=app.config.timer_accuracy,
+            signer=signer,
+            windowed=windowed,
+        )
         with Systemd() as systemd:
             result = sync_mod.apply(plans, unit_dir, systemd, own=OwnUnits.for_config(app.config))
         remember(plans, app.config.signing_key_file)

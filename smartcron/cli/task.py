@@ -27,12 +27,14 @@ from smartcron.db.tasks import (
     sign_task,
     update_task,
 )
+from smartcron.db.windows import list_windows
 from smartcron.errors import InvalidInput, OperationFailed, SmartcronError
 from smartcron.model import chains
 from smartcron.model.groups import describe_group, max_concurrent
 from smartcron.model.placement import unknown_hosts_note
 from smartcron.model.task import FIELD_SPECS, Task, hide_secrets
 from smartcron.model.validate import validate_task
+from smartcron.model.windows import active_words
 from smartcron.ops.control import run_now, set_paused, wait_for_run
 
 
@@ -281,6 +283,7 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         found = get_task(conn, name)
         chain = chains.describe(name, list_tasks(conn))
         latest = find_run(conn, name) if found.concurrency_group else None
+        windows = active_words(list_windows(conn), found)
     data = _shown(found, show_env)
     if as_json:
         echo_json(data)  # the task's own form (it imports back); `after` is in it
@@ -295,6 +298,8 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         waited = latest.wait_seconds if latest is not None else None
         line = describe_group(found.concurrency_group, limit, waited)
         click.echo(f"{'concurrency'.ljust(width)}  {line}")
+    if windows:
+        click.echo(f"{'window'.ljust(width)}  {windows}")
 
 
 def _plain(key: str, value: Any) -> str:

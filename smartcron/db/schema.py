@@ -206,7 +206,8 @@ outbox = sa.Table(
     sa.Column("text_body", sa.Text, nullable=False),
     sa.Column("html_body", sa.Text, nullable=False),
     sa.Column("channels", JSONText, nullable=False),  # names chosen by routing, in order
-    sa.Column("state", sa.String(16), nullable=False),  # pending, sent, failed
+    # pending, sent, failed; held (a maintenance window holds it), released (in its summary)
+    sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -214,6 +215,7 @@ outbox = sa.Table(
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("sent_via", JSONText, nullable=True),  # channels that accepted it
     sa.Column("last_error", sa.Text, nullable=True),  # per channel, from the last attempt
+    sa.Column("held_for", sa.String(64), nullable=True),  # the window that held it
     sa.Index("ix_outbox_state_next", "state", "next_attempt_at"),
     sa.Index("ix_outbox_alert", "alert_id"),
     **TABLE_OPTS,
@@ -386,5 +388,21 @@ claims = sa.Table(
     sa.Column("claimed_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("claim_key", "slot"),
     sa.Index("ix_claims_claimed_at", "claimed_at"),
+    **TABLE_OPTS,
+)
+
+# Maintenance windows (model/windows.py, docs/windows.md), shared by every host like the tasks.
+windows = sa.Table(
+    "windows",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("when_text", sa.String(128), nullable=False),  # canonical, model/windows.check_when
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("tasks", JSONText, nullable=False),
+    sa.Column("categories", JSONText, nullable=False),
+    sa.Column("actions", JSONText, nullable=False),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
     **TABLE_OPTS,
 )

@@ -64,11 +64,12 @@ OUTCOMES: dict[str, str] = {
     # Not run, by decision before its command started (the gate, ops/gate.py): not failures.
     "ran-elsewhere": "ran on another host",
     "skipped": "skipped (not run)",
+    "skipped-window": "skipped (maintenance window)",
 }
 RUNNING = "running"
 # Runs the gate ended before their command (ExecCondition= said no): neither success nor
 # failure. Each has its sentence in explain_skip.
-SKIP_OUTCOMES = ("ran-elsewhere", "skipped")
+SKIP_OUTCOMES = ("ran-elsewhere", "skipped", "skipped-window")
 # A chained task whose predecessor failed for good (model/chains.py): the watchdog records
 # the run that did not happen, so it is not silently absent. Not a failure of the task.
 NOT_RUN = "not-run"
@@ -114,12 +115,20 @@ def explain_skip(outcome: str, reason: str) -> Verdict:
     ran-elsewhere: a `placement: one` run that another host claimed (the reason names it);
     skipped: the gate decided not to run it here (the reason says why). Unknown reasons come
     from a unit whose start condition said no without the gate recording why.
+    skipped-window: a maintenance window with `skip` covers the task (the reason names it,
+    model/windows.covered_text).
     """
     if outcome not in SKIP_OUTCOMES:
         raise ValueError(f"not a skip outcome: {outcome!r}")
     said = reason.strip().rstrip(".")
     if outcome == "ran-elsewhere":
         return Verdict(outcome, f"Not run here: {said or 'another host claimed this run'}.")
+    if outcome == "skipped-window":
+        return Verdict(
+            outcome,
+            f"Skipped: {said or 'a maintenance window'}. The task runs again at its first "
+            "scheduled time after the window (`smartcron window list` shows the windows).",
+        )
     return Verdict(
         outcome,
         f"Not run: {said}."

@@ -52,11 +52,20 @@ def placed_on(task: Task, host: str) -> bool:
     return ALL_HOSTS in task.hosts or host.lower() in task.hosts
 
 
-def needs_gate(task: Task) -> bool:
+def needs_gate(task: Task, windowed: bool = False) -> bool:
     """Return True when the task's service must ask the gate before each run
-    (`ExecCondition=`): a run that only one host may make. Other checks that decide whether
-    a run goes ahead add their own condition here."""
-    return task.placement == "one"
+    (`ExecCondition=`): a run that only one host may make, or a task that a maintenance
+    window with `skip` covers (`windowed`, model/windows.py). Not every task: the gate costs
+    a process per run (docs/windows.md), and a gate that cannot start (a missing working
+    directory) would turn a could-not-start failure into a quiet skip."""
+    return task.placement == "one" or windowed
+
+
+def gate_if_db_down(task: Task) -> str:
+    """Return what the gate does when it cannot read the database: the task's if_db_down for
+    `placement: one` (it cannot claim the run); run for the others, which never needed the
+    database to run."""
+    return task.if_db_down if task.placement == "one" else "run"
 
 
 def unknown_hosts_note(task: Task, known: Collection[str]) -> str:

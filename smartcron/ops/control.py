@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from smartcron.db.engine import db_errors
 from smartcron.db.schema import executions
 from smartcron.db.state import MANUAL_PREFIX, set_state
 from smartcron.db.tasks import get_task, list_tasks, set_task_paused
+from smartcron.db.windows import windowed_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model import chains
 from smartcron.model.config import Config
@@ -152,8 +153,9 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
     with db_errors(engine), engine.begin() as conn:
         task = set_task_paused(conn, name, paused, who)
         followers = chains.on_success_of(list_tasks(conn))
+        windowed = windowed_tasks(conn, [task])
     if os.geteuid() == 0:
-        apply_task(config, task, followers)
+        apply_task(config, task, followers, windowed)
         return task
     if not task.schedule:
         # A chained task without a schedule has no timer to stop or start (docs/chains.md).
@@ -172,7 +174,10 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
 
 
 def apply_task(
-    config: Config, task: Task, followers: Mapping[str, tuple[str, ...]] | None = None
+    config: Config,
+    task: Task,
+    followers: Mapping[str, tuple[str, ...]] | None = None,
+    windowed: Collection[str] = (),
 ) -> None:
     """Bring one task's units and timer in line with the database (root only); `followers`
     (model/chains.py, from every task) keeps the OnSuccess= of a chain's predecessor; a task
@@ -191,6 +196,7 @@ def apply_task(
                 signer=signer,
                 prune=False,
                 followers=followers,
+                windowed=windowed,
             )
             failed = sync_mod.apply(
                 plans, unit_dir, systemd, own=OwnUnits.for_config(config)

@@ -19,6 +19,7 @@ from smartcron.alerting.integrity import refused_alerts
 from smartcron.db.engine import integrity_problem
 from smartcron.db.migrate import current_revision, head_revision
 from smartcron.db.tasks import list_tasks
+from smartcron.db.windows import windowed_tasks
 from smartcron.errors import OperationFailed, SmartcronError
 from smartcron.model.config import Config, dashboard_tls
 from smartcron.model.signing import Signer, load_signer
@@ -79,11 +80,14 @@ def check_units(config: Config, engine: Engine) -> list[Finding]:
     unit_dir = Path(config.unit_dir)
     with engine.connect() as conn:
         tasks = list_tasks(conn)
+        windowed = windowed_tasks(conn, tasks)
     try:
         signer: Signer | None = load_signer(config.signing_key_file)
     except OperationFailed:
         signer = None  # not root: the key is root's alone
-    plans = sync_mod.plan(tasks, unit_dir, accuracy=config.timer_accuracy, signer=signer)
+    plans = sync_mod.plan(
+        tasks, unit_dir, accuracy=config.timer_accuracy, signer=signer, windowed=windowed
+    )
     refused = [p for p in plans if p.refused]
     # A task sync cannot install (a foreign file has its name, its units cannot render) needs
     # the fix its error names; sync alone would only fail again.

@@ -34,11 +34,14 @@ from sqlalchemy.engine import Engine
 from smartcron.db.claims import claim
 from smartcron.db.runs import record_skip
 from smartcron.db.tasks import find_task
+from smartcron.db.windows import list_windows
 from smartcron.model import schedule
 from smartcron.model.config import Config
 from smartcron.model.outcome import explain_skip
 from smartcron.model.placement import placed_on
 from smartcron.model.task import Task
+from smartcron.model.windows import SKIP as WINDOW_SKIP
+from smartcron.model.windows import active_windows, covered_text
 from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.units import PREFIX
 
@@ -125,8 +128,30 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
     return GateVerdict("ran-elsewhere", f"the run of {slot.isoformat()} ran on {held.host}")
 
 
-# The ordered checks; the first verdict decides. Append new checks here.
-CHECKS: list[Check] = [check_placed_here, check_claim]
+def check_window(ctx: GateContext) -> GateVerdict | None:
+    """A maintenance window with `skip` that covers the task now: no run (docs/windows.md).
+    A retry goes ahead (it continues a run that started before the window). When the windows
+    cannot be read the run goes ahead, with a warning in the unit's journal: a database
+    outage must not silently stop every task."""
+    if ctx.restarts > 0:
+        return None
+    try:
+        with ctx.engine.connect() as conn:
+            windows = list_windows(conn)
+    except sa.exc.SQLAlchemyError as exc:
+        problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        log.warning("cannot read the maintenance windows (%s); %s runs", problem, ctx.task.name)
+        return None
+    found = active_windows(windows, ctx.task, WINDOW_SKIP, ctx.now)
+    if not found:
+        return None
+    window, occurrence = found[0]
+    return GateVerdict("skipped-window", covered_text(window, occurrence))
+
+
+# The ordered checks; the first verdict decides. Append new checks here. The window comes
+# before the claim, so a skipped slot is not claimed.
+CHECKS: list[Check] = [check_placed_here, check_window, check_claim]
 
 
 def restarts_of(task: str, environ: Mapping[str, str]) -> int:

@@ -13,7 +13,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +123,7 @@ def plan(
     signer: Signer | None,
     prune: bool = True,
     followers: Mapping[str, tuple[str, ...]] | None = None,
+    windowed: Collection[str] = (),
 ) -> list[TaskPlan]:
     """Given the tasks and the unit directory, return one TaskPlan per task (and orphan).
 
@@ -131,7 +132,8 @@ def plan(
     Without one (an unprivileged check), nothing is verified. With prune=False (syncing a
     single task) units of tasks not given are left alone. `followers` (model/chains.py,
     made from every task) names the tasks each task's success starts; by default the tasks
-    given.
+    given. `windowed` names the tasks a maintenance window with skip covers: their services
+    ask the gate (db/windows.windowed_tasks).
     """
     after = chains.on_success_of(tasks) if followers is None else followers
     on_disk = scan(unit_dir)
@@ -169,7 +171,8 @@ def plan(
         want_link = not task.paused and has_timer
         linked = units.timer_name(task.name) in links
         next_ = after.get(task.name, ())
-        if linked == want_link and _untouched(task, current, accuracy, next_):
+        gated = task.name in windowed
+        if linked == want_link and _untouched(task, current, accuracy, next_, gated):
             # Same inputs as when sync wrote these files, and nobody edited them: skip rendering.
             plans.append(
                 TaskPlan(
@@ -182,7 +185,7 @@ def plan(
             )
             continue
         try:
-            wanted = units.render(task, accuracy=accuracy, followers=next_).files
+            wanted = units.render(task, accuracy=accuracy, followers=next_, windowed=gated).files
         except SmartcronError as exc:
             plans.append(TaskPlan(task.name, "failed", error=str(exc)))
             continue
@@ -244,11 +247,11 @@ def _in_the_way(task: Task, unit_dir: Path, current: dict[str, str]) -> str:
 
 
 def _untouched(
-    task: Task, current: dict[str, str], accuracy: str, followers: tuple[str, ...]
+    task: Task, current: dict[str, str], accuracy: str, followers: tuple[str, ...], gated: bool
 ) -> bool:
     if set(current) != units.unit_names(task):
         return False
-    expected = units.fingerprint(task, accuracy, followers)
+    expected = units.fingerprint(task, accuracy, followers, gated)
     return all(units.is_pristine(text, expected) for text in current.values())
 
 

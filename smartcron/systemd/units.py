@@ -21,7 +21,7 @@ from typing import Any
 from smartcron import __version__
 from smartcron.errors import InvalidInput
 from smartcron.model import schedule
-from smartcron.model.placement import needs_gate
+from smartcron.model.placement import gate_if_db_down, needs_gate
 from smartcron.model.task import Task
 from smartcron.systemd.backoff import retry_plan
 
@@ -40,13 +40,13 @@ def smartcron_executable() -> str:
     return shutil.which("smartcron") or "/usr/local/bin/smartcron"
 
 
-def gate_command(task: Task) -> str:
+def gate_command(task: Task, windowed: bool = False) -> str:
     """Return the ExecCondition= line's command of a gated task (ops/gate.py), run as root
     ("+": it reads the configuration whatever the task's User= is), or "" for a task that
-    needs no gate (model/placement.needs_gate)."""
-    if not needs_gate(task):
+    needs no gate (model/placement.needs_gate; `windowed`: a skip window covers it)."""
+    if not needs_gate(task, windowed):
         return ""
-    words = [smartcron_executable(), "gate", task.name, "--if-db-down", task.if_db_down]
+    words = [smartcron_executable(), "gate", task.name, "--if-db-down", gate_if_db_down(task)]
     return "+" + " ".join(exec_argument(w) for w in words)
 
 
@@ -190,14 +190,17 @@ def _templates_digest() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(task: Task, accuracy: str, followers: tuple[str, ...] = ()) -> str:
+def fingerprint(
+    task: Task, accuracy: str, followers: tuple[str, ...] = (), windowed: bool = False
+) -> str:
     """Return a digest of every input of a task's unit files (task and its signed revision,
     settings, templates, the timer lines, which change with the year and the timezone
-    database: clockchange.py, and the tasks its success starts: model/chains.py)."""
+    database: clockchange.py, the tasks its success starts: model/chains.py, and whether a
+    maintenance window gates it)."""
     lines = "\n".join(oncalendar_lines(task))
     text = (
         f"{task.config_hash()}|{task.id}|{task.revision}|{accuracy}|{_templates_digest()}|"
-        f"{__version__}|{lines}|{','.join(followers)}"
+        f"{__version__}|{lines}|{','.join(followers)}" + ("|windowed" if windowed else "")
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -241,9 +244,12 @@ def unit_names(task: Task) -> set[str]:
     return names
 
 
-def render(task: Task, *, accuracy: str = "1s", followers: tuple[str, ...] = ()) -> UnitFiles:
-    """Given a task and the tasks its success starts, return its service file and, when it
-    has a schedule, its timer file (sealed with their checksum)."""
+def render(
+    task: Task, *, accuracy: str = "1s", followers: tuple[str, ...] = (), windowed: bool = False
+) -> UnitFiles:
+    """Given a task, the tasks its success starts and whether a maintenance window with skip
+    covers it, return its service file and, when it has a schedule, its timer file (sealed
+    with their checksum)."""
     if not task.user:
         # An empty User= means root to systemd: root is only ever written out.
         raise InvalidInput("user", task.user, "a task must name the account it runs as")
@@ -251,13 +257,13 @@ def render(task: Task, *, accuracy: str = "1s", followers: tuple[str, ...] = ())
     env = jinja()
     common = {
         "task": task,
-        "fingerprint": fingerprint(task, accuracy, followers),
+        "fingerprint": fingerprint(task, accuracy, followers, windowed),
         "checksum_placeholder": CHECKSUM_PLACEHOLDER,
     }
     service_text = env.get_template("task.service.j2").render(
         **common,
         exec_start=exec_start(task.command),
-        exec_condition=gate_command(task),
+        exec_condition=gate_command(task, windowed),
         group_wait=group_wait_command(task),
         env_assignment=env_assignment,
         stop_timeout=STOP_TIMEOUT,

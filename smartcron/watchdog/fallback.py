@@ -18,7 +18,7 @@ from smartcron.alerting.engine import announce as announce_alert
 from smartcron.alerting.engine import renotify_interval
 from smartcron.alerting.notices import Notice, system_notice
 from smartcron.alerting.policy import record_failure
-from smartcron.db.schema import alerts, executions, utcnow
+from smartcron.db.schema import alerts, executions, outbox, utcnow
 from smartcron.db.tasks import find_task
 from smartcron.model.config import Config
 from smartcron.model.outcome import explain
@@ -113,6 +113,15 @@ def _queue_or_send(config: Config, engine: Engine, notice: Notice) -> str:
 def _deliver_now(config: Config, engine: Engine, message_id: int) -> str:
     row = lease(engine, message_id)
     if row is None:
+        with engine.connect() as conn:
+            held = conn.execute(
+                sa.select(outbox.c.held_for).where(outbox.c.id == message_id)
+            ).scalar()
+        if held:
+            return (
+                f"message {message_id} held by maintenance window {held}; the watchdog sends "
+                "it in the window's summary when the window ends"
+            )
         return f"message {message_id} queued; the watchdog is sending it"
     if deliver(engine, config, row):
         return f"message {message_id} sent"
