@@ -111,6 +111,13 @@ def _queue_or_send(config: Config, engine: Engine, notice: Notice) -> str:
 
 
 def _deliver_now(config: Config, engine: Engine, message_id: int) -> str:
+    if not config.channels:
+        # This unit's configuration names no channel (its environment differs from the
+        # watchdog's): sending now could only fail and mark the message failed for good.
+        return (
+            f"message {message_id} queued; this unit's configuration has no alert channel "
+            "(the `channels` setting), so the watchdog sends it"
+        )
     row = lease(engine, message_id)
     if row is None:
         with engine.connect() as conn:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
-from smartcron.db.schema import alerts
+from smartcron.db.schema import alerts, outbox
 from smartcron.model import config
 from smartcron.watchdog.service import Watchdog
 
@@ -127,6 +127,32 @@ def test_watchdog_and_fallback_together_send_one_alert(
         with shared_db.connect() as conn:
             rows = conn.execute(sa.select(alerts)).fetchall()
         assert len(rows) == 1 and rows[0].notify_count == 1
+    finally:
+        watchdog.stop()
+
+
+def test_fallback_without_channels_leaves_the_message_to_the_watchdog(
+    sd: SystemdEnv, webhook: tuple[str, Inbox], shared_db: sa.engine.Engine
+) -> None:
+    # The fallback unit's environment names no channel (unlike the watchdog's): it must queue
+    # the alert and leave it pending, not mark it failed for good after one hopeless try.
+    name = sd.add("stock", "--command", "/bin/sh -c 'exit 4'", "--schedule", "@yearly")
+    assert sd.run("sync").exit_code == 0
+    _install_fallback_env(sd, str(shared_db.url), {})
+    sd.run("task", "run", name, "--wait")  # no watchdog yet: the fallback alone sees it
+    deadline = time.monotonic() + 30
+    pending: list[Any] = []
+    while time.monotonic() < deadline and not pending:
+        with shared_db.connect() as conn:
+            pending = conn.execute(sa.select(outbox).where(outbox.c.task_name == name)).fetchall()
+        time.sleep(0.2)
+    assert [(r.state, r.attempts) for r in pending] == [("pending", 0)], pending
+    log = sd.systemd.journal("-u", "smartcron-alert@*", "-o", "cat")
+    assert "has no alert channel" in log, log[-2000:]
+    watchdog = start_watchdog(sd, str(shared_db.url), {"hook": webhook[0]}, "4h")
+    try:
+        got = webhook[1].wait(1, timeout=30)
+        assert len(got) == 1 and f"smartcron: {name} failed" in got[0]["title"]
     finally:
         watchdog.stop()
 
