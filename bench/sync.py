@@ -7,7 +7,7 @@ real command in its own process, so times include Python start-up.
 
 Goals (issue #14): no-op sync of 1,000 tasks < 0.3 s and of 5,000 < 1 s (median), without a
 daemon-reload; `status` on 1,000 tasks < 0.5 s; peak memory < 150 MB. Cold sync against Debian's
-systemd-cron: docs/performance.md says why it is not measured here.
+systemd-cron: bench/systemd_cron.py.
 
 Usage (root): .venv/bin/python bench/sync.py [SIZES...]   (default: 1000 5000)
               REPEATS=5 to change the number of repeats (default 3)

@@ -195,8 +195,14 @@ class Task:
 
     def config_hash(self) -> str:
         """Return a short digest of everything that shapes the generated units."""
-        data = self.to_dict()
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        # Computed once per task: sync asks three times per task (two units and the
+        # fingerprint), and a Task is frozen (dataclasses.replace makes a new one).
+        cached = self.__dict__.get("_config_hash")
+        if cached is None:
+            data = self.to_dict()
+            cached = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+            object.__setattr__(self, "_config_hash", cached)
+        return cached
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,30 @@ class Systemd:
     def start(self, unit: str) -> None:
         self._manager_call(f"start {unit}", b"StartUnit", b"ss", [unit.encode(), b"replace"])
 
+    def start_and_wait(self, unit: str, timeout: float) -> bool:
+        """Start `unit` and wait until its start job is over; False if `timeout` passed first.
+
+        A target's job ends only after the jobs of the units it wants (it is ordered after
+        them), so this waits for every timer a sync started, as `systemctl start` does.
+        Polling the one job object is cheap; listing a thousand units while systemd starts
+        them is not (seconds at 1,000 timers).
+        """
+        from pystemd.dbusexc import DBusBaseError
+        from pystemd.dbuslib import apply_signature
+
+        job = self._manager_call(f"start {unit}", b"StartUnit", b"ss", [unit.encode(), b"replace"])
+        state = apply_signature(b"ss", [b"org.freedesktop.systemd1.Job", b"State"])
+        deadline = time.monotonic() + timeout
+        with self._call(f"follow the start job of {unit}") as bus:
+            while time.monotonic() < deadline:
+                try:
+                    bus.call_method(DESTINATION, job, b"org.freedesktop.DBus.Properties", b"Get",
+                                    state)  # fmt: skip
+                except DBusBaseError:
+                    return True  # the job object is gone: the job is over
+                time.sleep(0.02)
+        return False
+
     def stop(self, unit: str) -> None:
         self._manager_call(f"stop {unit}", b"StopUnit", b"ss", [unit.encode(), b"replace"])
 

@@ -25,6 +25,7 @@ from smartcron.model.schedule.cron import (
     kind_of,
     looks_like_cron,
     parse_cron,
+    systemd_zone,
     to_oncalendar,
 )
 from smartcron.model.schedule.dst import dst_warnings
@@ -77,7 +78,7 @@ def with_timezone(expression: str, timezone: str) -> str:
             return expression
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    return f"{expression} {timezone}"
+    return f"{expression} {systemd_zone(timezone)}"
 
 
 def _today() -> dt.date:

@@ -4,6 +4,7 @@ and the translation into systemd OnCalendar lines. Pure functions."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -168,6 +169,7 @@ def _parse_field(spec: CronField, text: str) -> frozenset[int]:
     return frozenset(values)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and sync parses each task's schedule twice
 def parse_cron(expression: str) -> CronExpr:
     """Given a 5-field cron expression or an @keyword, return its parsed form, with cronie's
     flags (@hourly is a wildcard job, as in cronie's entry.c).
@@ -236,6 +238,22 @@ DatePiece = tuple[str, frozenset[int], frozenset[int]]  # years text, months, da
 ALL_DATES: DatePiece = ("*", frozenset(range(1, 13)), frozenset(range(1, 32)))
 
 
+# The tz database's names of UTC (offset 0 all year, no clock change). systemd evaluates
+# "UTC" in a calendar spec natively, but any other zone name by switching TZ and re-reading
+# the zone file for each computation: 1,000 timers started in 0.96 s with "UTC" and in
+# 3.17 s with "Etc/UTC" (Debian's default zone name) in a private systemd 252.
+UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+     "GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0", "GMT-0", "Etc/GMT-0",
+     "Greenwich", "Etc/Greenwich"}
+)  # fmt: skip
+
+
+def systemd_zone(timezone: str) -> str:
+    """Given an IANA timezone, return the name to write in OnCalendar= (UTC's names as UTC)."""
+    return "UTC" if timezone in UTC_NAMES else timezone
+
+
 def to_oncalendar(
     cron: CronExpr, timezone: str, pieces: tuple[DatePiece, ...] = (ALL_DATES,)
 ) -> list[str]:
@@ -247,7 +265,7 @@ def to_oncalendar(
     the lines cover (clockchange.py leaves out the dates of some clock changes).
     """
     time = f"{compress(cron.hours, 0, 23)}:{compress(cron.minutes, 0, 59)}:00"
-    suffix = f" {timezone}"
+    suffix = f" {systemd_zone(timezone)}"
     both = not cron.dom_star and not cron.dow_star
     dow = "" if len(cron.weekdays) == 7 and not both else _weekdays(cron.weekdays) + " "
     lines: list[str] = []
