@@ -64,14 +64,16 @@ exec /lib/systemd/systemd --system --unit={target} --log-target=journal
 
 
 # A "host": its own hostname (in its UTS namespace; systemd sets the one in /etc/hostname at
-# boot, so that file is replaced in this mount namespace) and its own cgroup in every mounted
-# hierarchy, which systemd then takes as its root.
+# boot, so that file is replaced in this mount namespace) and its own cgroup in the
+# hierarchies systemd tracks units in (name=systemd, and the unified one of a hybrid or v2
+# host), which systemd then takes as its root. The resource controllers' hierarchies are left
+# as they are.
 HOST_SETUP = """printf '%s\\n' {hostname} > /run/smartcron-hostname
 mount --bind /run/smartcron-hostname /etc/hostname
 hostname {hostname}
-for h in /sys/fs/cgroup/*/; do
+for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
     [ -e "$h/cgroup.procs" ] || continue
-    mkdir -p "$h{cgroup}" && echo $$ > "$h{cgroup}/cgroup.procs"
+    mkdir -p "$h/{cgroup}" && echo $$ > "$h/{cgroup}/cgroup.procs"
 done
 """
 
@@ -346,7 +348,7 @@ class PrivateSystemd:
         """Remove the instance's own cgroups, deepest first, once their processes are gone."""
         if not self.cgroup:
             return
-        for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        for hierarchy in [Path("/sys/fs/cgroup"), *Path("/sys/fs/cgroup").iterdir()]:
             top = hierarchy / self.cgroup
             if not top.is_dir():
                 continue

@@ -114,7 +114,8 @@ def test_three_hosts_run_each_slot_exactly_once_and_fail_over_when_one_dies(
     latency = down_seen - killed
     assert HOST_DOWN_AFTER < latency < HOST_DOWN_AFTER + 15, latency
     print(  # the figures for the report (pytest -s)
-        f"\nslots {len(order)} by host {dict(Counter(order))}; dead-phase {dict(dead)}; "
+        f"\nslots {len(order)} by host "
+        f"{dict(Counter(order))}; dead-phase {dict(dead)}; "
         f"host-down alert {latency:.1f} s after the kill; recovery {up_seen - back_at:.1f} s "
         f"after the boot began; boots {[round(x, 2) for h in (a, b, c) for x in h.boots]}"
     )
@@ -124,6 +125,9 @@ def test_three_hosts_each_task_runs_everywhere_and_a_placed_task_moves_with_sync
     three: Hosts, shared_db: tuple[str, Engine]
 ) -> None:
     a, b, c = (three[n] for n in NAMES)
+    # Each host's systemd has a cgroup tree of its own: units of one name do not share one.
+    roots = {h.systemd.show("init.scope", "ControlGroup")["ControlGroup"] for h in (a, b, c)}
+    assert len(roots) == 3 and "/init.scope" not in roots, roots
     every, every_ran = job_script(three.shared, "every")
     placed, placed_ran = job_script(three.shared, "placed")
     a.smartcron("task", "add", "every", "--command", str(every), "--schedule", EVERY_5S,
