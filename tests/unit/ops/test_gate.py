@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from smartcron.db.claims import is_deadlock, lost_race
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import claims, executions
@@ -177,3 +178,13 @@ def test_gate_checks_are_an_ordered_list_first_verdict_wins(engine: Engine) -> N
 
     assert decide(ctx, [first, second, third]) == GateVerdict("skipped", "in a maintenance window")
     assert calls == ["first", "second"]
+
+
+def test_gate_claim_counts_a_galera_deadlock_at_commit_as_lost() -> None:
+    # Galera's certification failure reaches the client as MySQL error 1213 at COMMIT.
+    deadlock = sa.exc.OperationalError(
+        "COMMIT", {}, Exception(1213, "Deadlock found when trying to get lock")
+    )
+    assert is_deadlock(deadlock) and lost_race(deadlock)
+    down = sa.exc.OperationalError("INSERT", {}, Exception(2003, "Can't connect to server"))
+    assert not is_deadlock(down) and not lost_race(down)
