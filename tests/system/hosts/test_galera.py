@@ -26,6 +26,7 @@ from support.exactly_once import (
     next_slot,
     read_ledger,
     sleep_until,
+    sleep_until_idle,
     stop_timers,
 )
 from support.galera import GaleraCluster, galera_available
@@ -88,7 +89,7 @@ def test_galera_three_hosts_on_three_nodes_run_each_slot_exactly_once_when_a_nod
     for host in (a, b, c):
         host.smartcron("sync")
     first = next_slot(time.time() + 1)
-    sleep_until(first.timestamp() + RUN_FOR + 2.5)  # between two slots
+    sleep_until_idle(c, "once", first.timestamp() + RUN_FOR + 2.5)  # between two slots
     failures_before = _cert_failures(galera, [1, 2, 3])
     galera.kill(3)  # c's database node
     killed = time.time()

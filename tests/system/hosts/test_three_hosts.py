@@ -27,6 +27,7 @@ from support.exactly_once import (
     next_slot,
     read_ledger,
     sleep_until,
+    sleep_until_idle,
     stop_timers,
 )
 from support.hosts import Hosts, started_hosts
@@ -72,8 +73,7 @@ def test_three_hosts_run_each_slot_exactly_once_and_fail_over_when_one_dies(
         host.smartcron("sync")
     first = next_slot(time.time() + 1)  # every host's timer is active from this slot on
     # Phase 1: all three up for RUN_FOR seconds; then c dies between two slots.
-    kill_at = first.timestamp() + RUN_FOR + 2.5
-    sleep_until(kill_at)
+    sleep_until_idle(c, "once", first.timestamp() + RUN_FOR + 2.5)
     # What c's systemd said about the task, kept for a failure's diagnosis (its /run goes).
     (three.dir / "c-journal.txt").write_text(
         c.systemd.journal("-o", "short-precise", "--no-hostname", "-u", "smartcron-once.service")
