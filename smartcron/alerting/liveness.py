@@ -106,13 +106,17 @@ def _claimed(
             insert_claim(conn, key, slot, me)
             if resolve is None:
                 inserted = conn.execute(
+                    # Announced here, with its message queued below: "notified", or every
+                    # watchdog's alert engine would announce the "open" alert a second time.
                     alerts.insert().values(
                         task_name=None,
                         kind=KIND,
-                        state="open",
+                        state="notified",
                         severity="failure",
                         summary=notice.title,
                         opened_at=now,
+                        last_notified_at=now,
+                        notify_count=1,
                         host=host,
                     )
                 ).inserted_primary_key

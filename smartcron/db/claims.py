@@ -11,6 +11,7 @@ GET_LOCK() is not used: Galera refuses or ignores it (MDEV-30473).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -49,11 +50,15 @@ def insert_claim(
     )
 
 
-def _lost_race(exc: sa.exc.DBAPIError) -> bool:
-    if isinstance(exc, sa.exc.IntegrityError):
-        return True
-    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", ()))
+def is_deadlock(exc: BaseException) -> bool:
+    """Return True for a deadlock error (1213): on Galera, a write set that lost
+    certification against another node's at COMMIT; the transaction may be tried again."""
+    args: tuple[object, ...] = tuple(getattr(getattr(exc, "orig", None), "args", ()))
     return bool(args) and args[0] == DEADLOCK
+
+
+def _lost_race(exc: sa.exc.DBAPIError) -> bool:
+    return isinstance(exc, sa.exc.IntegrityError) or is_deadlock(exc)
 
 
 def holder(engine: Engine, key: str, slot: dt.datetime) -> Claim | None:
@@ -76,7 +81,7 @@ def claim(
     Raises sqlalchemy errors other than losing the race (the database is unreachable): the
     caller decides what a host does then.
     """
-    for _attempt in range(3):
+    for attempt in range(5):
         try:
             with engine.begin() as conn:
                 conn.execute(
@@ -95,5 +100,7 @@ def claim(
         current = holder(engine, key, slot)
         if current is not None:
             return current
-        # A deadlock on Galera whose winner is not visible yet on this node: read again.
+        # A deadlock on Galera whose winner this node has not applied yet: wait, try again
+        # (the insert then fails on the applied row, or wins if the winner rolled back).
+        time.sleep(0.05 * (attempt + 1))
     raise sa.exc.OperationalError("claim", {}, Exception(f"claim {key} {slot} undecided"))

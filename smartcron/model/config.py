@@ -25,6 +25,7 @@ from smartcron.model.setting_checks import (
     check_default_user,
     check_digest_settings,
     check_duration,
+    check_host_down_after,
     check_host_name_setting,
     check_listen,
     check_networks,
@@ -228,7 +229,7 @@ class Config:
         "2m",
         "A host whose watchdog heartbeat is older than this is down: the other hosts' "
         "watchdogs raise one host-down alert (a duration, at least 30s).",
-        check_duration,
+        check_host_down_after,
     )
     digest_time: str = _setting(
         "",

@@ -45,6 +45,19 @@ def check_duration(name: str, value: Any) -> str | None:
     return None
 
 
+MIN_HOST_DOWN_AFTER = 30  # seconds: three missed heartbeats (every 10 s), not one slow one
+
+
+def check_host_down_after(name: str, value: Any) -> str | None:
+    """host_down_after: a duration of at least MIN_HOST_DOWN_AFTER. A shorter one would call
+    a host down between two heartbeats of a slow but healthy watchdog."""
+    try:
+        parse_duration(name, value, minimum=MIN_HOST_DOWN_AFTER)
+    except InvalidInput as exc:
+        return exc.allowed
+    return None
+
+
 def check_absolute(name: str, value: Any) -> str | None:
     return None if str(value).startswith("/") else "expected an absolute path"
 

@@ -10,9 +10,11 @@ systemd treats as "condition not met": the unit ends cleanly, no failure, no OnF
 retry. Add a check by appending a function to CHECKS (a pure one is easiest to test).
 
 The slot of a run (what `placement: one` claims) is the schedule's latest elapse at or before
-the moment the gate runs, computed with the project's calendar evaluator (model/schedule). Each
-host's timer fires at the elapse by its own clock, so each host names the same slot even when
-their clocks differ, as long as the gate starts within one interval of the elapse. systemd's
+the moment the timer started the unit (its InactiveExitTimestamp; the gate's own clock when
+systemd cannot say), computed with the project's calendar evaluator (model/schedule). Not the
+moment the gate runs: on a loaded host the gate can start after the next elapse and would
+name the next slot. Each host's timer fires at the elapse by its own clock, so each host names
+the same slot even when their clocks differ by less than one interval. systemd's
 $TRIGGER_TIMER_REALTIME_USEC is not used: measured on systemd 252, after a run that its
 ExecCondition= skipped it keeps the value of the first trigger. A retry (the unit's NRestarts
 above 0) is not claimed again: only a run that went ahead on this host can be retried, so it
@@ -25,13 +27,14 @@ import datetime as dt
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.db.claims import claim
+from smartcron.db.claims import claim, is_deadlock
 from smartcron.db.runs import record_skip
 from smartcron.db.tasks import find_task
 from smartcron.db.windows import list_windows
@@ -67,7 +70,7 @@ class GateContext:
     host: str
     invocation_id: str
     triggered_by: str  # the unit that started it ("smartcron-x.timer"), "" by hand or retry
-    fired_at: dt.datetime | None  # when this run's timer fired (the gate's start), None if not
+    fired_at: dt.datetime | None  # when the timer started the unit; None: not a timer start
     now: dt.datetime
     restarts: int = 0  # the unit's NRestarts: above 0 for a retry
 
@@ -123,8 +126,10 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
             f"the database could not be reached to claim the run of {slot.isoformat()} "
             f"({problem}) and the task says if_db_down: skip",
         )
-    if held.won or held.host == ctx.host:
+    if held.won or (held.host == ctx.host and held.invocation_id == ctx.invocation_id):
         return None
+    if held.host == ctx.host:  # this host's timer started the unit twice for one slot
+        return GateVerdict("skipped", f"the run of {slot.isoformat()} already ran on this host")
     return GateVerdict("ran-elsewhere", f"the run of {slot.isoformat()} ran on {held.host}")
 
 
@@ -154,21 +159,31 @@ def check_window(ctx: GateContext) -> GateVerdict | None:
 CHECKS: list[Check] = [check_placed_here, check_window, check_claim]
 
 
-def restarts_of(task: str, environ: Mapping[str, str]) -> int:
-    """Return the NRestarts of the task's service (0 outside systemd, or when unknown)."""
+def unit_facts(task: str, environ: Mapping[str, str]) -> tuple[int, dt.datetime | None]:
+    """Return the NRestarts of the task's service and when it last left the inactive state
+    (InactiveExitTimestamp: when its timer started it), or (0, None) outside systemd or when
+    systemd cannot say."""
     if "INVOCATION_ID" not in environ:
-        return 0
+        return 0, None
+    props = "--property=NRestarts,InactiveExitTimestampMonotonic"
     try:
         out = subprocess.run(
-            ["systemctl", "show", "--property=NRestarts", "--value", f"{PREFIX}{task}.service"],
+            ["systemctl", "show", props, f"{PREFIX}{task}.service"],
             capture_output=True,
             text=True,
             timeout=10,
             check=False,
-        ).stdout.strip()
+        ).stdout
     except (OSError, subprocess.SubprocessError):
-        return 0
-    return int(out) if out.isdigit() else 0
+        return 0, None
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    restarts, left = values.get("NRestarts", ""), values.get("InactiveExitTimestampMonotonic", "")
+    started = None
+    if left.isdigit() and int(left) > 0:
+        # systemd's monotonic clock is this machine's CLOCK_MONOTONIC, as is time.monotonic().
+        ago = max(0.0, time.monotonic() - int(left) / 1e6)
+        started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)
+    return (int(restarts) if restarts.isdigit() else 0), started
 
 
 def decide(ctx: GateContext, checks: list[Check] | None = None) -> GateVerdict | None:
@@ -186,21 +201,28 @@ def record(ctx: GateContext, verdict: GateVerdict) -> bool:
     if not ctx.invocation_id:
         return False
     words = explain_skip(verdict.outcome, verdict.reason)
-    try:
-        with ctx.engine.begin() as conn:
-            recorded = record_skip(
-                conn,
-                task_id=ctx.task.id,
-                task=ctx.task.name,
-                invocation_id=ctx.invocation_id,
-                host=ctx.host,
-                outcome=words.outcome,
-                meaning=words.meaning,
-                at=ctx.now,
-            )
-    except sa.exc.SQLAlchemyError as exc:
-        log.error("could not record the skip of %s: %s", ctx.task.name, exc)
-        return False
+    for attempt in range(1, 4):
+        try:
+            with ctx.engine.begin() as conn:
+                recorded = record_skip(
+                    conn,
+                    task_id=ctx.task.id,
+                    task=ctx.task.name,
+                    invocation_id=ctx.invocation_id,
+                    host=ctx.host,
+                    outcome=words.outcome,
+                    meaning=words.meaning,
+                    at=ctx.now,
+                )
+            break
+        except sa.exc.SQLAlchemyError as exc:
+            # Galera: a write set that conflicts with another node's (the watchdog's record
+            # of this invocation, say) fails certification with a deadlock: try again.
+            if attempt < 3 and is_deadlock(exc):
+                time.sleep(0.05 * attempt)
+                continue
+            log.error("could not record the skip of %s: %s", ctx.task.name, exc)
+            return False
     if recorded is not None:  # committed: its journal entry (the watchdog writes no other)
         EntryWriter().runs([recorded], ctx.host)
     return True
@@ -215,9 +237,11 @@ def run_gate(
     environ: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
     restarts: int | None = None,
+    started: dt.datetime | None = None,
 ) -> tuple[int, str]:
     """Decide the run of task `name` in this unit; return the exit status for
-    ExecCondition= (GO or SKIP) and the line to log."""
+    ExecCondition= (GO or SKIP) and the line to log. `restarts` and `started` (when the
+    timer started the unit) are read from systemd unless given."""
     env = os.environ if environ is None else environ
     try:
         with engine.connect() as conn:
@@ -230,6 +254,9 @@ def run_gate(
     if task is None:
         return GO, f"no task {name!r} in the database; running what the unit says"
     now = now or dt.datetime.now(dt.UTC)
+    if restarts is None:
+        restarts, started = unit_facts(name, env)
+    fired = (started or now) if env.get("TRIGGER_UNIT") else None
     ctx = GateContext(
         config=config,
         engine=engine,
@@ -237,9 +264,9 @@ def run_gate(
         host=config.host_name,
         invocation_id=env.get("INVOCATION_ID", ""),
         triggered_by=env.get("TRIGGER_UNIT", ""),
-        fired_at=now if env.get("TRIGGER_UNIT") else None,
+        fired_at=fired,
         now=now,
-        restarts=restarts_of(name, env) if restarts is None else restarts,
+        restarts=restarts,
     )
     verdict = decide(ctx)
     if verdict is None:

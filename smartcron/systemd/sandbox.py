@@ -4,6 +4,12 @@ It boots the host's real systemd as PID 1 of new PID and mount namespaces (about
 tmpfs on /run and /tmp, volatile journald, and a minimal target that starts only journald and
 D-Bus, so the host's own services are never started a second time. See
 shared/systemd-facts.md for why each step is there.
+
+With a `hostname`, the instance is a "host" of its own: a UTS namespace too, that hostname
+set (and bind-mounted over /etc/hostname, which systemd reads at boot) before systemd starts,
+and a cgroup of its own, so several instances can run units of the same name at once (there
+is no cgroup namespace: without it they would all use /sys/fs/cgroup/*/system.slice/).
+`kill()` ends it as a host that loses power; `start()` boots it again, as the host coming back.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ BOOT_SCRIPT = """#!/bin/sh
 set -e
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-mkdir -p /run/systemd/system /run/systemd/journald.conf.d
+{host_setup}mkdir -p /run/systemd/system /run/systemd/journald.conf.d
 cat > /run/systemd/system/{target} <<'UNIT'
 [Unit]
 Description=smartcron private systemd
@@ -57,6 +63,21 @@ exec /lib/systemd/systemd --system --unit={target} --log-target=journal
 """
 
 
+# A "host": its own hostname (in its UTS namespace; systemd sets the one in /etc/hostname at
+# boot, so that file is replaced in this mount namespace) and its own cgroup in the
+# hierarchies systemd tracks units in (name=systemd, and the unified one of a hybrid or v2
+# host), which systemd then takes as its root. The resource controllers' hierarchies are left
+# as they are.
+HOST_SETUP = """printf '%s\\n' {hostname} > /run/smartcron-hostname
+mount --bind /run/smartcron-hostname /etc/hostname
+hostname {hostname}
+for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    [ -e "$h/cgroup.procs" ] || continue
+    mkdir -p "$h/{cgroup}" && echo $$ > "$h/{cgroup}/cgroup.procs"
+done
+"""
+
+
 def _die_with_parent() -> None:
     """In the child before exec: ask the kernel for SIGKILL when the parent exits."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -85,12 +106,15 @@ def available() -> str | None:
 class PrivateSystemd:
     """A running private systemd. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, name: str = "smartcron-sandbox") -> None:
+    def __init__(self, name: str = "smartcron-sandbox", hostname: str | None = None) -> None:
         self.name = name
+        self.hostname = hostname
         self.pid = 0
         self.boot_seconds = 0.0
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="smartcron-sandbox-", dir="/var/tmp"))
+        # The instance's own cgroup (hosts only), named after its work directory: unique.
+        self.cgroup = f"smartcron-{self._workdir.name}" if hostname else ""
 
     # Paths and addresses, as seen from the host.
     @property
@@ -116,13 +140,19 @@ class PrivateSystemd:
         if reason:
             raise SandboxError(f"cannot boot a private systemd: {reason}")
         script = self._workdir / "boot.sh"
-        script.write_text(BOOT_SCRIPT.format(target=TARGET, name=self.name))
+        setup = ""
+        if self.hostname:
+            if not self.hostname.replace("-", "").isalnum():
+                raise SandboxError(f"hostname {self.hostname!r}: use letters, digits and -")
+            setup = HOST_SETUP.format(hostname=self.hostname, cgroup=self.cgroup)
+        script.write_text(BOOT_SCRIPT.format(target=TARGET, name=self.name, host_setup=setup))
         script.chmod(0o755)
         began = time.monotonic()
         self._proc = subprocess.Popen(
             [
                 "unshare",
                 "--pid",
+                *(["--uts"] if self.hostname else []),
                 "--mount",
                 "--fork",
                 "--mount-proc",
@@ -152,7 +182,7 @@ class PrivateSystemd:
                 return
             time.sleep(0.02)
         log = (self._workdir / "boot.log").read_text(errors="replace")[-2000:]
-        self.stop()
+        self.kill()
         raise SandboxError(
             f"private systemd did not reach running within {timeout}s "
             f"(last state {state!r}); boot log: {log}"
@@ -220,9 +250,8 @@ class PrivateSystemd:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run argv inside the instance's namespaces (nsenter) and return the result."""
-        command = ["nsenter", "-t", str(self.pid), "-m", "-p", "--", *argv]
         proc = subprocess.run(
-            command,
+            self.nsenter(argv),
             capture_output=True,
             text=True,
             input=input,
@@ -236,6 +265,11 @@ class PrivateSystemd:
                 f"{proc.stderr.strip() or proc.stdout.strip()}"
             )
         return proc
+
+    def nsenter(self, argv: list[str]) -> list[str]:
+        """Return the command line that runs argv inside the instance's namespaces."""
+        spaces = ["-m", "-p", *(["-u"] if self.hostname else [])]
+        return ["nsenter", "-t", str(self.pid), *spaces, "--", *argv]
 
     def isolate_for_install(self, fresh_accounts: tuple[str, ...] = ("smartcron",)) -> None:
         """Make install.sh inside the instance change nothing on the host.
@@ -294,8 +328,9 @@ class PrivateSystemd:
         )
         return proc.stdout
 
-    def stop(self) -> None:
-        """Kill the instance: SIGKILL to its PID 1 ends every process in it."""
+    def kill(self) -> None:
+        """SIGKILL the instance's PID 1, which ends every process in it at once, as a host
+        that loses power. `start()` boots it again (a fresh /run: no units, no journal)."""
         if self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -304,7 +339,31 @@ class PrivateSystemd:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+                self._proc.wait(timeout=10)
+        self._proc = None
         self.pid = 0
+        self._remove_cgroups()
+
+    def _remove_cgroups(self) -> None:
+        """Remove the instance's own cgroups, deepest first, once their processes are gone."""
+        if not self.cgroup:
+            return
+        for hierarchy in [Path("/sys/fs/cgroup"), *Path("/sys/fs/cgroup").iterdir()]:
+            top = hierarchy / self.cgroup
+            if not top.is_dir():
+                continue
+            deadline = time.monotonic() + 10
+            while top.exists() and time.monotonic() < deadline:
+                for path in [*sorted(top.rglob("*"), key=lambda p: -len(p.parts)), top]:
+                    if path.is_dir():
+                        with contextlib.suppress(OSError):
+                            path.rmdir()
+                if top.exists():
+                    time.sleep(0.05)  # the kernel empties killed processes' cgroups
+
+    def stop(self) -> None:
+        """Kill the instance and remove its work directory (it cannot be started again)."""
+        self.kill()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> PrivateSystemd:

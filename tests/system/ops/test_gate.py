@@ -1,7 +1,7 @@
 """The gate on real components: a private systemd 252 runs a `placement: one` task whose
 ExecCondition= is `smartcron gate`, claims go to a real MariaDB, and the watchdog records
 what systemd reports. Other hosts are `smartcron gate` processes racing for the same slots
-(several private systemds cannot run one task's unit at once: they share /sys/fs/cgroup)."""
+here; tests/system/hosts/ runs whole hosts (private systemds with cgroups of their own)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from smartcron.alerting.engine import AlertEngine
 from smartcron.alerting.liveness import check_hosts
 from smartcron.db.engine import make_engine
 from smartcron.db.hosts import heartbeat, register_host
@@ -46,10 +47,13 @@ def test_liveness_host_down_alert_once_across_hosts_and_one_recovery(engine: Eng
     assert check_hosts(_cfg("a"), engine, later) == ["host-down c"]
     assert check_hosts(_cfg("b"), engine, later) == []  # b lost the claim: nothing twice
     assert check_hosts(_cfg("a"), engine, later + dt.timedelta(seconds=10)) == []
+    # The alert engines of both watchdogs do not announce it a second time.
+    for host in ("a", "b"):
+        AlertEngine(engine, _cfg(host))._announce_due()
     with engine.connect() as conn:
         rows = conn.execute(sa.select(alerts.c.kind, alerts.c.host, alerts.c.state)).all()
         titles = list(conn.execute(sa.select(outbox.c.title)).scalars())
-    assert rows == [("host-down", "c", "open")]
+    assert rows == [("host-down", "c", "notified")]
     assert len(titles) == 1 and "host c is down" in titles[0]
     back = later + dt.timedelta(minutes=1)
     with engine.begin() as conn:

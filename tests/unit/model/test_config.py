@@ -102,12 +102,23 @@ def test_config_values_are_checked(tmp_path: Path, key: str, value: str) -> None
         ("SMARTCRON_DEFAULT_USER", "Not A User"),
         ("SMARTCRON_TRUSTED_PROXIES", "proxy.example"),
         ("SMARTCRON_TLS_CERTIFICATE", "relative.crt"),
+        ("SMARTCRON_HOST_DOWN_AFTER", "1s"),
+        ("SMARTCRON_HOST_DOWN_AFTER", "29s"),
     ],
 )
 def test_config_bounds_are_refused_naming_the_setting(name: str, value: str) -> None:
     with pytest.raises(InvalidInput) as info:
         config.load(environ={name: value, "SMARTCRON_CONFIG": ""})
     assert info.value.field == name
+
+
+def test_config_host_down_after_help_and_check_agree_on_30s() -> None:
+    field = next(f for f in config.settings() if f.name == "host_down_after")
+    assert "at least 30s" in field.metadata["help"]
+    with pytest.raises(InvalidInput, match="at least 30s"):
+        config.load(environ={"SMARTCRON_HOST_DOWN_AFTER": "1s", "SMARTCRON_CONFIG": ""})
+    loaded = config.load(environ={"SMARTCRON_HOST_DOWN_AFTER": "30s", "SMARTCRON_CONFIG": ""})
+    assert loaded.host_down_after == "30s"
 
 
 def test_config_plain_http_only_on_loopback() -> None:

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from smartcron.db.claims import is_deadlock, lost_race
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import claims, executions
@@ -89,12 +90,22 @@ def test_gate_one_winner_per_slot_losers_record_ran_on_host(engine: Engine) -> N
 
 def test_gate_retry_of_a_claimed_run_stays_on_the_claiming_host(engine: Engine) -> None:
     # A retry (NRestarts > 0) comes later, maybe in the next slot: it is not claimed again.
-    assert _gate(engine, "a", _env(uuid.uuid4().hex))[0] == GO
-    assert _gate(engine, "a", _env(uuid.uuid4().hex))[0] == GO  # the same slot again: its own
+    first = _env(uuid.uuid4().hex)
+    assert _gate(engine, "a", first)[0] == GO
+    assert _gate(engine, "a", first)[0] == GO  # the same invocation asking again: its own
     assert _gate(engine, "b", _env(uuid.uuid4().hex))[0] == SKIP
     later = _env(uuid.uuid4().hex, SLOT + dt.timedelta(seconds=31))
     assert _gate(engine, "a", later, restarts=1)[0] == GO
     assert _gate(engine, "b", later)[0] == GO  # the retry claimed nothing: b wins that slot
+
+
+def test_gate_winning_host_never_runs_a_slot_twice(engine: Engine) -> None:
+    # A second timer start on the winner for the slot it already ran (a late start that
+    # still names that slot) is skipped, and says why.
+    assert _gate(engine, "a", _env(uuid.uuid4().hex))[0] == GO
+    status, line = _gate(engine, "a", _env(uuid.uuid4().hex, SLOT + dt.timedelta(seconds=4)))
+    assert status == SKIP and "already ran on this host" in line
+    assert [(r.host, r.outcome) for r in _rows(engine)] == [("a", "skipped")]
 
 
 def test_gate_start_by_hand_is_not_claimed(engine: Engine) -> None:
@@ -167,3 +178,13 @@ def test_gate_checks_are_an_ordered_list_first_verdict_wins(engine: Engine) -> N
 
     assert decide(ctx, [first, second, third]) == GateVerdict("skipped", "in a maintenance window")
     assert calls == ["first", "second"]
+
+
+def test_gate_claim_counts_a_galera_deadlock_at_commit_as_lost() -> None:
+    # Galera's certification failure reaches the client as MySQL error 1213 at COMMIT.
+    deadlock = sa.exc.OperationalError(
+        "COMMIT", {}, Exception(1213, "Deadlock found when trying to get lock")
+    )
+    assert is_deadlock(deadlock) and lost_race(deadlock)
+    down = sa.exc.OperationalError("INSERT", {}, Exception(2003, "Can't connect to server"))
+    assert not is_deadlock(down) and not lost_race(down)
