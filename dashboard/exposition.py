@@ -1,0 +1,98 @@
+"""Prometheus text exposition format 0.0.4, written directly.
+
+prometheus_client's generate_latest builds a Sample object per line and formats its labels
+generically; /metrics writes ~20,000 lines at a thousand tasks, so the lines are formatted
+here from plain tuples. The output is what generate_latest would print (`promtool check
+metrics` passes on it, tests/system/dashboard/test_metrics.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family: its name (without _total for a counter), type, help and labels."""
+
+    name: str
+    kind: str  # "counter", "gauge" or "histogram"
+    help: str
+    labels: tuple[str, ...] = ()
+
+    def samples(self) -> tuple[str, ...]:
+        """The names its samples carry."""
+        if self.kind == "counter":
+            return (f"{self.name}_total",)
+        if self.kind == "histogram":
+            return tuple(f"{self.name}_{s}" for s in ("bucket", "sum", "count"))
+        return (self.name,)
+
+
+def label_value(value: str) -> str:
+    """Escape a label value (backslash, double quote, newline)."""
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def number(value: float) -> str:
+    """Format a sample value as Prometheus reads it (integers without a fraction)."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return repr(float(value))
+
+
+def header(family: Family) -> str:
+    """Return the # HELP and # TYPE lines of a family."""
+    name = family.samples()[0] if family.kind == "counter" else family.name
+    text = family.help.replace("\\", "\\\\").replace("\n", "\\n")
+    return f"# HELP {name} {text}\n# TYPE {name} {family.kind}\n"
+
+
+def selector(names: Sequence[str], values: Sequence[str]) -> str:
+    """Return `{a="x",b="y"}` for label names and values (empty for none)."""
+    if not names:
+        return ""
+    inner = ",".join(f'{n}="{label_value(v)}"' for n, v in zip(names, values, strict=True))
+    return "{" + inner + "}"
+
+
+def lines(family: Family, rows: Iterable[tuple[Sequence[str], float]]) -> str:
+    """Return a gauge's or counter's text: header, then one line per (label values, value)."""
+    name = family.samples()[0]
+    out = [header(family)]
+    out.extend(f"{name}{selector(family.labels, v)} {number(x)}\n" for v, x in rows)
+    return "".join(out)
+
+
+def histogram(
+    family: Family,
+    bounds: Sequence[float],
+    rows: Iterable[tuple[Sequence[str], Sequence[int], int, float]],
+) -> str:
+    """Return a histogram's text from (label values, count per bucket not cumulative, count,
+    sum) rows; durations above the last bound are in the count only (the +Inf bucket)."""
+    les = [f'le="{float(b)!r}"' for b in bounds] + ['le="+Inf"']
+    out = [header(family)]
+    bucket, total, count = (f"{family.name}_{s}" for s in ("bucket", "sum", "count"))
+    for values, per_bucket, n, seconds in rows:
+        labels = ",".join(
+            f'{k}="{label_value(v)}"' for k, v in zip(family.labels, values, strict=True)
+        )
+        prefix = f"{bucket}{{{labels},le=" if labels else f"{bucket}{{le="
+        running = 0
+        for le, c in zip(les, [*per_bucket, None], strict=True):
+            running = n if c is None else running + c
+            out.append(f"{prefix}{le[3:]}}} {running}\n")
+        tail = f"{{{labels}}}" if labels else ""
+        out.append(f"{count}{tail} {n}\n{total}{tail} {number(seconds)}\n")
+    return "".join(out)
