@@ -139,9 +139,11 @@ def _query(base: str, promql: str) -> list[dict[str, Any]]:
 
 def _values(base: str, promql: str) -> dict[tuple[tuple[str, str], ...], float]:
     return {
-        tuple(sorted((k, v) for k, v in r["metric"].items() if k not in ("instance", "job"))): (
-            float(r["value"][1])
-        )
+        tuple(
+            sorted(
+                (k, v) for k, v in r["metric"].items() if k not in ("__name__", "instance", "job")
+            )
+        ): (float(r["value"][1]))
         for r in _query(base, promql)
     }
 
@@ -160,7 +162,11 @@ def test_prometheus_scrapes_runs_and_task_up_with_a_bearer_token(
     assert [r.outcome for r in wait_rows(sd, bad)] == ["failed"]
 
     # The scrape itself succeeded, with the token (a 401 would make `up` 0).
-    _wait("a successful scrape", lambda: _values(prometheus, 'up{job="smartcron"}') == {(): 1.0})
+    try:
+        _wait("a scrape", lambda: _values(prometheus, 'up{job="smartcron"}') == {(): 1.0})
+    except AssertionError:
+        targets = json.loads(_get(f"{prometheus}/api/v1/targets"))["data"]["activeTargets"]
+        raise AssertionError(f"Prometheus could not scrape /metrics: {targets}") from None
     runs = _wait(
         "both tasks' runs in Prometheus",
         lambda: (v := _values(prometheus, "smartcron_runs_total")) and len(v) == 2 and v,
