@@ -58,41 +58,38 @@ def header(family: Family) -> str:
     return f"# HELP {name} {text}\n# TYPE {name} {family.kind}\n"
 
 
-def selector(names: Sequence[str], values: Sequence[str]) -> str:
-    """Return `{a="x",b="y"}` for label names and values (empty for none)."""
-    if not names:
-        return ""
-    inner = ",".join(f'{n}="{label_value(v)}"' for n, v in zip(names, values, strict=True))
-    return "{" + inner + "}"
+def labels(names: Sequence[str], values: Sequence[str]) -> str:
+    """Return the inside of a label set, `a="x",b="y"` (escaped), to pass to `lines` and
+    `histogram`: made once per task and host, shared by every family."""
+    return ",".join(f'{n}="{label_value(v)}"' for n, v in zip(names, values, strict=True))
 
 
-def lines(family: Family, rows: Iterable[tuple[Sequence[str], float]]) -> str:
-    """Return a gauge's or counter's text: header, then one line per (label values, value)."""
+def lines(family: Family, rows: Iterable[tuple[str, float]]) -> str:
+    """Return a gauge's or counter's text: header, then one line per (labels, value)."""
     name = family.samples()[0]
     out = [header(family)]
-    out.extend(f"{name}{selector(family.labels, v)} {number(x)}\n" for v, x in rows)
+    out.extend(
+        f"{name}{{{inner}}} {number(x)}\n" if inner else f"{name} {number(x)}\n"
+        for inner, x in rows
+    )
     return "".join(out)
 
 
 def histogram(
-    family: Family,
-    bounds: Sequence[float],
-    rows: Iterable[tuple[Sequence[str], Sequence[int], int, float]],
+    family: Family, bounds: Sequence[float], rows: Iterable[tuple[str, Sequence[int], int, float]]
 ) -> str:
-    """Return a histogram's text from (label values, count per bucket not cumulative, count,
-    sum) rows; durations above the last bound are in the count only (the +Inf bucket)."""
+    """Return a histogram's text from (labels, count per bucket not cumulative, count, sum)
+    rows; durations above the last bound are in the count only (the +Inf bucket)."""
     les = [f'le="{float(b)!r}"' for b in bounds] + ['le="+Inf"']
     out = [header(family)]
     bucket, total, count = (f"{family.name}_{s}" for s in ("bucket", "sum", "count"))
-    for values, per_bucket, n, seconds in rows:
-        labels = ",".join(
-            f'{k}="{label_value(v)}"' for k, v in zip(family.labels, values, strict=True)
-        )
-        prefix = f"{bucket}{{{labels},le=" if labels else f"{bucket}{{le="
+    for inner, per_bucket, n, seconds in rows:
+        prefix = f"{bucket}{{{inner}," if inner else f"{bucket}{{"
         running = 0
-        for le, c in zip(les, [*per_bucket, None], strict=True):
-            running = n if c is None else running + c
-            out.append(f"{prefix}{le[3:]}}} {running}\n")
-        tail = f"{{{labels}}}" if labels else ""
+        for le, c in zip(les, per_bucket, strict=False):
+            running += c
+            out.append(f"{prefix}{le}}} {running}\n")
+        out.append(f"{prefix}{les[-1]}}} {n}\n")
+        tail = f"{{{inner}}}" if inner else ""
         out.append(f"{count}{tail} {n}\n{total}{tail} {number(seconds)}\n")
     return "".join(out)

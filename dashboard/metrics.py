@@ -25,12 +25,12 @@ from sqlalchemy.engine import Connection, Engine
 from smartcron.db.alerts import ACTIVE_STATES
 from smartcron.db.schema import DURATION_BUCKETS, alerts, executions, health_checks, run_totals
 from smartcron.db.schema import tasks as tasks_table
-from smartcron.db.totals import totals
+from smartcron.db.totals import duration_sums
 from smartcron.model import schedule
 from smartcron.model.task import Task
 
 from . import exposition, queries
-from .exposition import Family
+from .exposition import Family, label_value
 
 TASK_LABELS: tuple[str, ...] = ("task",)
 RUN_LABELS: tuple[str, ...] = ("task", "host")  # host: executions.host, "" when unknown
@@ -214,41 +214,40 @@ def _render(conn: Connection, key: tuple[Any, ...]) -> str:
         name: _aware(at)
         for name, at in conn.execute(sa.select(tasks_table.c.name, tasks_table.c.updated_at))
     }
-    by_task: dict[str, list[Any]] = defaultdict(list)
-    for row in totals(conn):
-        by_task[row.task_name].append(row)
+    c = run_totals.c
+    by_task: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for row in conn.execute(
+        sa.select(c.task_name, c.host, c.outcome, c.runs, c.last_started_at).order_by(
+            c.task_name, c.host, c.outcome
+        )
+    ):
+        by_task[row[0]][row[1]].append(row)
+    sums = {(row[0], row[1]): row[2:] for row in conn.execute(duration_sums())}
     started = {name: _aware(at) for name, at in running}
-    runs: list[tuple[tuple[str, ...], float]] = []
-    durations: list[tuple[tuple[str, ...], list[int], int, float]] = []
-    last_run: list[tuple[tuple[str, ...], float]] = []
-    last_success: list[tuple[tuple[str, ...], float]] = []
-    up: list[tuple[tuple[str, ...], float]] = []
-    next_run: list[tuple[tuple[str, ...], float]] = []
-    buckets = [f"le_{b}" for b in DURATION_BUCKETS]
+    runs: list[tuple[str, float]] = []
+    durations: list[tuple[str, list[int], int, float]] = []
+    last_run: list[tuple[str, float]] = []
+    last_success: list[tuple[str, float]] = []
+    up: list[tuple[str, float]] = []
+    next_run: list[tuple[str, float]] = []
     for task in tasks:
-        rows = sorted(by_task.get(task.name, ()), key=lambda r: (r.host, r.outcome))
-        hosts: dict[str, list[Any]] = defaultdict(list)
-        for row in rows:
-            hosts[row.host].append(row)
         latest_start: dt.datetime | None = None
-        for host, group in hosts.items():
-            values = (task.name, host)
-            runs.extend(((*values, r.outcome), int(r.runs)) for r in group)
-            per = [sum(int(getattr(r, b)) for r in group) for b in buckets]
-            count = sum(int(r.duration_count) for r in group)
-            seconds = sum(float(r.duration_sum_s) for r in group)
-            durations.append((values, per, count, seconds))
-            known: list[tuple[dt.datetime, str]] = [
-                (_utc(r.last_started_at), r.outcome) for r in group if r.last_started_at
-            ]
+        for host, group in by_task.get(task.name, {}).items():
+            inner = exposition.labels(RUN_LABELS, (task.name, host))
+            runs.extend(
+                (f'{inner},outcome="{label_value(o)}"', int(n)) for _t, _h, o, n, _l in group
+            )
+            count, seconds, *per = sums[task.name, host]
+            durations.append((inner, [int(b) for b in per], int(count), float(seconds)))
+            known = [(_utc(last), o) for _t, _h, o, _n, last in group if last is not None]
             if known:
                 latest, outcome = max(known)
                 latest_start = max(latest_start or latest, latest)
-                last_run.append((values, latest.timestamp()))
-                up.append((values, 1 if outcome == "success" else 0))
+                last_run.append((inner, latest.timestamp()))
+                up.append((inner, 1 if outcome == "success" else 0))
                 ok = [last for last, o in known if o == "success"]
                 if ok:
-                    last_success.append((values, ok[0].timestamp()))
+                    last_success.append((inner, ok[0].timestamp()))
         bases = [t for t in (latest_start, started.get(task.name)) if t is not None]
         base = max(bases) + EARLY if bases else None
         since = changed.get(task.name)
@@ -256,8 +255,9 @@ def _render(conn: Connection, key: tuple[Any, ...]) -> str:
             base = since
         when = next_due(task, base) if base is not None else None
         if when is not None:
-            next_run.append(((task.name,), when))
+            next_run.append((exposition.labels(TASK_LABELS, (task.name,)), when))
     seen = _stamp(checked_at)
+    alerts_open = [(exposition.labels(("kind",), (k,)), int(n)) for k, n in open_alerts]
     return "".join(
         (
             exposition.lines(RUNS, runs),
@@ -266,8 +266,8 @@ def _render(conn: Connection, key: tuple[Any, ...]) -> str:
             exposition.lines(LAST_SUCCESS, last_success),
             exposition.lines(NEXT_RUN, next_run),
             exposition.lines(UP, up),
-            exposition.lines(ALERTS_OPEN, [((k,), int(n)) for k, n in open_alerts]),
-            exposition.lines(WATCHDOG_SEEN, [] if seen is None else [((), seen)]),
-            exposition.lines(HEALTH, [] if score is None else [((), float(score))]),
+            exposition.lines(ALERTS_OPEN, alerts_open),
+            exposition.lines(WATCHDOG_SEEN, [] if seen is None else [("", seen)]),
+            exposition.lines(HEALTH, [] if score is None else [("", float(score))]),
         )
     )

@@ -74,7 +74,14 @@ def add_run(
     )
 
 
-def totals(conn: Connection) -> list[Any]:
-    """Return every row (task_name, host, outcome, runs, duration_count, duration_sum_s, the
-    bucket columns in DURATION_BUCKETS order, not cumulative, and last_started_at)."""
-    return list(conn.execute(sa.select(run_totals)))
+def duration_sums() -> sa.Select[Any]:
+    """Return the query of (task, host, runs with a duration, their total seconds, then the
+    count per bucket in DURATION_BUCKETS order, not cumulative), every outcome together."""
+    c = run_totals.c
+    return sa.select(
+        c.task_name,
+        c.host,
+        sa.func.sum(c.duration_count),
+        sa.func.coalesce(sa.func.sum(c.duration_sum_s), 0.0),
+        *[sa.func.sum(c[bucket_column(b)]) for b in DURATION_BUCKETS],
+    ).group_by(c.task_name, c.host)
