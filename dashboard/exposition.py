@@ -1,9 +1,11 @@
 """Prometheus text exposition format 0.0.4, written directly.
 
 prometheus_client's generate_latest builds a Sample object per line and formats its labels
-generically; /metrics writes ~20,000 lines at a thousand tasks, so the lines are formatted
-here from plain tuples. The output is what generate_latest would print (`promtool check
-metrics` passes on it, tests/system/dashboard/test_metrics.py).
+generically; /metrics writes ~20,000 lines per thousand task-host pairs, so the lines are
+formatted here, each series' label text made once and shared by every family. The format is
+the one generate_latest writes (counters' HELP/TYPE under the _total name, histograms'
+buckets, _count and _sum), integers without a fraction; `promtool check metrics` passes on it
+and prometheus_client's parser reads it back (tests/system/dashboard/test_metrics.py).
 """
 
 from __future__ import annotations

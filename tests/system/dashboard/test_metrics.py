@@ -1,4 +1,6 @@
-"""/metrics through prometheus_client: counters kept on write survive prune; the text passes
+"""/metrics, read back with prometheus_client's parser: counters kept on write survive prune,
+per task and host; the text follows every change to the database; migration 0012 splits the
+totals by host and keeps pruned runs; the text passes
 `promtool check metrics`; the run totals are counted once per run however often it is
 recorded. On SQLite and real MariaDB."""
 
@@ -19,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from smartcron.dashboard import create_app
 from smartcron.db.migrate import _alembic_config
 from smartcron.db.schema import health_checks, run_totals
+from smartcron.db.schema import tasks as tasks_table
 from smartcron.model import config
 from smartcron.model.schedule import next_runs
 from smartcron.ops.retention import prune
@@ -203,3 +206,22 @@ def test_metrics_migration_0012_splits_totals_by_host_and_keeps_pruned_runs(db: 
         ).all()
     # The pruned run of till-1 is no longer known to be till-1's: it stays with host "".
     assert [tuple(r) for r in rows] == [("", 2, 1, 1), ("till-1", 1, 1, 0), ("till-2", 1, 0, 0)]
+
+
+def test_metrics_next_run_falls_into_the_past_when_a_run_is_late(app: Flask, db: TestDB) -> None:
+    now = dt.datetime.now(dt.UTC)
+    hour_ago = now - dt.timedelta(hours=1)
+    with db.engine.begin() as conn:  # the task has been as it is for two hours
+        conn.execute(tasks_table.update().values(updated_at=now - dt.timedelta(hours=2)))
+    add_run(db.engine, "pos-sync", "success", started_at=hour_ago, finished_at=hour_ago)
+    client = app.test_client()
+    got = _scrape(client, db)[1]
+    key = ("smartcron_task_next_run_timestamp_seconds", (("task", "pos-sync"),))
+    due = next_runs("*/5 * * * *", "UTC", hour_ago + dt.timedelta(seconds=5), 1)[0]
+    assert got[key] == pytest.approx(due.timestamp()) and due < now
+    # bank-import never ran: due from its last change, two hours ago.
+    bank = ("smartcron_task_next_run_timestamp_seconds", (("task", "bank-import"),))
+    assert got[bank] < (now - dt.timedelta(minutes=100)).timestamp()
+    # A run that has started (still running) is not late.
+    add_run(db.engine, "pos-sync", "running", started_at=now, finished_at=None, duration_s=None)
+    assert _scrape(client, db)[1][key] > now.timestamp()
