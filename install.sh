@@ -7,6 +7,7 @@
 #   - smartcron-watchdog.service, smartcron-dashboard.service, smartcron-maintenance.timer, the
 #     alert template and the polkit rule, enabled and started;
 #   - the journal message catalog (journalctl -x explains smartcron's own entries);
+#   - Prometheus alerting rules and a Grafana board in /usr/share/smartcron/contrib;
 #   - the key that signs task definitions (root's alone: sync installs nothing else);
 #   - HTTPS for the dashboard: a self-signed certificate, or the one you give;
 #   - a first admin user for the dashboard, with a one-time password;
@@ -41,6 +42,9 @@ TLS_KEY="$CONFIG_DIR/dashboard.key"
 BASH_COMPLETION=/usr/share/bash-completion/completions/smartcron
 ZSH_COMPLETION=/usr/share/zsh/vendor-completions/_smartcron
 MAN_PAGE=/usr/share/man/man1/smartcron.1
+# Copied from contrib/: Prometheus rules and the Grafana board (docs/operations.md).
+SHARE_DIR=/usr/share/smartcron
+CONTRIB_FILES=(prometheus/smartcron.rules.yml grafana/smartcron.json)
 
 DRY=0 UNINSTALL=0 PURGE=0 LISTEN=127.0.0.1:8080 CERT_IN="" KEY_IN=""
 while [ $# -gt 0 ]; do
@@ -51,7 +55,7 @@ while [ $# -gt 0 ]; do
         --listen) LISTEN="${2:?--listen needs HOST:PORT}"; shift ;;
         --certificate) CERT_IN="${2:?--certificate needs a PEM file}"; shift ;;
         --key) KEY_IN="${2:?--key needs a PEM file}"; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -104,8 +108,8 @@ if [ "$UNINSTALL" = 1 ]; then
     run systemctl daemon-reload
     # The catalog file is gone: rebuild journald's catalog database without it.
     run journalctl --update-catalog
-    say "removing $PREFIX, $BIN, its shell completions and man page"
-    run rm -rf "$PREFIX"
+    say "removing $PREFIX, $BIN, its shell completions, man page and $SHARE_DIR"
+    run rm -rf "$PREFIX" "$SHARE_DIR"
     run rm -f "$BIN" "$BASH_COMPLETION" "$ZSH_COMPLETION" "$MAN_PAGE"
     if [ "$PURGE" = 1 ]; then
         say "purging configuration, data and the $USER_NAME user"
@@ -158,6 +162,11 @@ say "shell completion and man page"
 generated "$BASH_COMPLETION" env _SMARTCRON_COMPLETE=bash_source "$PREFIX/bin/smartcron"
 generated "$ZSH_COMPLETION" env _SMARTCRON_COMPLETE=zsh_source "$PREFIX/bin/smartcron"
 generated "$MAN_PAGE" "$PREFIX/bin/python" -m smartcron.cli.manpage
+
+say "Prometheus rules and Grafana board in $SHARE_DIR/contrib"
+for f in "${CONTRIB_FILES[@]}"; do
+    run install -D -m 0644 "$SRC/contrib/$f" "$SHARE_DIR/contrib/$f"
+done
 
 say "configuration and data"
 run install -d -m 0750 -o root -g "$USER_NAME" "$CONFIG_DIR"

@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from smartcron.db import alerts as alert_queries
 from smartcron.db import health as health_queries
@@ -22,8 +21,9 @@ from smartcron.db.tasks import find_task
 from smartcron.model.task import hide_secrets
 
 from . import engine, queries
+from . import metrics as metrics_text
+from .exposition import CONTENT_TYPE
 from .guard import env_visible, page_number
-from .metrics import registry
 
 bp = Blueprint("api", __name__)
 
@@ -93,9 +93,8 @@ def health() -> Response:
 
 @bp.route("/metrics")
 def metrics() -> Response:
-    """Prometheus text format, from the collector in metrics.py (read at scrape time)."""
-    body = generate_latest(registry(engine()))
-    return Response(body, content_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format, from metrics.py (read at scrape time)."""
+    return Response(metrics_text.text(engine()), content_type=CONTENT_TYPE)
 
 
 @bp.route("/healthz")

@@ -353,3 +353,36 @@ ALTER TABLE outbox ADD COLUMN held_for VARCHAR(64);
 
 UPDATE alembic_version SET version_num='0011' WHERE alembic_version.version_num = '0010';
 
+-- Running upgrade 0011 -> 0012
+
+CREATE TABLE run_totals_new (
+    task_name VARCHAR(64) NOT NULL,
+    host VARCHAR(64) NOT NULL DEFAULT '',
+    outcome VARCHAR(32) NOT NULL,
+    runs BIGINT NOT NULL DEFAULT '0',
+    duration_count BIGINT NOT NULL DEFAULT '0',
+    duration_sum_s DOUBLE NOT NULL DEFAULT '0',
+    le_1 BIGINT NOT NULL DEFAULT '0',
+    le_5 BIGINT NOT NULL DEFAULT '0',
+    le_15 BIGINT NOT NULL DEFAULT '0',
+    le_60 BIGINT NOT NULL DEFAULT '0',
+    le_300 BIGINT NOT NULL DEFAULT '0',
+    le_900 BIGINT NOT NULL DEFAULT '0',
+    le_3600 BIGINT NOT NULL DEFAULT '0',
+    le_14400 BIGINT NOT NULL DEFAULT '0',
+    last_started_at DATETIME(6),
+    CONSTRAINT pk_run_totals PRIMARY KEY (task_name, host, outcome)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+INSERT INTO run_totals_new (task_name, host, outcome, runs, duration_count, duration_sum_s, le_1, le_5, le_15, le_60, le_300, le_900, le_3600, le_14400, last_started_at) SELECT task_name, host, outcome, COUNT(*), COUNT(duration_s), COALESCE(SUM(duration_s), 0), SUM(CASE WHEN duration_s <= 1 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 1 AND duration_s <= 5 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 5 AND duration_s <= 15 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 15 AND duration_s <= 60 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 60 AND duration_s <= 300 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 300 AND duration_s <= 900 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 900 AND duration_s <= 3600 THEN 1 ELSE 0 END), SUM(CASE WHEN duration_s > 3600 AND duration_s <= 14400 THEN 1 ELSE 0 END), MAX(COALESCE(started_at, recorded_at)) FROM executions WHERE outcome <> 'running' AND host IS NOT NULL AND host <> '' GROUP BY task_name, host, outcome;
+
+INSERT INTO run_totals_new (task_name, host, outcome, runs, duration_count, duration_sum_s, le_1, le_5, le_15, le_60, le_300, le_900, le_3600, le_14400, last_started_at) SELECT o.task_name, '', o.outcome, o.runs - COALESCE(n.runs, 0), o.duration_count - COALESCE(n.duration_count, 0), o.duration_sum_s - COALESCE(n.duration_sum_s, 0), o.le_1 - COALESCE(n.le_1, 0), o.le_5 - COALESCE(n.le_5, 0), o.le_15 - COALESCE(n.le_15, 0), o.le_60 - COALESCE(n.le_60, 0), o.le_300 - COALESCE(n.le_300, 0), o.le_900 - COALESCE(n.le_900, 0), o.le_3600 - COALESCE(n.le_3600, 0), o.le_14400 - COALESCE(n.le_14400, 0), CASE WHEN n.runs IS NULL THEN o.last_started_at ELSE u.last_started_at END FROM run_totals o LEFT JOIN (SELECT task_name, outcome, SUM(runs) AS runs, SUM(duration_count) AS duration_count, SUM(duration_sum_s) AS duration_sum_s, SUM(le_1) AS le_1, SUM(le_5) AS le_5, SUM(le_15) AS le_15, SUM(le_60) AS le_60, SUM(le_300) AS le_300, SUM(le_900) AS le_900, SUM(le_3600) AS le_3600, SUM(le_14400) AS le_14400 FROM run_totals_new GROUP BY task_name, outcome) n ON n.task_name = o.task_name AND n.outcome = o.outcome LEFT JOIN (SELECT task_name, outcome, MAX(COALESCE(started_at, recorded_at)) AS last_started_at FROM executions WHERE outcome <> 'running' AND (host IS NULL OR host = '') GROUP BY task_name, outcome) u ON u.task_name = o.task_name AND u.outcome = o.outcome WHERE o.runs > COALESCE(n.runs, 0);
+
+UPDATE run_totals_new SET duration_sum_s = 0 WHERE duration_count = 0;
+
+DROP TABLE run_totals;
+
+ALTER TABLE run_totals_new RENAME TO run_totals;
+
+UPDATE alembic_version SET version_num='0012' WHERE alembic_version.version_num = '0011';
+

@@ -263,13 +263,15 @@ def bucket_column(bound: int) -> str:
     return f"le_{bound}"
 
 
-# Finished runs per (task, outcome), kept up to date in the transaction that records each run
-# (watchdog/record.py) and never touched by `smartcron prune`: /metrics reads counters, the
+# Finished runs per (task, host, outcome), kept up to date in the transaction that records each
+# run (watchdog/record.py) and never touched by `smartcron prune`: /metrics reads counters, the
 # duration histogram and the latest run times from here without reading `executions`.
 run_totals = sa.Table(
     "run_totals",
     metadata,
     sa.Column("task_name", sa.String(64), primary_key=True),
+    # The host that recorded the runs (executions.host); "" for runs with none (before 0008).
+    sa.Column("host", sa.String(64), primary_key=True, server_default=""),
     sa.Column("outcome", sa.String(32), primary_key=True),
     sa.Column("runs", sa.BigInteger, nullable=False, server_default="0"),
     # Runs with a known duration, their total, and how many fell in each bucket.

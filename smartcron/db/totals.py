@@ -1,4 +1,4 @@
-"""Run totals per (task, outcome): counted once, when a run is recorded as finished.
+"""Run totals per (task, host, outcome): counted once, when a run is recorded as finished.
 
 `smartcron prune` deletes old runs but never these rows, so the Prometheus counters built from
 them never go down. One upsert per finished run, in the transaction that records it.
@@ -26,13 +26,24 @@ def bucket_of(duration: float | None) -> str | None:
     return None
 
 
+KEYS = ("task_name", "host", "outcome", "last_started_at")  # not added up on conflict
+
+
 def add_run(
-    conn: Connection, task: str, outcome: str, duration: float | None, started_at: dt.datetime
+    conn: Connection,
+    task: str,
+    outcome: str,
+    duration: float | None,
+    started_at: dt.datetime,
+    *,
+    host: str | None,
 ) -> None:
-    """Count one finished run (in the caller's transaction)."""
+    """Count one finished run of `host` (executions.host; None: unknown, counted as "") in the
+    caller's transaction."""
     bucket = bucket_of(duration)
     values: dict[str, Any] = {
         "task_name": task,
+        "host": host or "",
         "outcome": outcome,
         "runs": 1,
         "duration_count": 0 if duration is None else 1,
@@ -48,43 +59,29 @@ def add_run(
         latest = sa.func.greatest(
             sa.func.coalesce(c.last_started_at, new.last_started_at), new.last_started_at
         )
-        changes = {
-            k: c[k] + new[k] for k in values if k not in ("task_name", "outcome", "last_started_at")
-        }
+        changes = {k: c[k] + new[k] for k in values if k not in KEYS}
         changes["last_started_at"] = latest
         conn.execute(statement.on_duplicate_key_update(**changes))
         return
     lite = sqlite.insert(run_totals).values(**values)
     excluded: Any = lite.excluded
-    changes = {
-        k: c[k] + excluded[k]
-        for k in values
-        if k not in ("task_name", "outcome", "last_started_at")
-    }
+    changes = {k: c[k] + excluded[k] for k in values if k not in KEYS}
     changes["last_started_at"] = sa.func.max(
         sa.func.coalesce(c.last_started_at, excluded.last_started_at), excluded.last_started_at
     )
-    conn.execute(lite.on_conflict_do_update(index_elements=["task_name", "outcome"], set_=changes))
+    conn.execute(
+        lite.on_conflict_do_update(index_elements=["task_name", "host", "outcome"], set_=changes)
+    )
 
 
-def outcome_totals(conn: Connection) -> list[tuple[str, str, int, dt.datetime | None]]:
-    """Return (task, outcome, runs, start of the latest such run) for every row."""
+def duration_sums() -> sa.Select[Any]:
+    """Return the query of (task, host, runs with a duration, their total seconds, then the
+    count per bucket in DURATION_BUCKETS order, not cumulative), every outcome together."""
     c = run_totals.c
-    query = sa.select(c.task_name, c.outcome, c.runs, c.last_started_at)
-    return [(t, o, int(n), last) for t, o, n, last in conn.execute(query)]
-
-
-def duration_totals(conn: Connection) -> dict[str, tuple[int, float, list[int]]]:
-    """Return {task: (runs with a duration, their total seconds, count per bucket)}, every
-    outcome together; the buckets in DURATION_BUCKETS order, not cumulative."""
-    c = run_totals.c
-    query = sa.select(
+    return sa.select(
         c.task_name,
+        c.host,
         sa.func.sum(c.duration_count),
-        sa.func.sum(c.duration_sum_s),
+        sa.func.coalesce(sa.func.sum(c.duration_sum_s), 0.0),
         *[sa.func.sum(c[bucket_column(b)]) for b in DURATION_BUCKETS],
-    ).group_by(c.task_name)
-    return {
-        row[0]: (int(row[1] or 0), float(row[2] or 0.0), [int(n or 0) for n in row[3:]])
-        for row in conn.execute(query)
-    }
+    ).group_by(c.task_name, c.host)

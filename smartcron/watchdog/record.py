@@ -215,6 +215,7 @@ def write_event(
             values["outcome"],
             values.get("duration_s"),
             values["started_at"] or values["recorded_at"],
+            host=values["host"],
         )
     if event.kind == "started":
         return []

@@ -64,7 +64,12 @@ def add_run(engine: Engine, task: str, outcome: str = "success", **extra: Any) -
         run_id = int(conn.execute(executions.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
         if values["outcome"] != "running":  # as watchdog/record.py counts each finished run
             totals.add_run(
-                conn, task, values["outcome"], values["duration_s"], values["started_at"] or now
+                conn,
+                task,
+                values["outcome"],
+                values["duration_s"],
+                values["started_at"] or now,
+                host=values.get("host"),
             )
         return run_id
 

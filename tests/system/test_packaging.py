@@ -45,6 +45,19 @@ def test_build_makes_a_wheel_and_an_sdist_of_the_one_version(dist: Path) -> None
     ]
 
 
+def test_sdist_carries_the_prometheus_rules_and_grafana_board(dist: Path) -> None:
+    import tarfile
+
+    (sdist,) = dist.glob("*.tar.gz")
+    root = f"smartcron-{smartcron.__version__}"
+    with tarfile.open(sdist) as archive:
+        names = set(archive.getnames())
+        for name in ("contrib/prometheus/smartcron.rules.yml", "contrib/grafana/smartcron.json"):
+            member = archive.extractfile(f"{root}/{name}")
+            assert member is not None, sorted(names)
+            assert member.read() == (ROOT / name).read_bytes(), name
+
+
 def test_built_wheel_installs_and_runs_in_a_fresh_venv(dist: Path, tmp_path: Path) -> None:
     (wheel,) = dist.glob("*.whl")
     venv = tmp_path / "venv"

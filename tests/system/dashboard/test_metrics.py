@@ -1,4 +1,6 @@
-"""/metrics through prometheus_client: counters kept on write survive prune; the text passes
+"""/metrics, read back with prometheus_client's parser: counters kept on write survive prune,
+per task and host; the text follows every change to the database; migration 0012 splits the
+totals by host and keeps pruned runs; the text passes
 `promtool check metrics`; the run totals are counted once per run however often it is
 recorded. On SQLite and real MariaDB."""
 
@@ -17,8 +19,11 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from smartcron.dashboard import create_app
+from smartcron.db.migrate import _alembic_config
 from smartcron.db.schema import health_checks, run_totals
+from smartcron.db.schema import tasks as tasks_table
 from smartcron.model import config
+from smartcron.model.schedule import next_runs
 from smartcron.ops.retention import prune
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.record import write_event
@@ -70,23 +75,27 @@ def test_metrics_counters_include_pruned_runs(app: Flask, db: TestDB) -> None:
         )
     assert prune(db.engine, dt.timedelta(days=90), now).runs == 4
     text, got = _scrape(app.test_client(), db)
-    pos, bank = (("task", "pos-sync"),), (("task", "bank-import"),)
-    assert got[("smartcron_runs_total", (("outcome", "success"), *pos))] == 4
-    assert got[("smartcron_runs_total", (("outcome", "failed"), *pos))] == 1
-    assert got[("smartcron_runs_total", (("outcome", "timeout"), *bank))] == 1
-    assert got[("smartcron_run_duration_seconds_bucket", (("le", "1.0"), *pos))] == 3
-    assert got[("smartcron_run_duration_seconds_bucket", (("le", "60.0"), *pos))] == 4
-    assert got[("smartcron_run_duration_seconds_bucket", (("le", "300.0"), *pos))] == 4
-    assert got[("smartcron_run_duration_seconds_bucket", (("le", "900.0"), *pos))] == 5
-    assert got[("smartcron_run_duration_seconds_bucket", (("le", "14400.0"), *bank))] == 0
-    assert got[("smartcron_run_duration_seconds_bucket", (("le", "+Inf"), *bank))] == 1
+    pos, bank = (("host", ""), ("task", "pos-sync")), (("host", ""), ("task", "bank-import"))
+    assert got[("smartcron_runs_total", (("host", ""), ("outcome", "success"), pos[1]))] == 4
+    assert got[("smartcron_runs_total", (("host", ""), ("outcome", "failed"), pos[1]))] == 1
+    assert got[("smartcron_runs_total", (("host", ""), ("outcome", "timeout"), bank[1]))] == 1
+    assert got[("smartcron_run_duration_seconds_bucket", (pos[0], ("le", "1.0"), pos[1]))] == 3
+    assert got[("smartcron_run_duration_seconds_bucket", (pos[0], ("le", "60.0"), pos[1]))] == 4
+    assert got[("smartcron_run_duration_seconds_bucket", (pos[0], ("le", "300.0"), pos[1]))] == 4
+    assert got[("smartcron_run_duration_seconds_bucket", (pos[0], ("le", "900.0"), pos[1]))] == 5
+    assert (
+        got[("smartcron_run_duration_seconds_bucket", (bank[0], ("le", "14400.0"), bank[1]))] == 0
+    )
+    assert got[("smartcron_run_duration_seconds_bucket", (bank[0], ("le", "+Inf"), bank[1]))] == 1
     assert got[("smartcron_run_duration_seconds_sum", pos)] == pytest.approx(431.5)
     assert got[("smartcron_task_up", pos)] == 1 and got[("smartcron_task_up", bank)] == 0
     recent = got[("smartcron_task_last_success_timestamp_seconds", pos)]
     assert abs(recent - (now - dt.timedelta(seconds=5)).timestamp()) < 2
     assert got[("smartcron_task_last_run_timestamp_seconds", pos)] == recent
     assert ("smartcron_task_last_success_timestamp_seconds", bank) not in got
-    assert got[("smartcron_task_next_run_timestamp_seconds", pos)] > now.timestamp()
+    # Next due: the first slot of */5 after the latest start (5 s before `now`, plus 5 s).
+    due = next_runs("*/5 * * * *", "UTC", now, 1)[0].timestamp()
+    assert got[("smartcron_task_next_run_timestamp_seconds", pos[1:])] == pytest.approx(due, abs=1)
     assert got[("smartcron_alerts_open", (("kind", "failure"),))] == 1
     assert got[("smartcron_health_score", ())] == 87
     assert got[("smartcron_watchdog_last_seen_timestamp_seconds", ())] == pytest.approx(
@@ -124,3 +133,95 @@ def test_metrics_record_counts_a_run_once(db: TestDB) -> None:
     assert [(r.task_name, r.outcome, r.runs, r.duration_count, r.le_5) for r in rows] == [
         ("pos-sync", "failed", 1, 1, 1)
     ]
+
+
+def test_metrics_runs_carry_the_host_that_recorded_them(app: Flask, db: TestDB) -> None:
+    add_run(db.engine, "pos-sync", "success", host="till-1", duration_s=2.0)
+    add_run(db.engine, "pos-sync", "failed", host="till-2", duration_s=70.0)
+    add_run(db.engine, "pos-sync", "success", host="till-2", duration_s=3.0)
+    add_run(db.engine, "pos-sync", "failed")  # no host: recorded before hosts existed
+    _, got = _scrape(app.test_client(), db)
+    task = ("task", "pos-sync")
+    runs = {
+        labels: value for (name, labels), value in got.items() if name == "smartcron_runs_total"
+    }
+    assert runs == {
+        (("host", "till-1"), ("outcome", "success"), task): 1,
+        (("host", "till-2"), ("outcome", "failed"), task): 1,
+        (("host", "till-2"), ("outcome", "success"), task): 1,
+        (("host", ""), ("outcome", "failed"), task): 1,
+    }
+    till2 = (("host", "till-2"), task)
+    assert got[("smartcron_run_duration_seconds_count", till2)] == 2
+    assert (
+        got[("smartcron_run_duration_seconds_bucket", (("host", "till-2"), ("le", "5.0"), task))]
+        == 1
+    )
+    assert got[("smartcron_run_duration_seconds_sum", till2)] == pytest.approx(73.0)
+    assert got[("smartcron_task_up", (("host", "till-1"), task))] == 1
+    assert got[("smartcron_task_up", (("host", ""), task))] == 0
+
+
+def test_metrics_text_changes_with_every_finished_run(app: Flask, db: TestDB) -> None:
+    client = app.test_client()
+    add_run(db.engine, "pos-sync", "success", host="till-1")
+    first = _scrape(client, db)[1]
+    add_run(db.engine, "pos-sync", "success", host="till-1")
+    add_alert(db.engine, "pos-sync")
+    second = _scrape(client, db)[1]
+    key = (
+        "smartcron_runs_total",
+        (("host", "till-1"), ("outcome", "success"), ("task", "pos-sync")),
+    )
+    assert (first[key], second[key]) == (1, 2)
+    assert second[("smartcron_alerts_open", (("kind", "failure"),))] == 1
+
+
+def migrate(engine: sa.engine.Engine, verb: str, revision: str) -> None:
+    from alembic import command
+
+    with engine.begin() as conn:
+        getattr(command, verb)(_alembic_config(conn), revision)
+
+
+def test_metrics_migration_0012_splits_totals_by_host_and_keeps_pruned_runs(db: TestDB) -> None:
+    now = dt.datetime.now(dt.UTC)
+    old = now - dt.timedelta(days=400)
+    add_task(db.engine, "pos-sync")
+    add_run(db.engine, "pos-sync", "success", host="till-1", started_at=old, duration_s=2.0)
+    add_run(db.engine, "pos-sync", "success", host="till-1", duration_s=2.0)
+    add_run(db.engine, "pos-sync", "success", host="till-2", duration_s=20.0)
+    add_run(db.engine, "pos-sync", "success", duration_s=0.5)
+    assert prune(db.engine, dt.timedelta(days=90), now).runs == 1
+    migrate(db.engine, "downgrade", "0011")
+    with db.engine.connect() as conn:
+        merged = conn.execute(sa.text("SELECT outcome, runs, le_5 FROM run_totals")).all()
+    assert [tuple(r) for r in merged] == [("success", 4, 2)]
+    migrate(db.engine, "upgrade", "head")
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                run_totals.c.host, run_totals.c.runs, run_totals.c.le_5, run_totals.c.le_1
+            ).order_by(run_totals.c.host)
+        ).all()
+    # The pruned run of till-1 is no longer known to be till-1's: it stays with host "".
+    assert [tuple(r) for r in rows] == [("", 2, 1, 1), ("till-1", 1, 1, 0), ("till-2", 1, 0, 0)]
+
+
+def test_metrics_next_run_falls_into_the_past_when_a_run_is_late(app: Flask, db: TestDB) -> None:
+    now = dt.datetime.now(dt.UTC)
+    hour_ago = now - dt.timedelta(hours=1)
+    with db.engine.begin() as conn:  # the task has been as it is for two hours
+        conn.execute(tasks_table.update().values(updated_at=now - dt.timedelta(hours=2)))
+    add_run(db.engine, "pos-sync", "success", started_at=hour_ago, finished_at=hour_ago)
+    client = app.test_client()
+    got = _scrape(client, db)[1]
+    key = ("smartcron_task_next_run_timestamp_seconds", (("task", "pos-sync"),))
+    due = next_runs("*/5 * * * *", "UTC", hour_ago + dt.timedelta(seconds=5), 1)[0]
+    assert got[key] == pytest.approx(due.timestamp()) and due < now
+    # bank-import never ran: due from its last change, two hours ago.
+    bank = ("smartcron_task_next_run_timestamp_seconds", (("task", "bank-import"),))
+    assert got[bank] < (now - dt.timedelta(minutes=100)).timestamp()
+    # A run that has started (still running) is not late.
+    add_run(db.engine, "pos-sync", "running", started_at=now, finished_at=None, duration_s=None)
+    assert _scrape(client, db)[1][key] > now.timestamp()

@@ -260,8 +260,8 @@ def test_dashboard_api_and_metrics_take_a_bearer_token(client: FlaskClient, db: 
     assert client.get("/api/v1/alerts", headers=headers).status_code == 200
     assert client.get("/api/v1/health", headers=headers).status_code == 200
     metrics = client.get("/metrics", headers=headers).get_data(as_text=True)
-    assert 'smartcron_runs_total{outcome="failed",task="pos-sync"} 1.0' in metrics
-    assert 'smartcron_task_up{task="pos-sync"} 0.0' in metrics
+    assert 'smartcron_runs_total{task="pos-sync",host="",outcome="failed"} 1\n' in metrics
+    assert 'smartcron_task_up{task="pos-sync",host=""} 0\n' in metrics
     assert (
         client.get("/api/v1/tasks", headers={"Authorization": "Bearer sc_wrong"}).status_code == 401
     )

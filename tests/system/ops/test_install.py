@@ -235,6 +235,10 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     )
     code, out = _sh(box, "MANPAGER=cat MANWIDTH=100 man --warnings smartcron")
     assert code == 0 and "smartcron config check [OPTIONS] FILE" in out, out[-2000:]
+    # The Prometheus rules and the Grafana board, as in the checkout.
+    for name in ("prometheus/smartcron.rules.yml", "grafana/smartcron.json"):
+        code, out = _sh(box, f"cat /usr/share/smartcron/contrib/{name}")
+        assert code == 0 and out == (ROOT / "contrib" / name).read_text(), name
 
     # A task added afterwards runs, and the watchdog (as smartcron) records it.
     code, out = _sh(
@@ -395,6 +399,7 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     assert _sh(box, "test -e /opt/smartcron")[0] != 0
     gone = "/usr/share/man/man1/smartcron.1 /usr/share/bash-completion/completions/smartcron"
     assert _sh(box, f"ls {gone} /usr/share/zsh/vendor-completions/_smartcron")[0] != 0
+    assert _sh(box, "test -e /usr/share/smartcron")[0] != 0
     assert _sh(box, "ls /etc/systemd/system | grep smartcron")[1].strip() == ""
     assert _sh(box, f"test -e {CATALOG_DIR}/{CATALOG_NAME}")[0] != 0
     assert MSG_RUN_RECORDED not in _sh(box, "journalctl --list-catalog")[1]
@@ -416,6 +421,7 @@ def test_install_runs_keeps_data_on_upgrade_and_uninstalls(
     assert not Path("/etc/systemd/system/smartcron-watchdog.service").exists()
     assert not Path("/opt/smartcron").exists() and not os.path.lexists("/usr/local/bin/smartcron")
     assert not Path("/usr/share/man/man1/smartcron.1").exists()
+    assert not Path("/usr/share/smartcron").exists()
 
 
 def test_install_refuses_a_host_without_systemd_as_pid_1() -> None:
