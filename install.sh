@@ -42,7 +42,7 @@ TLS_KEY="$CONFIG_DIR/dashboard.key"
 BASH_COMPLETION=/usr/share/bash-completion/completions/smartcron
 ZSH_COMPLETION=/usr/share/zsh/vendor-completions/_smartcron
 MAN_PAGE=/usr/share/man/man1/smartcron.1
-# Copied from contrib/: Prometheus rules and the Grafana board (docs/operations.md).
+# Copied from contrib/: Prometheus rules and the Grafana board (docs/dashboard.md, "Alerting rules and Grafana board").
 SHARE_DIR=/usr/share/smartcron
 CONTRIB_FILES=(prometheus/smartcron.rules.yml grafana/smartcron.json)
 

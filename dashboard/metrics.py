@@ -1,7 +1,7 @@
 """Prometheus /metrics: the families smartcron exposes, read from the database at scrape time.
 
 FAMILIES is the one list of names, types, help texts and labels (the contrib rules and Grafana
-board are checked against it, tests/unit/ops/test_contrib.py). Run counters, the duration
+board are checked against it, tests/unit/dashboard/test_contrib.py). Run counters, the duration
 histogram and the latest run times come from `run_totals` (kept on write, pruned runs
 included), per task and host; the rest from open alerts, the newest health round and the
 tasks. No label carries state (a run's outcome is a counter label only).
@@ -27,6 +27,7 @@ from smartcron.db.schema import DURATION_BUCKETS, alerts, executions, health_che
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.totals import duration_sums
 from smartcron.model import schedule
+from smartcron.model.outcome import NOT_RUN, SKIP_OUTCOMES
 from smartcron.model.task import Task
 
 from . import exposition, queries
@@ -214,6 +215,20 @@ def next_due(task: Task, after: dt.datetime) -> float | None:
     return when
 
 
+NOT_RUNS = frozenset((*SKIP_OUTCOMES, NOT_RUN))
+
+
+def _up(task: Task, newest: list[tuple[dt.datetime, str, int, str]]) -> list[tuple[str, float]]:
+    """Given a task and the latest run of each host (time, labels, up, host), return its
+    smartcron_task_up series: one per host it is placed on (`each`), or only the host of
+    its latest run (`one`: one run per slot, so another host's older failure is history).
+    A host the task was moved away from keeps no series, or its last failure never clears."""
+    placed = [n for n in newest if "*" in task.hosts or n[3] in task.hosts or not n[3]]
+    if task.placement == "one" and placed:
+        placed = [max(placed)]
+    return [(inner, value) for _at, inner, value, _host in placed]
+
+
 def _render(conn: Connection, key: tuple[Any, ...]) -> str:
     (_rows, _runs, _tasks, _changed, _id, checked_at), open_alerts, score, running, _day = key
     tasks = queries.all_tasks(conn)
@@ -237,6 +252,7 @@ def _render(conn: Connection, key: tuple[Any, ...]) -> str:
     last_success: list[tuple[str, float]] = []
     up: list[tuple[str, float]] = []
     next_run: list[tuple[str, float]] = []
+    newest: list[tuple[dt.datetime, str, int, str]] = []
     for task in tasks:
         latest_start: dt.datetime | None = None
         for host, group in by_task.get(task.name, {}).items():
@@ -246,15 +262,19 @@ def _render(conn: Connection, key: tuple[Any, ...]) -> str:
             )
             count, seconds, *per = sums[task.name, host]
             durations.append((inner, [int(b) for b in per], int(count), float(seconds)))
-            known = [(_utc(last), o) for _t, _h, o, _n, last in group if last is not None]
+            # A skip (ran elsewhere, window) or a not-run row is not a run of this host.
+            known = [(_utc(last), o) for _t, _h, o, _n, last in group
+                     if last is not None and o not in NOT_RUNS]  # fmt: skip
             if known:
                 latest, outcome = max(known)
                 latest_start = max(latest_start or latest, latest)
                 last_run.append((inner, latest.timestamp()))
-                up.append((inner, 1 if outcome == "success" else 0))
+                newest.append((latest, inner, 1 if outcome == "success" else 0, host))
                 ok = [last for last, o in known if o == "success"]
                 if ok:
                     last_success.append((inner, ok[0].timestamp()))
+        up.extend(_up(task, newest))
+        newest.clear()
         bases = [t for t in (latest_start, started.get(task.name)) if t is not None]
         base = max(bases) + EARLY if bases else None
         since = changed.get(task.name)

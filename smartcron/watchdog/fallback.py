@@ -111,14 +111,7 @@ def _queue_or_send(config: Config, engine: Engine, notice: Notice) -> str:
 
 
 def _deliver_now(config: Config, engine: Engine, message_id: int) -> str:
-    if not config.channels:
-        # This unit's configuration names no channel (its environment differs from the
-        # watchdog's): sending now could only fail and mark the message failed for good.
-        return (
-            f"message {message_id} queued; this unit's configuration has no alert channel "
-            "(the `channels` setting), so the watchdog sends it"
-        )
-    row = lease(engine, message_id)
+    row = None if not config.channels else lease(engine, message_id)
     if row is None:
         with engine.connect() as conn:
             held = conn.execute(
@@ -128,6 +121,14 @@ def _deliver_now(config: Config, engine: Engine, message_id: int) -> str:
             return (
                 f"message {message_id} held by maintenance window {held}; the watchdog sends "
                 "it in the window's summary when the window ends"
+            )
+        if not config.channels:
+            # This unit's configuration names no channel (its environment differs from the
+            # watchdog's): sending now could only fail and mark the message failed for good.
+            return (
+                f"message {message_id} queued; this unit's configuration has no alert channel "
+                "(the `channels` setting): the watchdog sends it if its configuration names one "
+                "(`smartcron alerts` shows the message's state)"
             )
         return f"message {message_id} queued; the watchdog is sending it"
     if deliver(engine, config, row):

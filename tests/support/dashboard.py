@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from smartcron.db import totals
 from smartcron.db.schema import alerts, executions
 from smartcron.db.tasks import insert_task
+from smartcron.model.outcome import SKIP_OUTCOMES
 from smartcron.model.validate import validate_task
 from smartcron.ops import users
 
@@ -62,7 +63,9 @@ def add_run(engine: Engine, task: str, outcome: str = "success", **extra: Any) -
     }
     with engine.begin() as conn:
         run_id = int(conn.execute(executions.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
-        if values["outcome"] != "running":  # as watchdog/record.py counts each finished run
+        # As watchdog/record.py counts each finished run; a gate's skip or a not-run row is
+        # written without being counted (ops/gate.py, watchdog/chains.py).
+        if values["outcome"] not in ("running", "not-run", *SKIP_OUTCOMES):
             totals.add_run(
                 conn,
                 task,

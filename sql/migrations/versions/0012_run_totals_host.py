@@ -53,6 +53,11 @@ def _create(name: str, keys: tuple[str, ...]) -> None:
     )  # fmt: skip
 
 
+# Outcomes of executions rows that run_totals does not count (model/outcome.py's RUNNING,
+# SKIP_OUTCOMES and NOT_RUN when this migration was written; a migration keeps its own copy).
+NOT_COUNTED = "'running', 'ran-elsewhere', 'skipped', 'skipped-window', 'not-run'"
+
+
 def upgrade() -> None:
     _create("run_totals_new", ("task_name", "host", "outcome"))
     buckets = []
@@ -68,7 +73,8 @@ def upgrade() -> None:
         "SELECT task_name, host, outcome, COUNT(*), COUNT(duration_s), "
         f"COALESCE(SUM(duration_s), 0), {', '.join(buckets)}, "
         "MAX(COALESCE(started_at, recorded_at)) FROM executions "
-        "WHERE outcome <> 'running' AND host IS NOT NULL AND host <> '' "
+        # Gate skips and not-run rows are not runs: the watchdog never counts them on write.
+        f"WHERE outcome NOT IN ({NOT_COUNTED}) AND host IS NOT NULL AND host <> '' "
         "GROUP BY task_name, host, outcome"
     )
     # The rest of each old total: runs with no host, and pruned ones.

@@ -192,6 +192,7 @@ def test_metrics_migration_0012_splits_totals_by_host_and_keeps_pruned_runs(db: 
     add_run(db.engine, "pos-sync", "success", host="till-1", duration_s=2.0)
     add_run(db.engine, "pos-sync", "success", host="till-2", duration_s=20.0)
     add_run(db.engine, "pos-sync", "success", duration_s=0.5)
+    add_run(db.engine, "pos-sync", "ran-elsewhere", host="till-2")  # a skip: never counted
     assert prune(db.engine, dt.timedelta(days=90), now).runs == 1
     migrate(db.engine, "downgrade", "0011")
     with db.engine.connect() as conn:
@@ -206,6 +207,26 @@ def test_metrics_migration_0012_splits_totals_by_host_and_keeps_pruned_runs(db: 
         ).all()
     # The pruned run of till-1 is no longer known to be till-1's: it stays with host "".
     assert [tuple(r) for r in rows] == [("", 2, 1, 1), ("till-1", 1, 1, 0), ("till-2", 1, 0, 0)]
+
+
+def test_metrics_task_up_follows_placement_and_ignores_skips(app: Flask, db: TestDB) -> None:
+    hour = dt.timedelta(hours=1)
+    now = dt.datetime.now(dt.UTC)
+    add_task(db.engine, "bank", hosts=["till-1", "till-2"], placement="one")
+    add_run(db.engine, "bank", "failed", host="till-1", started_at=now - 2 * hour)
+    add_run(db.engine, "bank", "success", host="till-2", started_at=now - hour)
+    add_run(db.engine, "bank", "ran-elsewhere", host="till-1", started_at=now)
+    add_task(db.engine, "pos", hosts=["till-2"])  # moved from till-1, where it last failed
+    add_run(db.engine, "pos", "failed", host="till-1", started_at=now - hour)
+    add_run(db.engine, "pos", "success", host="till-2", started_at=now)
+    _, got = _scrape(app.test_client(), db)
+    up = {labels: value for (name, labels), value in got.items() if name == "smartcron_task_up"}
+    # One run per slot for `one`: the latest run is the task's state, not till-1's old
+    # failure, and till-1's skip is not a run. A host the task left keeps no series.
+    assert up == {
+        (("host", "till-2"), ("task", "bank")): 1,
+        (("host", "till-2"), ("task", "pos")): 1,
+    }
 
 
 def test_metrics_next_run_falls_into_the_past_when_a_run_is_late(app: Flask, db: TestDB) -> None:
