@@ -32,6 +32,7 @@ from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.chains import JoinBook, record_join_refused
 from smartcron.watchdog.events import RunEvent
+from smartcron.watchdog.lookups import Lookups
 from smartcron.watchdog.record import (
     Evidence,
     gather_evidence,
@@ -149,12 +150,17 @@ class Writer(threading.Thread):
             recorded: list[dict[str, Any]] = []
             try:
                 with self.engine.begin() as conn:
+                    lookups = Lookups(conn)  # what the batch reads, once (lookups.py)
+                    events = [i for i in batch if isinstance(i, RunEvent)]
+                    lookups.prefetch((e.invocation_id for e in events), {e.task for e in events})
                     for item in batch:
                         if isinstance(item, CursorMark):
                             set_state(conn, JOURNAL_CURSOR, item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
-                            recorded += write_event(conn, item, evidence, self.host, self.joins)
+                            recorded += write_event(
+                                conn, item, evidence, self.host, self.joins, lookups
+                            )
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 self.joins.ready.clear()  # rolled back: decided again when the batch is retried
                 if self.db_ok:
