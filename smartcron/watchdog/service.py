@@ -28,7 +28,7 @@ from smartcron.alerting.notices import Notice, system_notice
 from smartcron.db.engine import make_engine, redact
 from smartcron.db.hosts import STOPPED, heartbeat, register_host
 from smartcron.db.schema import utcnow
-from smartcron.db.state import JOURNAL_CURSOR, get_state
+from smartcron.db.state import journal_cursor
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model.config import WATCHDOG, Config
@@ -142,7 +142,7 @@ class Watchdog:
         if self._cursor is None:
             try:
                 with self.engine.connect() as conn:
-                    self._cursor = get_state(conn, JOURNAL_CURSOR)
+                    self._cursor = journal_cursor(conn, self.config.host_name)
             except sa.exc.SQLAlchemyError:  # database down: fall back to the last 24 h
                 self._cursor = None
         found = reconcile(self.journal.entries_since(self._cursor))

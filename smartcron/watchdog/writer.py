@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import executions
-from smartcron.db.state import JOURNAL_CURSOR, set_state
+from smartcron.db.state import journal_cursor_key, set_state
 from smartcron.errors import OperationFailed
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.entries import EntryWriter
@@ -155,7 +155,7 @@ class Writer(threading.Thread):
                     lookups.prefetch((e.invocation_id for e in events), {e.task for e in events})
                     for item in batch:
                         if isinstance(item, CursorMark):
-                            set_state(conn, JOURNAL_CURSOR, item.cursor)
+                            set_state(conn, journal_cursor_key(self.host), item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
                             recorded += write_event(
