@@ -133,7 +133,7 @@ class Client:
 
 
 def measure_http(
-    url: str, requests: int, n_tasks: int, cold_repeats: int = 5
+    url: str, requests: int, n_tasks: int, cold_repeats: int = 3
 ) -> dict[str, list[float]]:
     """Return the milliseconds of every request, by "<label> (warm|cold)"."""
     middle = f"task-{n_tasks // 2:04d}"

@@ -112,10 +112,12 @@ def measure(runs: int, report: Report) -> None:
         with engine.begin() as conn:
             set_state(conn, journal_cursor_key(host), start)
 
+        log = workdir / "watchdog.log"
+
         def watchdog() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
                 [SMARTCRON, "watchdog"], env=env, cwd="/",
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=log.open("a"),
             )  # fmt: skip
 
         first = watchdog()
@@ -128,6 +130,9 @@ def measure(runs: int, report: Report) -> None:
         for _ in range(runs // TASKS):
             instance.systemctl("start", *services)
             peak = max(peak, proc.memory_info().rss)
+            if first.poll() is not None:
+                tail = log.read_text().splitlines()[-5:]
+                raise SystemExit(f"the watchdog exited ({first.returncode}): {tail}")
         elapsed = time.monotonic() - began
         peak = max(peak, _wait_recorded(engine, proc, runs, 600))
         rss, cpu = _idle(proc)
