@@ -48,6 +48,8 @@ class Lookups:
         self._tasks: dict[str, Task | None] = {}
         self._everyone: list[Task] | None = None
         self._after: dict[str, tuple[str, ...]] | None = None
+        # Prefetched runs whose output tail was never read (the writer reads it once).
+        self.without_tail: set[str] = set()
 
     def prefetch(self, invocations: Iterable[str], task_names: Iterable[str]) -> None:
         """Read the rows of these invocations and their state keys in one query each."""
@@ -56,10 +58,15 @@ class Lookups:
         invs = sorted(set(invocations) - self._rows_known)
         for chunk in _chunks(invs):
             query = sa.select(
-                executions.c.invocation_id, executions.c.id, executions.c.outcome
+                executions.c.invocation_id,
+                executions.c.id,
+                executions.c.outcome,
+                executions.c.output_tail.is_(None),
             ).where(executions.c.invocation_id.in_(chunk))
-            for inv, run_id, outcome in self.conn.execute(query):
+            for inv, run_id, outcome, no_tail in self.conn.execute(query):
                 self._rows[inv] = (int(run_id), str(outcome))
+                if no_tail:
+                    self.without_tail.add(inv)
         self._rows_known.update(invs)
         keys = {WAIT_PREFIX + inv for inv in invs} | {MANUAL_PREFIX + n for n in task_names}
         wanted = sorted(keys - self._state_known)

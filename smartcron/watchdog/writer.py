@@ -187,12 +187,16 @@ class Writer(threading.Thread):
                 log.info("database is back; wrote %d held run event(s)", len(batch))
             self.db_ok, self.db_down_since = True, None
             self._start_joins()
+            # A tail is read for a run recorded now, or one recorded before whose tail never
+            # was (a watchdog stopped within tail_delay of its end); not for every finished
+            # event: reconciling 10,000 recorded runs queued 10,000 journal reads.
+            fresh = {str(r["invocation_id"]) for r in recorded} | lookups.without_tail
             for item in batch:
                 self.pending.popleft()
                 if not isinstance(item, RunEvent):
                     continue
                 self.written += 1
-                if item.kind == "finished":
+                if item.kind == "finished" and item.invocation_id in fresh:
                     # The output tail is read once journald has caught up with the run.
                     window = RunWindow(
                         item.invocation_id, item.task, item.started_at, item.finished_at

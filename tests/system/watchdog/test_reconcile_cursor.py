@@ -90,6 +90,29 @@ def test_reconcile_cursor_skips_the_entries_it_has_read_even_after_a_restart(
     assert recorded == RUNS
     assert own and own != start and shared is None  # the host's own key, no shared one
 
+    # Reconciling runs already recorded reads their output tails again only if never read.
+    with sd.engine.begin() as conn:
+        set_state(conn, journal_cursor_key(host), start)
+        for parity, tail in ((0, ""), (1, None)):  # half read already, half never read
+            conn.execute(
+                executions.update()
+                .where(executions.c.task_name == name, executions.c.id % 2 == parity)
+                .values(output_tail=tail)
+            )
+        unread = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(executions)
+            .where(executions.c.task_name == name, executions.c.output_tail.is_(None))
+        ).scalar_one()
+    replay, _ = _watchdog(sd, host)
+    assert replay.reconcile() == RUNS
+    deadline = time.monotonic() + 30
+    while replay.writer.backlog and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert replay.writer.backlog == 0
+    assert len(replay.writer._refresh) == unread and 0 < unread < RUNS
+    _settle(replay)
+
 
 def test_reconcile_cursor_is_per_host_with_the_shared_key_as_fallback(db: TestDB) -> None:
     from smartcron.db.state import journal_cursor
