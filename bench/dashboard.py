@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from contract import Report
+from contract import Report, percentile
 from dashboard_http import measure_http
 
 from smartcron.dashboard import create_app, queries
@@ -202,10 +202,7 @@ def _figures(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     out = {}
     for label, values in times.items():
         ordered = sorted(values)
-        out[label] = {
-            "p50": statistics.median(ordered),
-            "p95": ordered[max(0, int(len(ordered) * 0.95) - 1)],
-        }
+        out[label] = {"p50": statistics.median(ordered), "p95": percentile(ordered, 95)}
     return out
 
 
