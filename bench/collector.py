@@ -37,7 +37,7 @@ from smartcron.systemd.journal import Journal
 from smartcron.systemd.sandbox import PrivateSystemd
 
 SMARTCRON = str(Path(sys.executable).with_name("smartcron"))
-POLL = 0.005  # seconds between the reads that see a row once it is committed
+POLL = float(os.environ.get("BENCH_POLL", "0.005"))  # seconds between the reads that see a commit
 
 
 class CommitWatch(threading.Thread):
