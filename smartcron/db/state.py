@@ -3,15 +3,39 @@ dashboard keep between runs (journal cursor, alert cursor, the generated secret 
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron.db.schema import state, utcnow
 
-JOURNAL_CURSOR = "collector.journal_cursor"
+JOURNAL_CURSOR = "collector.journal_cursor"  # + ":<host>": each host reads its own journal
 ALERT_CURSOR = "alerts.last_run_id"
 SECRET_KEY = "dashboard.secret_key"  # noqa: S105 - the key's name, not a secret
 MANUAL_PREFIX = "manual:"  # + task name: when `task run` / Run now last started it
+
+
+KEY_LENGTH = 64  # state.key's column length
+
+
+def journal_cursor_key(host: str | None) -> str:
+    """Return the state key of `host`'s journal cursor: several hosts share one database and
+    each reconciles its own journal (a long host name is hashed to fit the key column)."""
+    if not host:
+        return JOURNAL_CURSOR
+    key = f"{JOURNAL_CURSOR}:{host}"
+    if len(key) > KEY_LENGTH:
+        key = f"{JOURNAL_CURSOR}:{hashlib.sha256(host.encode()).hexdigest()[:32]}"
+    return key
+
+
+def journal_cursor(conn: Connection, host: str | None) -> str | None:
+    """Return where `host`'s watchdog stopped reading its journal, or None. Falls back to
+    the one key all hosts shared before the keys were per host (read at start-up only: the
+    writer then stores the host's own)."""
+    own = get_state(conn, journal_cursor_key(host))
+    return own if own is not None else get_state(conn, JOURNAL_CURSOR)
 
 
 def get_state(conn: Connection, key: str) -> str | None:

@@ -7,6 +7,7 @@ them never go down. One upsert per finished run, in the transaction that records
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,37 +42,44 @@ def add_run(
     """Count one finished run of `host` (executions.host; None: unknown, counted as "") in the
     caller's transaction."""
     bucket = bucket_of(duration)
-    values: dict[str, Any] = {
-        "task_name": task,
-        "host": host or "",
-        "outcome": outcome,
-        "runs": 1,
-        "duration_count": 0 if duration is None else 1,
-        "duration_sum_s": duration or 0.0,
-        "last_started_at": started_at,
+    params: dict[str, Any] = {
+        "p_task_name": task,
+        "p_host": host or "",
+        "p_outcome": outcome,
+        "p_runs": 1,
+        "p_duration_count": 0 if duration is None else 1,
+        "p_duration_sum_s": duration or 0.0,
+        "p_last_started_at": started_at,
     }
     if bucket is not None:
-        values[bucket] = 1
+        params[f"p_{bucket}"] = 1
+    conn.execute(_upsert(conn.dialect.name, bucket), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert(dialect: str, bucket: str | None) -> Any:
+    """The upsert of add_run for one dialect and duration bucket, built once: building it
+    per run (its `excluded` columns, its cache key) cost more than executing it."""
     c = run_totals.c
-    if conn.dialect.name == "mysql":
+    names = ["task_name", "host", "outcome", "runs", "duration_count", "duration_sum_s"]
+    names += ["last_started_at", *([bucket] if bucket else [])]
+    values = {k: sa.bindparam(f"p_{k}", type_=c[k].type) for k in names}
+    added = [k for k in names if k not in KEYS]
+    if dialect == "mysql":
         statement = mysql.insert(run_totals).values(**values)
         new: Any = statement.inserted
-        latest = sa.func.greatest(
+        changes = {k: c[k] + new[k] for k in added}
+        changes["last_started_at"] = sa.func.greatest(
             sa.func.coalesce(c.last_started_at, new.last_started_at), new.last_started_at
         )
-        changes = {k: c[k] + new[k] for k in values if k not in KEYS}
-        changes["last_started_at"] = latest
-        conn.execute(statement.on_duplicate_key_update(**changes))
-        return
+        return statement.on_duplicate_key_update(**changes)
     lite = sqlite.insert(run_totals).values(**values)
     excluded: Any = lite.excluded
-    changes = {k: c[k] + excluded[k] for k in values if k not in KEYS}
+    changes = {k: c[k] + excluded[k] for k in added}
     changes["last_started_at"] = sa.func.max(
         sa.func.coalesce(c.last_started_at, excluded.last_started_at), excluded.last_started_at
     )
-    conn.execute(
-        lite.on_conflict_do_update(index_elements=["task_name", "host", "outcome"], set_=changes)
-    )
+    return lite.on_conflict_do_update(index_elements=["task_name", "host", "outcome"], set_=changes)
 
 
 def duration_sums() -> sa.Select[Any]:

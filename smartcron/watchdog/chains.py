@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,6 +28,9 @@ from smartcron.model.outcome import (
     join_refused_meaning,
     not_run_meaning,
 )
+
+if TYPE_CHECKING:
+    from smartcron.watchdog.lookups import Lookups
 
 TRIGGER = "chain"
 
@@ -68,15 +71,19 @@ def record_join_refused(conn: Connection, task: str, reason: str) -> dict[str, A
 
 
 def record_not_run(
-    conn: Connection, values: dict[str, Any], retrying: bool
+    conn: Connection, values: dict[str, Any], retrying: bool, lookups: Lookups | None = None
 ) -> list[dict[str, Any]]:
     """Given the column values of a finished run just written and whether systemd retries
     it, write a not-run row for each follower when it failed for good; return the rows
-    written (their column values, with their ids)."""
+    written (their column values, with their ids). `lookups` reads the tasks once per batch
+    (watchdog/lookups.py)."""
     if retrying or values.get("outcome") not in FAILURE_OUTCOMES:
         return []
     predecessor = str(values["task_name"])
-    followers = chains.followers(list_tasks(conn)).get(predecessor, ())
+    if lookups is not None and not lookups.has_followers(predecessor):
+        return []
+    everyone = lookups.everyone() if lookups is not None else list_tasks(conn)
+    followers = chains.followers(everyone).get(predecessor, ())
     finished = values.get("finished_at") or utcnow()
     written = []
     for follower in followers:
@@ -102,14 +109,19 @@ class JoinBook:
 
 
 def joins_ready(
-    conn: Connection, values: dict[str, Any], started: Mapping[str, dt.datetime]
+    conn: Connection,
+    values: dict[str, Any],
+    started: Mapping[str, dt.datetime],
+    lookups: Lookups | None = None,
 ) -> list[str]:
     """Given the column values of a finished run just written and when this watchdog last
     started each join, return the joins (followers with several predecessors) that this
     success completes: every predecessor succeeded since the join last ran."""
     if values.get("outcome") != "success":
         return []
-    everyone = list_tasks(conn)
+    if lookups is not None and not lookups.has_followers(str(values["task_name"]), joins_only=True):
+        return []
+    everyone = lookups.everyone() if lookups is not None else list_tasks(conn)
     names = chains.joins(everyone).get(str(values["task_name"]), ())
     ready = []
     for task in (t for t in everyone if t.name in names):

@@ -1,10 +1,13 @@
 """Run events: what the collector learns about a task run, from D-Bus signals or the journal.
 
 `RunTracker` is a pure state machine fed with PropertiesChanged values (systemd's own names).
-It emits a `RunEvent` when a run starts and when it finishes. systemd sends the Unit
-interface's change (ActiveState, InvocationID) and then the Service interface's (Result,
-ExecMain*, NRestarts) for the same moment, so an event is completed by the Service values that
-follow the Unit change.
+It emits a `RunEvent` when a run starts and when it finishes. For each change systemd 252 sends
+the Service interface's values (Result, ExecMain*, NRestarts) first and then the Unit
+interface's (ActiveState, InvocationID), "so that clients get atomic behaviour" (dbus-unit.c).
+An event is completed by the Service values known when the next signal of its unit arrives (or
+at the listener's flush); a finish whose Service values already name its exit (received since
+the Unit's previous change, exit timestamp at or after the start) is completed at once, so a
+finished run is not held back until the flush tick.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class _UnitState:
     trigger_unit: str | None = None  # from the latest ActivationDetails
     condition: bool | None = None  # ConditionResult of the latest start
     main_ran: set[str] = field(default_factory=set)  # invocations whose command started
+    service_fresh: bool = False  # Service values arrived since the Unit's last change
 
 
 def trigger_unit(details: Any) -> str:
@@ -111,6 +115,7 @@ class RunTracker:
         state = self._units.setdefault(unit, _UnitState())
         events = self._complete_pending(unit, state)
         # A real run was in progress (not the pause between retries, and not a new invocation).
+        fresh, state.service_fresh = state.service_fresh, False
         previous_inv = state.invocation
         previous_active, previous_change = state.active, state.changed_at
         was_running = state.active in RUNNING and state.sub != "auto-restart"
@@ -153,7 +158,17 @@ class RunTracker:
         ):
             state.finished.add(inv)
             state.pending = f"finish:{inv}"
+            if fresh and self._exit_known(state):
+                events.extend(self._complete_pending(unit, state))
         return events
+
+    @staticmethod
+    def _exit_known(state: _UnitState) -> bool:
+        """Return True when the Service values held are those of the run that just ended:
+        its exit timestamp is set and not before its start (a previous run's exit is)."""
+        started = int(state.service.get("ExecMainStartTimestamp") or 0)
+        exited = int(state.service.get("ExecMainExitTimestamp") or 0)
+        return started > 0 and exited >= started and bool(state.service.get("Result"))
 
     def service_changed(self, unit: str, changed: dict[str, Any]) -> list[RunEvent]:
         """Handle org.freedesktop.systemd1.Service changes of one unit."""
@@ -161,7 +176,9 @@ class RunTracker:
             return []
         state = self._units.setdefault(unit, _UnitState())
         state.service.update(changed)
-        return self._complete_pending(unit, state)
+        events = self._complete_pending(unit, state)
+        state.service_fresh = True
+        return events
 
     def flush(self) -> list[RunEvent]:
         """Complete every pending event with the Service values known so far."""

@@ -75,6 +75,9 @@ class SignalListener(threading.Thread):
                         before = self.handled
                         bus.process()
                         quiet = 0 if self.handled != before else quiet + 1
+                        # Turning, even when signals never pause for 8 calls (a long burst):
+                        # the main loop restarts a watchdog whose heartbeat stops.
+                        self.heartbeat = time.monotonic()
                     now = time.monotonic()
                     self.heartbeat = now
                     if now - last_flush > 0.25:

@@ -15,10 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron.db.runs import take_wait
 from smartcron.db.schema import executions, utcnow
-from smartcron.db.state import MANUAL_PREFIX, get_state
-from smartcron.db.tasks import find_task
+from smartcron.db.state import MANUAL_PREFIX
 from smartcron.db.totals import add_run
 from smartcron.model.outcome import RUNNING, explain, explain_skip
 from smartcron.model.task import Task
@@ -26,6 +24,7 @@ from smartcron.systemd.journal import Journal
 from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.chains import JoinBook, joins_ready, record_not_run
 from smartcron.watchdog.events import RunEvent
+from smartcron.watchdog.lookups import Lookups
 from smartcron.watchdog.triggers import trigger_of
 
 CLD_KILLED, CLD_DUMPED = 2, 3
@@ -109,9 +108,10 @@ def run_values(
     task: Task | None,
     evidence: Evidence = Evidence(),
     host: str | None = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """Given a run event and its task, return the `executions` column values for it."""
-    manual = get_state(conn, MANUAL_PREFIX + event.task)
+    manual = (lookups or Lookups(conn)).state(MANUAL_PREFIX + event.task)
     manual_at = dt.datetime.fromisoformat(manual) if manual else None
     values: dict[str, Any] = {
         "task_id": task.id if task else None,
@@ -172,6 +172,7 @@ def write_event(
     evidence: Evidence = Evidence(),
     host: str | None = None,
     joins: JoinBook | None = None,
+    lookups: Lookups | None = None,
 ) -> list[dict[str, Any]]:
     """Record a run event in the caller's transaction; return the finished runs it recorded
     (the run, and the not-run rows of its chained followers), each as its column values with
@@ -181,18 +182,16 @@ def write_event(
     completes a running row once. The caller writes the journal entries of the runs returned
     once its transaction is committed (systemd/entries.py). With `joins`, a success that
     completes a join (a follower of several predecessors) adds the follower to joins.ready,
-    for the caller to start after the commit.
+    for the caller to start after the commit. `lookups` (watchdog/lookups.py) is the
+    transaction's cache of what the batch reads, shared by the events of one batch.
     """
-    existing = conn.execute(
-        sa.select(executions.c.id, executions.c.outcome).where(
-            executions.c.invocation_id == event.invocation_id
-        )
-    ).first()
-    if existing is not None and (event.kind == "started" or existing.outcome != RUNNING):
+    look = lookups or Lookups(conn)
+    existing = look.row(event.invocation_id)
+    if existing is not None and (event.kind == "started" or existing[1] != RUNNING):
         return []
-    task = find_task(conn, event.task)
-    values = run_values(conn, event, task, evidence, host)
-    waited = take_wait(conn, event.invocation_id)  # a group wait recorded before this row
+    task = look.task(event.task)
+    values = run_values(conn, event, task, evidence, host, look)
+    waited = look.take_wait(event.invocation_id)  # a group wait recorded before this row
     if waited is not None:
         values["wait_seconds"] = waited
     if existing is None:
@@ -202,12 +201,14 @@ def write_event(
         values.pop("trigger", None)
         done = conn.execute(
             executions.update()
-            .where(executions.c.id == existing.id, executions.c.outcome == RUNNING)
+            .where(executions.c.id == existing[0], executions.c.outcome == RUNNING)
             .values(**values)
         )
         if not done.rowcount:
+            look.wrote(event.invocation_id, None, "")  # read it again if asked
             return []  # another recorder (alert@ or the watchdog) finished it meanwhile
-        run_id = int(existing.id)
+        run_id = existing[0]
+    look.wrote(event.invocation_id, run_id, values["outcome"])
     if values["outcome"] != RUNNING:
         add_run(
             conn,
@@ -221,8 +222,8 @@ def write_event(
         return []
     retrying = event.result != "success" and event.attempt <= (task.retries if task else 0)
     if joins is not None and not retrying:
-        joins.ready.extend(joins_ready(conn, values, joins.started))
-    return [{**values, "id": run_id}, *record_not_run(conn, values, retrying)]
+        joins.ready.extend(joins_ready(conn, values, joins.started, look))
+    return [{**values, "id": run_id}, *record_not_run(conn, values, retrying, look)]
 
 
 NOTE_AT_START = dt.timedelta(seconds=1)

@@ -28,7 +28,7 @@ from smartcron.alerting.notices import Notice, system_notice
 from smartcron.db.engine import make_engine, redact
 from smartcron.db.hosts import STOPPED, heartbeat, register_host
 from smartcron.db.schema import utcnow
-from smartcron.db.state import JOURNAL_CURSOR, get_state
+from smartcron.db.state import journal_cursor
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import OperationFailed
 from smartcron.model.config import WATCHDOG, Config
@@ -44,6 +44,9 @@ from smartcron.watchdog.writer import CursorMark, Writer
 
 log = logging.getLogger("smartcron.watchdog")
 STUCK_AFTER = 30.0  # seconds without a D-Bus loop iteration
+# While the writer has events waiting, alert evaluation waits (at most this long): both write
+# to the database, and on SQLite each waits out the other's lock.
+ALERTS_YIELD = 5.0
 
 
 class Watchdog:
@@ -79,6 +82,7 @@ class Watchdog:
         self._last_digest = 0.0  # the first round runs at start-up: a missed digest goes late
         self._digests_done: set[Period] = set()
         self._alert_error = ""
+        self._last_alerts = 0.0
         self._stop = threading.Event()
         self._cursor: str | None = None
 
@@ -142,7 +146,7 @@ class Watchdog:
         if self._cursor is None:
             try:
                 with self.engine.connect() as conn:
-                    self._cursor = get_state(conn, JOURNAL_CURSOR)
+                    self._cursor = journal_cursor(conn, self.config.host_name)
             except sa.exc.SQLAlchemyError:  # database down: fall back to the last 24 h
                 self._cursor = None
         found = reconcile(self.journal.entries_since(self._cursor))
@@ -156,6 +160,9 @@ class Watchdog:
     def _alert_tick(self) -> None:
         """Evaluate alerts; with the database away, alert about that directly."""
         if self.writer.db_ok:
+            if self.writer.backlog and time.monotonic() - self._last_alerts < ALERTS_YIELD:
+                return  # runs are being written: record first, evaluate a moment later
+            self._last_alerts = time.monotonic()
             self._db_alert_sent = False
             try:
                 self._queue_failed_direct_alert()

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import executions
-from smartcron.db.state import JOURNAL_CURSOR, set_state
+from smartcron.db.state import journal_cursor_key, set_state
 from smartcron.errors import OperationFailed
 from smartcron.systemd.bus import Systemd
 from smartcron.systemd.entries import EntryWriter
@@ -32,6 +32,7 @@ from smartcron.systemd.journal import Journal, RunWindow
 from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.chains import JoinBook, record_join_refused
 from smartcron.watchdog.events import RunEvent
+from smartcron.watchdog.lookups import Lookups
 from smartcron.watchdog.record import (
     Evidence,
     gather_evidence,
@@ -52,6 +53,10 @@ def _start_unit(unit: str) -> None:
 
 DROPS_LOOKBACK = dt.timedelta(days=1)
 BATCH = 200  # events per transaction: a burst of runs costs a few commits, not hundreds
+# A batch is committed after this many seconds of writing even if events remain: a burst still
+# costs a commit per ~20 events, and the first run of a burst waits tens of ms, not a batch.
+COMMIT_AFTER = 0.03
+REFRESH_BATCH = 50  # output-tail refreshes per transaction
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,22 @@ class Writer(threading.Thread):
             recorded: list[dict[str, Any]] = []
             try:
                 with self.engine.begin() as conn:
+                    lookups = Lookups(conn)  # what the batch reads, once (lookups.py)
+                    events = [i for i in batch if isinstance(i, RunEvent)]
+                    lookups.prefetch((e.invocation_id for e in events), {e.task for e in events})
+                    began, count = time.monotonic(), 0
                     for item in batch:
+                        count += 1
                         if isinstance(item, CursorMark):
-                            set_state(conn, JOURNAL_CURSOR, item.cursor)
+                            set_state(conn, journal_cursor_key(self.host), item.cursor)
                         else:
                             evidence = self._evidence.get(item.invocation_id, Evidence())
-                            recorded += write_event(conn, item, evidence, self.host, self.joins)
+                            recorded += write_event(
+                                conn, item, evidence, self.host, self.joins, lookups
+                            )
+                        if time.monotonic() - began > COMMIT_AFTER:
+                            break  # commit what is written: the first run waits no longer
+                    batch = batch[:count]
             except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
                 self.joins.ready.clear()  # rolled back: decided again when the batch is retried
                 if self.db_ok:
@@ -172,12 +187,16 @@ class Writer(threading.Thread):
                 log.info("database is back; wrote %d held run event(s)", len(batch))
             self.db_ok, self.db_down_since = True, None
             self._start_joins()
+            # A tail is read for a run recorded now, or one recorded before whose tail never
+            # was (a watchdog stopped within tail_delay of its end); not for every finished
+            # event: reconciling 10,000 recorded runs queued 10,000 journal reads.
+            fresh = {str(r["invocation_id"]) for r in recorded} | lookups.without_tail
             for item in batch:
                 self.pending.popleft()
                 if not isinstance(item, RunEvent):
                     continue
                 self.written += 1
-                if item.kind == "finished":
+                if item.kind == "finished" and item.invocation_id in fresh:
                     # The output tail is read once journald has caught up with the run.
                     window = RunWindow(
                         item.invocation_id, item.task, item.started_at, item.finished_at
@@ -233,47 +252,64 @@ class Writer(threading.Thread):
         self.db_ok, self.db_down_since = True, None
 
     def _refresh_tails(self) -> None:
-        """Re-read the output tail of runs that finished a moment ago; update if it grew."""
-        # Run events come first: refresh one tail at a time, only while nothing else waits.
+        """Re-read the output tail of runs that finished a moment ago; update if it grew.
+
+        Run events come first: the journal is read only while no event waits (checked before
+        each run's reads), and the updates of all the runs read are written in one
+        transaction: one commit per pass, not one per run (a commit per run held the write
+        lock once per run and, during a burst, kept the next batch of events waiting)."""
+        read: list[tuple[RunWindow, str, dict[str, Any], list[Any]]] = []
         while (
             self._refresh
             and self._refresh[0][0] <= time.monotonic()
+            and len(read) < REFRESH_BATCH
             and self.db_ok
             and not self.pending
             and self.inbox.empty()
         ):
-            _due, window = self._refresh[0]
+            _due, window = self._refresh.popleft()
             inv = window.invocation_id
-            tail = self.journal.tail(window)
-            figures = self.journal.resources(inv)
-            drops = self._drops(window)
-            try:
-                with self.engine.begin() as conn:
-                    for run_id, count in record_drops(conn, window.task, drops):
-                        log.warning(
-                            "journald dropped %d line(s) of run %d of %s (its rate limit); "
-                            "the run is marked 'output incomplete'",
-                            count,
-                            run_id,
-                            window.task,
-                        )
-                    conn.execute(
-                        executions.update()
-                        .where(
-                            executions.c.invocation_id == inv,
-                            executions.c.output_tail.is_distinct_from(tail),
-                        )
-                        .values(output_tail=tail)
-                    )
-                    if figures:
-                        conn.execute(
-                            executions.update()
-                            .where(executions.c.invocation_id == inv)
-                            .values(**figures)
-                        )
-            except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError):
-                return  # database away: keep it queued; the main drain notices the outage
-            self._refresh.popleft()
+            read.append((window, self.journal.tail(window), self.journal.resources(inv),
+                         self._drops(window)))  # fmt: skip
+        if not read:
+            return
+        try:
+            with self.engine.begin() as conn:
+                for window, tail, figures, drops in read:
+                    self._write_tail(conn, window, tail, figures, drops)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError):
+            # Database away: keep them queued; the main drain notices the outage.
+            self._refresh.extendleft((0.0, window) for window, *_ in reversed(read))
+
+    @staticmethod
+    def _write_tail(
+        conn: Connection,
+        window: RunWindow,
+        tail: str,
+        figures: dict[str, Any],
+        drops: list[tuple[str, dt.datetime, int]],
+    ) -> None:
+        inv = window.invocation_id
+        for run_id, count in record_drops(conn, window.task, drops):
+            log.warning(
+                "journald dropped %d line(s) of run %d of %s (its rate limit); "
+                "the run is marked 'output incomplete'",
+                count,
+                run_id,
+                window.task,
+            )
+        conn.execute(
+            executions.update()
+            .where(
+                executions.c.invocation_id == inv,
+                executions.c.output_tail.is_distinct_from(tail),
+            )
+            .values(output_tail=tail)
+        )
+        if figures:
+            conn.execute(
+                executions.update().where(executions.c.invocation_id == inv).values(**figures)
+            )
 
     def _drops(self, window: RunWindow) -> list[tuple[str, dt.datetime, int]]:
         """journald's notes about this task's dropped lines from the last day (they come late:

@@ -225,3 +225,50 @@ def test_tracker_a_run_whose_condition_said_yes_is_a_normal_run() -> None:
     finished = [e for e in _feed(RunTracker(), steps) if getattr(e, "kind", "") == "finished"]
     assert len(finished) == 1 and not finished[0].condition_said_no  # type: ignore[attr-defined]
     assert finished[0].result == "success"  # type: ignore[attr-defined]
+
+
+def test_tracker_completes_a_finish_at_once_when_its_service_values_came_first() -> None:
+    # The order systemd 252 sends (dbus-unit.c send_changed_signal): the Service interface's
+    # values of a change, then the Unit's. The finish needs no later signal nor the flush.
+    tracker = RunTracker()
+    tracker.service_changed(U, {"NRestarts": 0, "ExecMainStartTimestamp": 1_795_782_668_078_020})
+    tracker.unit_changed(
+        U, {"ActiveState": "activating", "SubState": "start", "InvocationID": INV1}
+    )
+    exit_values = {
+        "Result": "exit-code",
+        "ExecMainExitTimestamp": 1_795_782_668_080_227,
+        "ExecMainCode": 1,
+        "ExecMainStatus": 3,
+    }
+    started = tracker.service_changed(U, exit_values)
+    finished = tracker.unit_changed(U, {"ActiveState": "failed", "SubState": "failed"})
+    assert [(e.kind, e.result, e.exec_status) for e in started + finished] == [
+        ("started", None, None),
+        ("finished", "exit-code", 3),
+    ]
+    assert tracker.flush() == []
+
+
+def test_tracker_waits_for_service_values_that_name_the_runs_exit() -> None:
+    # Service values older than the run (the previous run's exit, before this start) do not
+    # complete a finish: it waits for the next signal (or the flush).
+    tracker = RunTracker()
+    tracker.service_changed(
+        U,
+        {
+            "Result": "success",
+            "ExecMainStartTimestamp": 1_795_782_668_494_102,
+            "ExecMainExitTimestamp": 1_795_782_668_000_000,
+        },
+    )
+    tracker.unit_changed(
+        U, {"ActiveState": "activating", "SubState": "start", "InvocationID": INV2}
+    )
+    tracker.service_changed(U, {"NRestarts": 0})
+    assert tracker.unit_changed(U, {"ActiveState": "inactive", "SubState": "dead"}) == []
+    [event] = tracker.service_changed(
+        U, {"ExecMainExitTimestamp": 1_795_782_668_496_610, "Result": "success"}
+    )
+    assert event.kind == "finished" and event.finished_at is not None
+    assert event.finished_at.isoformat() == "2026-11-27T12:31:08.496610+00:00"
