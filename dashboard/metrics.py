@@ -191,7 +191,7 @@ def text(engine: Engine) -> str:
     return body
 
 
-_next: dict[tuple[str, str, dt.datetime], float | None] = {}
+_next: dict[tuple[str, str, dt.datetime, dt.date], float | None] = {}
 
 
 def next_due(task: Task, after: dt.datetime) -> float | None:
@@ -199,7 +199,8 @@ def next_due(task: Task, after: dt.datetime) -> float | None:
     schedule that cannot be evaluated); kept, as it only changes when `after` does."""
     if task.paused or not task.schedule:
         return None
-    key = (task.schedule, task.timezone, after)
+    # The day too: timer lines are rendered per day (their clock-change corrections).
+    key = (task.schedule, task.timezone, after, dt.datetime.now(dt.UTC).date())
     with _lock:
         if key in _next:
             return _next[key]

@@ -33,6 +33,11 @@ class Claim:
     won: bool  # True when this call's insert is the one that holds it
 
 
+class ClaimUndecided(Exception):
+    """Every try lost to a deadlock and no winner could be read back: the database is
+    reachable, so this is not if_db_down's case; the gate does not run the slot here."""
+
+
 def lost_race(exc: sa.exc.DBAPIError) -> bool:
     """Return True when a claim's insert failed because another one holds the key."""
     return _lost_race(exc)
@@ -103,4 +108,7 @@ def claim(
         # A deadlock on Galera whose winner this node has not applied yet: wait, try again
         # (the insert then fails on the applied row, or wins if the winner rolled back).
         time.sleep(0.05 * (attempt + 1))
-    raise sa.exc.OperationalError("claim", {}, Exception(f"claim {key} {slot} undecided"))
+    raise ClaimUndecided(
+        f"the claim of {key} at {slot.isoformat()} stayed undecided after 5 tries "
+        "(deadlocks, and no winner visible on this node)"
+    )

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.db.claims import claim, is_deadlock
+from smartcron.db.claims import ClaimUndecided, claim, is_deadlock
 from smartcron.db.runs import record_skip
 from smartcron.db.tasks import find_task
 from smartcron.db.windows import list_windows
@@ -110,6 +110,9 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
         return None
     try:
         held = claim(ctx.engine, f"task:{task.name}", slot, ctx.host, ctx.invocation_id)
+    except ClaimUndecided as exc:
+        # Running could run the slot twice; skipping is recorded and shown (never silent).
+        return GateVerdict("skipped", f"{exc}; not run here so that it never runs twice")
     except sa.exc.SQLAlchemyError as exc:
         problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         if task.if_db_down == "run":

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smartcron.db.claims import is_deadlock, lost_race
+from smartcron.db.claims import ClaimUndecided, is_deadlock, lost_race
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import claims, executions
@@ -188,3 +188,19 @@ def test_gate_claim_counts_a_galera_deadlock_at_commit_as_lost() -> None:
     assert is_deadlock(deadlock) and lost_race(deadlock)
     down = sa.exc.OperationalError("INSERT", {}, Exception(2003, "Can't connect to server"))
     assert not is_deadlock(down) and not lost_race(down)
+
+
+def test_gate_undecided_claim_skips_even_when_the_task_says_run(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deadlock after deadlock with no winner visible: the database is reachable, so this is
+    # not if_db_down's case, and running could run the slot twice.
+    import smartcron.ops.gate as gate
+
+    def undecided(*_a: object, **_k: object) -> None:
+        raise ClaimUndecided("the claim of task:bank at 2026-12-04T10:00:00+00:00 stayed undecided")
+
+    monkeypatch.setattr(gate, "claim", undecided)
+    status, line = _gate(engine, "a", _env(uuid.uuid4().hex), if_db_down="run")
+    assert status == SKIP and "stayed undecided" in line and "never runs twice" in line
+    assert [(r.host, r.outcome) for r in _rows(engine)] == [("a", "skipped")]
