@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron.db.schema import alerts, executions, utcnow
+from smartcron.db.schema import alerts, claims, executions, utcnow
 from smartcron.model.outcome import NOT_RUN, RUNNING, SKIP_OUTCOMES
 from smartcron.model.task import Task
 
@@ -41,12 +41,35 @@ def _consecutive_failures(conn: Connection, task: str, upto_id: int) -> int:
     return count
 
 
-def active_alert(conn: Connection, task: str, kind: str) -> Any:
-    return conn.execute(
-        sa.select(alerts).where(
-            alerts.c.task_name == task, alerts.c.kind == kind, alerts.c.state.in_(ACTIVE)
-        )
-    ).first()
+def active_alert(conn: Connection, task: str, kind: str, *, latest: bool = False) -> Any:
+    """The task's open alert of `kind`; `latest` reads past the transaction's snapshot (a
+    locking read on MariaDB), to see an alert another recorder has just committed."""
+    query = sa.select(alerts).where(
+        alerts.c.task_name == task, alerts.c.kind == kind, alerts.c.state.in_(ACTIVE)
+    )
+    return conn.execute(query.with_for_update() if latest else query).first()
+
+
+RUN_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # the claim slot of "one per run"
+
+
+def _first_to_alert(conn: Connection, run: Any) -> bool:
+    """Given a failed run, return True if this recorder is the first to open an alert for
+    it. The watchdog and the OnFailure= fallback record the same run at the same moment: on
+    MariaDB both read "no open alert" and both inserted one (two alerts, two messages). A
+    claim on the run's id (the claims table's unique key, which Galera certifies too)
+    leaves one of them to open it; the other waits for it and updates it."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                claims.insert().values(
+                    claim_key=f"alert-run:{run.id}", slot=RUN_EPOCH, host=run.host or "",
+                    invocation_id=run.invocation_id, claimed_at=utcnow(),
+                )
+            )  # fmt: skip
+    except sa.exc.IntegrityError:
+        return False
+    return True
 
 
 def is_final(run: Any, task: Task | None) -> bool:
@@ -66,6 +89,10 @@ def record_failure(conn: Connection, run: Any, task: Task | None) -> int | None:
     if final and _consecutive_failures(conn, run.task_name, run.id) < needed:
         return None
     existing = active_alert(conn, run.task_name, "failure")
+    if existing is None and not _first_to_alert(conn, run):
+        existing = active_alert(conn, run.task_name, "failure", latest=True)
+        if existing is None:  # the other recorder's alert was resolved meanwhile
+            return None
     if existing is not None:
         conn.execute(
             alerts.update()
