@@ -28,10 +28,12 @@ from .guard import env_visible, page_number
 bp = Blueprint("api", __name__)
 
 
-def _task_json(task: Any, last: Any, now: dt.datetime) -> dict[str, Any]:
+def _task_json(task: Any, last: Any, now: dt.datetime, visible: bool) -> dict[str, Any]:
+    """Given a task, its latest run and whether its environment may be shown, return the task
+    as the API gives it (the task's plain form is computed once per task, not per request)."""
     when = queries.next_run(task, now)
     return {
-        **(task.to_dict() if env_visible() else hide_secrets(task.to_dict())),
+        **(task.plain() if visible else hide_secrets(task.plain())),
         "next_run": when.isoformat() if when else None,
         "last_run": run_dict(last) if last is not None else None,
     }
@@ -43,7 +45,8 @@ def tasks() -> Response:
     with engine().connect() as conn:
         found = queries.all_tasks(conn)
         last = run_queries.last_runs(conn, [t.name for t in found])
-    return jsonify([_task_json(t, last.get(t.name), now) for t in found])
+    visible = env_visible()
+    return jsonify([_task_json(t, last.get(t.name), now, visible) for t in found])
 
 
 @bp.route("/api/v1/tasks/<name>")
@@ -53,7 +56,7 @@ def task(name: str) -> Response:
         if found is None:
             abort(404)
         last = run_queries.last_runs(conn, [name])
-    return jsonify(_task_json(found, last.get(name), dt.datetime.now(dt.UTC)))
+    return jsonify(_task_json(found, last.get(name), dt.datetime.now(dt.UTC), env_visible()))
 
 
 @bp.route("/api/v1/runs")

@@ -65,15 +65,19 @@ def _describe(task: Task) -> str:
 def _status(conn: Connection, now: dt.datetime) -> dict[str, Any]:
     """What both the overview and /status.json show: task states, failing tasks, health."""
     tasks = queries.all_tasks(conn)
-    last = run_queries.last_runs(conn, [t.name for t in tasks])
+    # The state of every task needs only its latest run's outcome; the failing ones are shown
+    # with their meaning, so only they are read whole.
+    last = run_queries.last_runs(conn, [t.name for t in tasks], brief=True)
     checked_at, checks = health_queries.latest_health(conn)
     states: dict[str, int] = {"ok": 0, "running": 0, "failing": 0, "paused": 0}
-    failing = []
+    failing_tasks = []
     for task in tasks:
         state = _state_of(task, last.get(task.name))
         states[state] += 1
         if state == "failing":
-            failing.append((task, last[task.name]))
+            failing_tasks.append(task)
+    whole = run_queries.last_runs(conn, [t.name for t in failing_tasks])
+    failing = [(t, whole[t.name]) for t in failing_tasks if t.name in whole]
     score_row = next((c for c in checks if c.check_name == "score"), None)
     return {
         "now": now,
@@ -136,7 +140,9 @@ def tasks() -> str:
             if (not category or t.category == category)
             and (not text or text in t.name.lower() or text in t.description.lower())
         ]
-        last = run_queries.last_runs(conn, [t.name for t in chosen])
+        # Filtering by state and sorting need every chosen task's latest outcome and start;
+        # the page shows 100 of them, read whole below.
+        last = run_queries.last_runs(conn, [t.name for t in chosen], brief=True)
         rows = [(t, last.get(t.name), _state_of(t, last.get(t.name))) for t in chosen]
         if state:
             rows = [r for r in rows if r[2] == state]
@@ -148,12 +154,14 @@ def tasks() -> str:
             rows.sort(key=lambda r: (r[1] is None, -(r[1].started_at.timestamp() if r[1] else 0)))
         page = _page()
         shown = rows[(page - 1) * TASKS_PAGE : page * TASKS_PAGE]
-        stats = run_queries.week_stats(conn, [t.name for t, _l, _s in shown], now)
+        names = [t.name for t, _l, _s in shown]
+        stats = run_queries.week_stats(conn, names, now)
+        whole = run_queries.last_runs(conn, names)
     return render_template(
         "tasks.html",
         rows=[
-            (t, last_run, st, stats[t.name], queries.next_run(t, now), _describe(t))
-            for t, last_run, st in shown
+            (t, whole.get(t.name), st, stats[t.name], queries.next_run(t, now), _describe(t))
+            for t, _brief, st in shown
         ],
         categories=sorted({t.category for t in everything}),
         category=category,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from smartcron.errors import InvalidInput
@@ -225,3 +227,14 @@ def test_command_list_form_on_the_command_line_says_where_it_belongs() -> None:
 
     with pytest.raises(InvalidInput, match="is for task files"):
         validate_task({"name": "x", "command": '["/bin/sh", "-c", "echo"]', "schedule": "@daily"})
+
+
+def test_task_plain_is_computed_once_and_read_only_while_to_dict_is_the_callers() -> None:
+    task = validate_task({**BASE, "env": {"TOKEN": "x"}})
+    assert task.plain() is task.plain() and dict(task.plain()) == task.to_dict()
+    with pytest.raises(TypeError):
+        task.plain()["timeout"] = "1h"  # type: ignore[index]
+    mine = task.to_dict()
+    mine["env"]["TOKEN"] = "changed"
+    assert task.to_dict()["env"] == {"TOKEN": "x"} and task.plain()["env"] == {"TOKEN": "x"}
+    assert dataclasses.replace(task, timeout=7200).plain()["timeout"] == "2h"

@@ -1,0 +1,91 @@
+"""The run queries every list page is built from, on SQLite and MariaDB: the latest run of each
+task, the 7-day figures and the runs-per-hour chart, computed by the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+import pytest
+
+from smartcron.db import runs
+from smartcron.db.runs import last_runs, runs_by_hour, week_stats
+
+from support import TestDB
+from support.dashboard import add_run, add_task
+
+NOW = dt.datetime(2026, 11, 27, 12, 40, tzinfo=dt.UTC)
+
+
+def _at(minutes: float) -> dt.datetime:
+    return NOW - dt.timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("all_tasks_from", [100, 1], ids=["names-matched", "all-tasks-read"])
+def test_last_runs_gives_each_tasks_latest_run_whole_or_brief(
+    db: TestDB, all_tasks_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "ALL_TASKS_FROM", all_tasks_from)
+    for name in ("pos-sync", "bank-import", "never-ran"):
+        add_task(db.engine, name)
+    add_run(db.engine, "pos-sync", "failed", started_at=_at(30))
+    newest = add_run(db.engine, "pos-sync", "success", started_at=_at(10))
+    add_run(db.engine, "bank-import", "success", started_at=_at(5))
+    # Same start: the later id is the latest (a retry recorded in the same microsecond).
+    tie = add_run(db.engine, "bank-import", "failed", started_at=_at(5))
+    add_task(db.engine, "not-asked")
+    add_run(db.engine, "not-asked", "failed", started_at=_at(1))
+    names = ["pos-sync", "bank-import", "never-ran"]
+    with db.engine.connect() as conn:
+        whole = last_runs(conn, names)
+        brief = last_runs(conn, names, brief=True)
+    assert {n: r.id for n, r in whole.items()} == {"pos-sync": newest, "bank-import": tie}
+    assert {n: (r.id, r.outcome) for n, r in brief.items()} == {
+        "pos-sync": (newest, "success"),
+        "bank-import": (tie, "failed"),
+    }
+    assert whole["pos-sync"].meaning and "output_tail" not in whole["pos-sync"]._mapping
+    assert set(brief["pos-sync"]._mapping) == {"id", "task_name", "outcome", "started_at"}
+
+
+def test_week_stats_counts_runs_and_takes_the_median_of_successes(db: TestDB) -> None:
+    add_task(db.engine, "odd")
+    add_task(db.engine, "even")
+    odd = [7.0, 1.5, 30.25]
+    even = [4.0, 1.0, 9.5, 2.0]
+    for i, d in enumerate(odd):
+        add_run(db.engine, "odd", "success", started_at=_at(60 * i), duration_s=d)
+    for i, d in enumerate(even):
+        add_run(db.engine, "even", "success", started_at=_at(60 * i), duration_s=d)
+    add_run(db.engine, "odd", "failed", started_at=_at(5), duration_s=500.0)
+    add_run(db.engine, "odd", "running", started_at=_at(1), duration_s=None, finished_at=None)
+    add_run(db.engine, "odd", "success", started_at=_at(8 * 24 * 60), duration_s=999.0)  # 8 d
+    add_run(db.engine, "even", "success", started_at=_at(2), duration_s=None)  # no duration
+    with db.engine.connect() as conn:
+        stats = week_stats(conn, ["odd", "even", "none"], NOW)
+    assert stats["odd"].runs == 4 and stats["odd"].successes == 3  # running and 8 d ago left out
+    assert stats["odd"].median_s == statistics.median(odd) == 7.0
+    assert stats["even"].runs == 5 and stats["even"].successes == 4  # counted, no duration
+    assert stats["even"].median_s == statistics.median(even) == 3.0
+    assert stats["none"].runs == 0 and stats["none"].median_s is None and stats["none"].rate is None
+    assert stats["odd"].rate == 75.0
+
+
+def test_runs_by_hour_puts_each_run_in_its_hour_at_the_boundaries(db: TestDB) -> None:
+    add_task(db.engine, "pos-sync")
+    hour = NOW.replace(minute=0)
+    for at, outcome in [
+        (hour, "success"),  # 12:00:00.000000 opens the last hour
+        (hour - dt.timedelta(microseconds=1), "failed"),  # 11:59:59.999999 closes the one before
+        (hour - dt.timedelta(hours=23), "success"),  # the chart's first instant
+        (hour - dt.timedelta(hours=23, microseconds=1), "failed"),  # just before: not shown
+        (NOW + dt.timedelta(minutes=30), "success"),  # a clock ahead: counted in the last hour
+    ]:
+        add_run(db.engine, "pos-sync", outcome, started_at=at)
+    with db.engine.connect() as conn:
+        hours = runs_by_hour(conn, NOW)
+    assert hours[0][0] == hour - dt.timedelta(hours=23) and hours[-1][0] == hour
+    assert hours[-1][1:] == (2, 0)
+    assert hours[-2][1:] == (0, 1)
+    assert hours[0][1:] == (1, 0)
+    assert sum(ok + bad for _h, ok, bad in hours) == 4
