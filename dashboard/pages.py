@@ -140,9 +140,12 @@ def tasks() -> str:
             if (not category or t.category == category)
             and (not text or text in t.name.lower() or text in t.description.lower())
         ]
-        # Filtering by state and sorting need every chosen task's latest outcome and start;
-        # the page shows 100 of them, read whole below.
-        last = run_queries.last_runs(conn, [t.name for t in chosen], brief=True)
+        # Filtering by state and sorting by state or last run need every chosen task's latest
+        # outcome and start; otherwise only the 100 shown need them, read whole below.
+        if state or sort in ("state", "last"):
+            last = run_queries.last_runs(conn, [t.name for t in chosen], brief=True)
+        else:
+            last = {}
         rows = [(t, last.get(t.name), _state_of(t, last.get(t.name))) for t in chosen]
         if state:
             rows = [r for r in rows if r[2] == state]
@@ -160,8 +163,15 @@ def tasks() -> str:
     return render_template(
         "tasks.html",
         rows=[
-            (t, whole.get(t.name), st, stats[t.name], queries.next_run(t, now), _describe(t))
-            for t, _brief, st in shown
+            (
+                t,
+                whole.get(t.name),
+                _state_of(t, whole.get(t.name)),
+                stats[t.name],
+                queries.next_run(t, now),
+                _describe(t),
+            )
+            for t, _brief, _st in shown
         ],
         categories=sorted({t.category for t in everything}),
         category=category,

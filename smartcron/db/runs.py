@@ -116,10 +116,10 @@ class Stats:
 def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict[str, Stats]:
     """Given task names, return their success rate and median duration over 7 days.
 
-    Both computed by the database: the runs counted from the (task_name, outcome, started_at)
-    index, the median of the successes' durations as the average of the middle one or two by
-    rank (window functions, SQLite 3.25+ and MariaDB 10.2+). Fetching each run's duration
-    instead cost 120 ms a page of 100 tasks on MariaDB (7,800 rows through PyMySQL).
+    Both computed by the database: the runs counted from indexes alone, the median of the
+    successes' durations as the average of the middle one or two by rank (window functions,
+    SQLite 3.25+ and MariaDB 10.2+). Fetching each run's duration instead cost 120 ms a page
+    of 100 tasks on MariaDB (7,800 rows through PyMySQL).
     """
     since = now - dt.timedelta(days=7)
     runs: dict[str, int] = dict.fromkeys(names, 0)
@@ -127,12 +127,17 @@ def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict
     c = executions.c
     for chunk in range(0, len(names), 200):
         part = list(names[chunk : chunk + 200])
-        counted = (
-            sa.select(c.task_name, sa.func.count())
-            .where(c.task_name.in_(part), c.started_at >= since, c.outcome != "running")
-            .group_by(c.task_name)
-        )
-        runs.update({name: int(n) for name, n in conn.execute(counted)})
+        # Every run in the week minus the running ones: both counts read an index alone
+        # ((task_name, started_at); (task_name, outcome, started_at)), where `outcome !=
+        # 'running'` made both databases read each run's row (SQLite 4.1 -> 1.2 ms a page).
+        for sign, where in ((1, ()), (-1, (c.outcome == "running",))):
+            counted = (
+                sa.select(c.task_name, sa.func.count())
+                .where(c.task_name.in_(part), c.started_at >= since, *where)
+                .group_by(c.task_name)
+            )
+            for name, n in conn.execute(counted):
+                runs[name] += sign * int(n)
         ranked = (
             sa.select(
                 c.task_name,

@@ -473,3 +473,31 @@ def test_dashboard_hosts_page_and_runs_filtered_by_host(client: FlaskClient, db:
     assert f"#{on_till}<" in runs and "ran on the till" in runs
     assert "ran in the warehouse" not in runs
     assert 'data-label="Host">till-1<' in runs  # the host column shows with several hosts
+
+
+def test_task_list_filters_and_sorts_by_each_tasks_latest_run(
+    client: FlaskClient, db: TestDB
+) -> None:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    add_task(db.engine, "bank-import", category="finance")
+    add_task(db.engine, "cleanup", category="cleanup")
+    add_run(db.engine, "pos-sync", "failed", started_at=now - dt.timedelta(hours=2))
+    add_run(db.engine, "pos-sync", "success", started_at=now - dt.timedelta(hours=1))
+    add_run(db.engine, "bank-import", "success", started_at=now - dt.timedelta(hours=3))
+    add_run(db.engine, "bank-import", "failed", started_at=now - dt.timedelta(minutes=5))
+    assert login(client, "vera").status_code == 302
+
+    def names(query: str) -> list[str]:
+        page = client.get(f"/tasks?{query}").get_data(as_text=True)
+        return re.findall(r'data-label="Task"><a href="/tasks/([^"]+)"', page)
+
+    assert names("") == ["bank-import", "cleanup", "pos-sync"]
+    assert names("state=failing") == ["bank-import"]  # its latest run failed; pos-sync's not
+    assert names("state=ok") == ["cleanup", "pos-sync"]
+    assert names("sort=state") == ["bank-import", "cleanup", "pos-sync"]  # failing < ok
+    assert names("sort=last") == ["bank-import", "pos-sync", "cleanup"]  # never run: last
+    page = client.get("/tasks").get_data(as_text=True)
+    assert re.search(r'<tr class="st-failing">\s*<td data-label="Task"><a href="/tasks/bank', page)
+    assert re.search(r'<tr class="st-ok">\s*<td data-label="Task"><a href="/tasks/pos-sync', page)
