@@ -38,6 +38,8 @@ from smartcron.model.task import (
 )
 from smartcron.model.zones import check_timezone, host_timezone
 
+# The characters systemd reads as ExecStart= prefixes (systemd.service(5), "Command lines").
+EXEC_PREFIXES = frozenset("@-:+!|")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\$?$")
@@ -118,6 +120,11 @@ def _resolve_executable(exe: str, check_host: bool) -> str:
         return os.path.normpath(exe)
     if "/" in exe:
         raise InvalidInput("command", exe, "a relative path is ambiguous; give an absolute path")
+    if exe[:1] in EXEC_PREFIXES:
+        # systemd reads these as ExecStart= prefixes even when quoted ('+' runs it as root).
+        raise InvalidInput(
+            "command", exe, f"a program name cannot start with {exe[0]!r}; give an absolute path"
+        )
     if not check_host:
         return exe
     dirs = os.environ.get("PATH", "").split(os.pathsep) + SERVICE_PATH.split(os.pathsep)
@@ -126,6 +133,13 @@ def _resolve_executable(exe: str, check_host: bool) -> str:
     if not found:
         raise InvalidInput(
             "command", exe, f"not found on PATH ({search}); give an absolute path to the program"
+        )
+    if not found.startswith("/"):
+        # A relative PATH entry ('.', '+'): the unit would depend on systemd's working directory.
+        raise InvalidInput(
+            "command",
+            exe,
+            f"found as {found!r} through a relative PATH entry; give an absolute path",
         )
     return found
 

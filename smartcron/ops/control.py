@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from smartcron.db.state import MANUAL_PREFIX, set_state
 from smartcron.db.tasks import get_task, list_tasks, set_task_paused
 from smartcron.db.windows import windowed_tasks
 from smartcron.errors import OperationFailed
-from smartcron.model import chains
 from smartcron.model.config import Config
 from smartcron.model.outcome import Verdict, explain
 from smartcron.model.placement import placed_on
@@ -152,10 +151,10 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
     """Pause or resume task `name` in the database and in systemd; return the task."""
     with db_errors(engine), engine.begin() as conn:
         task = set_task_paused(conn, name, paused, who)
-        followers = chains.on_success_of(list_tasks(conn))
+        everyone = list_tasks(conn)
         windowed = windowed_tasks(conn, [task])
     if os.geteuid() == 0:
-        apply_task(config, task, followers, windowed)
+        apply_task(config, task, everyone, windowed)
         return task
     if not task.schedule:
         # A chained task without a schedule has no timer to stop or start (docs/chains.md).
@@ -176,11 +175,11 @@ def set_paused(config: Config, engine: Engine, name: str, paused: bool, who: str
 def apply_task(
     config: Config,
     task: Task,
-    followers: Mapping[str, tuple[str, ...]] | None = None,
+    everyone: Sequence[Task] | None = None,
     windowed: Collection[str] = (),
 ) -> None:
-    """Bring one task's units and timer in line with the database (root only); `followers`
-    (model/chains.py, from every task) keeps the OnSuccess= of a chain's predecessor; a task
+    """Bring one task's units and timer in line with the database (root only); `everyone`
+    (every task) keeps the OnSuccess= of a chain's predecessor (signed followers); a task
     not placed on this host has no units here (`smartcron sync` removes them)."""
     if not placed_on(task, config.host_name):
         return
@@ -195,7 +194,7 @@ def apply_task(
                 accuracy=config.timer_accuracy,
                 signer=signer,
                 prune=False,
-                followers=followers,
+                everyone=everyone,
                 windowed=windowed,
             )
             failed = sync_mod.apply(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +121,7 @@ def plan(
     accuracy: str,
     signer: Signer | None,
     prune: bool = True,
-    followers: Mapping[str, tuple[str, ...]] | None = None,
+    everyone: Sequence[Task] | None = None,
     windowed: Collection[str] = (),
 ) -> list[TaskPlan]:
     """Given the tasks and the unit directory, return one TaskPlan per task (and orphan).
@@ -129,12 +129,16 @@ def plan(
     With a `signer` (root's key), a task whose definition is not the one root signed is
     refused: it fails, and its installed units stay as they are (the last signed definition).
     Without one (an unprivileged check), nothing is verified. With prune=False (syncing a
-    single task) units of tasks not given are left alone. `followers` (model/chains.py,
-    made from every task) names the tasks each task's success starts; by default the tasks
-    given. `windowed` names the tasks a maintenance window with skip covers: their services
-    ask the gate (db/windows.windowed_tasks).
+    single task) units of tasks not given are left alone. `everyone` (by default the tasks
+    given) is every task, for the followers each task's success starts (model/chains.py):
+    with a signer, only signed rows name followers, so a row written without root's key
+    cannot put a unit name into a signed task's OnSuccess=. `windowed` names the tasks a
+    maintenance window with skip covers: their services ask the gate
+    (db/windows.windowed_tasks).
     """
-    after = chains.on_success_of(tasks) if followers is None else followers
+    after = chains.on_success_of(
+        t for t in (tasks if everyone is None else everyone) if signer is None or signer.verify(t)
+    )
     on_disk = scan(unit_dir)
     links = _links(unit_dir)
     ledger = load_ledger(signer.path) if signer is not None else None

@@ -23,6 +23,7 @@ from smartcron.errors import InvalidInput
 from smartcron.model import schedule
 from smartcron.model.placement import gate_if_db_down, needs_gate
 from smartcron.model.task import Task
+from smartcron.model.validate import EXEC_PREFIXES, check_name
 from smartcron.systemd.backoff import retry_plan
 
 PREFIX = "smartcron-"
@@ -108,6 +109,11 @@ def exec_argument(arg: str) -> str:
 
 def exec_start(argv: tuple[str, ...]) -> str:
     """Given an argv, return the ExecStart= value that runs exactly that argv."""
+    if not argv or argv[0][:1] in EXEC_PREFIXES:
+        # Quoting does not hide a prefix from systemd: '+' would run the command as root.
+        raise InvalidInput(
+            "command", argv[0] if argv else "", "an absolute path or a plain program name"
+        )
     return " ".join(exec_argument(a) for a in argv)
 
 
@@ -253,6 +259,11 @@ def render(
     if not task.user:
         # An empty User= means root to systemd: root is only ever written out.
         raise InvalidInput("user", task.user, "a task must name the account it runs as")
+    # Names become unit names and OnSuccess= words: one read from the database that skipped
+    # validation must never add a line or a unit (a newline or space would).
+    check_name(task.name)
+    for follower in followers:
+        check_name(follower)
     service = service_name(task.name)
     env = jinja()
     common = {

@@ -117,6 +117,32 @@ def test_signing_an_inserted_unsigned_task_is_refused_until_root_signs_it(sd: Sy
     assert states == ["resolved"]
 
 
+def test_signing_an_unsigned_row_never_names_a_follower_in_a_signed_unit(sd: SystemdEnv) -> None:
+    """A planted row `after` a signed task must not reach that task's OnSuccess=: neither a
+    valid name (it would start an unsigned unit) nor one that adds a line to the unit."""
+    name = sd.add("base", "--command", "/bin/true", "--schedule", "@yearly")
+    proof = sd.shared / "pwned"  # where the private systemd's units can write
+    with sd.engine.begin() as conn:
+        row = dict(
+            conn.execute(sa.select(tasks_table).where(tasks_table.c.name == name)).one()._mapping
+        )
+        for planted in (
+            sd.name("follower"),
+            f'x.service\n[Service]\nExecStartPost=+/bin/sh -c "id > {proof}"\nX-Y=z',
+        ):
+            row.update(name=planted, after_tasks=[name], schedule="", signature="", revision=0)
+            conn.execute(tasks_table.insert().values(**{k: v for k, v in row.items() if k != "id"}))
+    result = sd.run("sync", "--json")
+    assert result.exit_code == 1  # the planted rows are refused, the signed task installed
+    out = json.loads(result.stdout)
+    assert out["created"] == [name] and len(out["failed"]) == 2
+    text = _unit(sd, name)
+    assert "OnSuccess=" not in text and "ExecStartPost=+" not in text
+    _run_output(sd, name)
+    assert not proof.exists()
+    assert not (sd.systemd.unit_dir / f"smartcron-{sd.name('follower')}.service").exists()
+
+
 def test_signing_a_replayed_older_definition_is_refused(sd: SystemdEnv) -> None:
     name = sd.add("job", "--command", "/bin/echo first", "--schedule", "@yearly", "--user", "root")
     assert sd.run("sync").exit_code == 0

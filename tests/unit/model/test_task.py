@@ -79,6 +79,26 @@ def test_command_absolute_path_must_be_executable(tmp_path) -> None:  # type: ig
         check_command([str(tmp_path / "missing")])
 
 
+def test_command_refuses_a_program_name_systemd_would_read_as_a_prefix() -> None:
+    # '+' would run the command as root, '-' would hide its failure (systemd.service(5)).
+    for name in ("+job", "-job", "@job", "!job", ":job", "|job"):
+        with pytest.raises(InvalidInput, match=r"^command: .*cannot start with"):
+            check_command([name, "x"], check_host=False)
+
+
+def test_command_found_through_a_relative_path_entry_is_refused(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    program = tmp_path / "plus" / "tool-only-here"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "plus")
+    with pytest.raises(InvalidInput, match="relative PATH entry; give an absolute path"):
+        check_command(["tool-only-here"])
+
+
 def test_env_rejects_bad_key_and_multiline_value() -> None:
     with pytest.raises(InvalidInput, match=r"^env: '1A'"):
         check_env({"1A": "x"})

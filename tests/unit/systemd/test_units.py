@@ -162,6 +162,26 @@ def test_render_chain_predecessor_starts_followers_on_success() -> None:
     assert units.fingerprint(head, "1s", ("b",)) != units.fingerprint(head, "1s")
 
 
+def test_render_refuses_a_follower_or_program_that_would_add_unit_syntax() -> None:
+    import dataclasses
+
+    import pytest
+
+    from smartcron.errors import InvalidInput
+
+    head = validate_task(
+        {"name": "a", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC"}
+    )
+    # A row that skipped validation: a space or newline would add a unit or a line.
+    for bad in ("b evil.service", "b\nExecStartPre=/bin/sh"):
+        with pytest.raises(InvalidInput, match=r"^name: "):
+            units.render(head, followers=(bad,))
+    with pytest.raises(InvalidInput, match=r"^command: "):
+        units.render(dataclasses.replace(head, command=("+/bin/true",)))
+    with pytest.raises(InvalidInput, match=r"^command: "):
+        units.exec_start(("-true",))
+
+
 def test_render_chain_follower_without_schedule_has_no_timer() -> None:
     follower = validate_task(
         {"name": "b", "command": ["/bin/true"], "after": ["a"], "timezone": "UTC"},
