@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron.db.schema import alerts, claims, executions, utcnow
+from smartcron.db.claims import insert_claim_if_free
+from smartcron.db.schema import alerts, executions, utcnow
 from smartcron.model.outcome import NOT_RUN, RUNNING, SKIP_OUTCOMES
 from smartcron.model.task import Task
 
@@ -59,17 +60,9 @@ def _first_to_alert(conn: Connection, run: Any) -> bool:
     MariaDB both read "no open alert" and both inserted one (two alerts, two messages). A
     claim on the run's id (the claims table's unique key, which Galera certifies too)
     leaves one of them to open it; the other waits for it and updates it."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                claims.insert().values(
-                    claim_key=f"alert-run:{run.id}", slot=RUN_EPOCH, host=run.host or "",
-                    invocation_id=run.invocation_id, claimed_at=utcnow(),
-                )
-            )  # fmt: skip
-    except sa.exc.IntegrityError:
-        return False
-    return True
+    return insert_claim_if_free(
+        conn, f"alert-run:{run.id}", RUN_EPOCH, run.host or "", run.invocation_id
+    )
 
 
 def is_final(run: Any, task: Task | None) -> bool:

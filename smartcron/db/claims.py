@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.schema import claims, utcnow
@@ -53,6 +54,31 @@ def insert_claim(
             claim_key=key, slot=slot, host=host, invocation_id=invocation_id, claimed_at=utcnow()
         )
     )
+
+
+def insert_claim_if_free(
+    conn: Connection, key: str, slot: dt.datetime, host: str, invocation_id: str | None = None
+) -> bool:
+    """Given a claim, insert it in the caller's transaction unless another holds the key;
+    return True if this insert holds it.
+
+    One statement that never raises on the key (INSERT OR IGNORE / INSERT IGNORE), so it
+    needs no savepoint: pysqlite opens no transaction before a SAVEPOINT, and releasing it
+    committed the claim on its own, apart from the work it guards. On MariaDB the insert
+    waits for an uncommitted holder of the key, as a plain insert does.
+    """
+    values = {
+        "claim_key": key,
+        "slot": slot,
+        "host": host,
+        "invocation_id": invocation_id,
+        "claimed_at": utcnow(),
+    }
+    if conn.dialect.name == "sqlite":
+        statement: sa.Insert = sqlite_insert(claims).values(values).on_conflict_do_nothing()
+    else:
+        statement = claims.insert().values(values).prefix_with("IGNORE")
+    return conn.execute(statement).rowcount == 1
 
 
 def is_deadlock(exc: BaseException) -> bool:

@@ -10,7 +10,7 @@ import time
 import sqlalchemy as sa
 
 from smartcron.alerting.policy import record_failure
-from smartcron.db.schema import alerts, executions
+from smartcron.db.schema import alerts, claims, executions
 from smartcron.db.tasks import find_task
 
 from support import TestDB
@@ -44,3 +44,25 @@ def test_alert_race_two_recorders_of_one_run_open_one_alert(db: TestDB) -> None:
     assert len(rows) == 1, rows
     assert got == {"first": rows[0].id, "second": rows[0].id}
     assert rows[0].failure_count == 1  # the same run, counted once
+
+
+def test_alert_claim_rolls_back_with_the_alert(db: TestDB) -> None:
+    # The claim on the run and the alert it guards commit together or not at all: a claim
+    # left behind by a rolled-back recorder would keep every later recorder of that run
+    # from opening the alert (a failure nobody is told about). On SQLite the savepoint the
+    # claim used to sit in was released as a commit of its own (pysqlite opens no
+    # transaction before it).
+    add_task(db.engine, "bank", hosts=["*"])
+    run_id = add_run(db.engine, "bank", "failed", host="a")
+    with db.engine.connect() as conn:
+        run = conn.execute(sa.select(executions).where(executions.c.id == run_id)).one()
+        task = find_task(conn, "bank")
+    with db.engine.connect() as conn:
+        trans = conn.begin()
+        assert record_failure(conn, run, task) is not None
+        trans.rollback()
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.select(claims)).fetchall() == []
+        assert conn.execute(sa.select(alerts)).fetchall() == []
+    with db.engine.begin() as conn:
+        assert record_failure(conn, run, task) is not None  # the next recorder opens it
