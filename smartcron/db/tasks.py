@@ -44,9 +44,11 @@ def task_names(conn: Connection) -> list[str]:
 
 
 def find_task(conn: Connection, name: str) -> Task | None:
-    """Return the task called `name`, or None."""
+    """Return the task called exactly `name`, or None."""
     row = conn.execute(sa.select(tasks).where(tasks.c.name == name)).first()
-    return None if row is None else row_to_task(row)
+    # MariaDB's default collation ignores case and trailing spaces ("BANK " finds "bank");
+    # SQLite does not: compare again so both stores answer the same.
+    return None if row is None or row.name != name else row_to_task(row)
 
 
 def get_task(conn: Connection, name: str) -> Task:

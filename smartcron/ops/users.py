@@ -211,6 +211,8 @@ def authenticate(
 
     now = now or utcnow()
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is not None and row.username != username:
+        row = None  # MariaDB's collation matched "ADMIN" to "admin": logins are exact
     if row is None:
         check_password_hash(_dummy_hash(), password)
         return None, REFUSED
