@@ -5,6 +5,7 @@ alerts (late, long-run) from the health checks; acknowledging and resolving by h
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -19,11 +20,11 @@ from smartcron.alerting.routing import channel_names
 from smartcron.db.audit import audit
 from smartcron.db.engine import db_errors
 from smartcron.db.schema import alerts, executions, outbox, utcnow
-from smartcron.db.state import ALERT_CURSOR, get_state, set_state
+from smartcron.db.state import ALERT_CURSOR, ALERT_WAITING, get_state, set_state
 from smartcron.db.tasks import find_task
 from smartcron.errors import InvalidInput
 from smartcron.model.config import Config
-from smartcron.model.outcome import NOT_RUN, SKIP_OUTCOMES
+from smartcron.model.outcome import NOT_RUN, RUNNING, SKIP_OUTCOMES
 from smartcron.model.quantities import format_duration, parse_duration
 from smartcron.model.task import Task
 from smartcron.systemd.entries import EntryWriter
@@ -55,6 +56,15 @@ def announce(conn: Connection, config: Config, alert: Any, renotify: dt.timedelt
     else:
         notice = condition_notice(alert.task_name, alert.kind, alert.summary)
     return enqueue(conn, notice, channel_names(config, task), alert.id)
+
+
+def _ids(raw: str | None) -> list[int]:
+    """Given the stored list of waiting run ids (JSON), return it ([] if unset or unreadable)."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [int(i) for i in value if isinstance(i, int)] if isinstance(value, list) else []
 
 
 class AlertEngine:
@@ -99,27 +109,38 @@ class AlertEngine:
             set_state(conn, ALERT_CURSOR, str(newest))
             return
         last = int(raw)
-        runs = conn.execute(
-            sa.select(executions)
-            .where(executions.c.id > last, executions.c.outcome != "running")
-            .order_by(executions.c.id)
-            .limit(500)
+        new = conn.execute(
+            sa.select(executions).where(executions.c.id > last).order_by(executions.c.id).limit(500)
         ).fetchall()
-        for run in runs:
-            task = find_task(conn, run.task_name)
-            if run.outcome in SKIP_OUTCOMES:
-                pass  # not run here by decision (ran on another host): nothing to alert
-            elif run.outcome == "success":
-                self._on_success(conn, run, task)
-            elif run.outcome != NOT_RUN:
-                # A chain's not-run row is not a failure of the follower: its predecessor's
-                # failure is what alerts (docs/chains.md).
-                record_failure(conn, run, task)
-            last = run.id
-        # A run still "running" below the cursor is evaluated when it finishes: the cursor
-        # only moves past finished rows, and rows are written in id order.
-        if runs:
-            set_state(conn, ALERT_CURSOR, str(last))
+        # Runs passed by the cursor while still running (a long run, rows written after it
+        # by shorter ones): evaluated when they finish. The cursor alone skipped them, so a
+        # long run's failure never alerted.
+        waiting = _ids(get_state(conn, ALERT_WAITING))
+        came_back = (
+            conn.execute(sa.select(executions).where(executions.c.id.in_(waiting))).fetchall()
+            if waiting
+            else []
+        )
+        still = {r.id for r in [*came_back, *new] if r.outcome == RUNNING}
+        for run in sorted([*came_back, *new], key=lambda r: int(r.id)):
+            if run.outcome != RUNNING:
+                self._evaluate_run(conn, run)
+        if new:
+            set_state(conn, ALERT_CURSOR, str(new[-1].id))
+        if still or waiting:  # a pruned waiting row is simply gone from the list
+            set_state(conn, ALERT_WAITING, json.dumps(sorted(still)))
+
+    def _evaluate_run(self, conn: Connection, run: Any) -> None:
+        """Record what one finished run means for alerts."""
+        task = find_task(conn, run.task_name)
+        if run.outcome in SKIP_OUTCOMES:
+            pass  # not run here by decision (ran on another host): nothing to alert
+        elif run.outcome == "success":
+            self._on_success(conn, run, task)
+        elif run.outcome != NOT_RUN:
+            # A chain's not-run row is not a failure of the follower: its predecessor's
+            # failure is what alerts (docs/chains.md).
+            record_failure(conn, run, task)
 
     def _on_success(self, conn: Connection, run: Any, task: Task | None) -> None:
         existing = active_alert(conn, run.task_name, "failure")
