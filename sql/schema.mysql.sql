@@ -386,3 +386,11 @@ ALTER TABLE run_totals_new RENAME TO run_totals;
 
 UPDATE alembic_version SET version_num='0012' WHERE alembic_version.version_num = '0011';
 
+-- Running upgrade 0012 -> 0014
+
+CREATE INDEX ix_executions_task_started_id_outcome ON executions (task_name, started_at, id, outcome);
+
+DROP INDEX ix_executions_task_started ON executions;
+
+UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0012';
+

@@ -1,9 +1,9 @@
 """`smartcron status`: one line per task, from what the database recorded.
 
-LAST and OUTCOME are the task's latest recorded run (whatever started it), never a guess from
-the timer's stamp; NEXT is the next elapse of its timer, computed in-process exactly as systemd
-does (smartcron.model.schedule). systemd is asked once, for every timer's state, to say which
-tasks are not installed.
+LAST and OUTCOME are the task's latest recorded run (whatever started it; a gate's skip is
+not a run, db/runs.last_runs), never a guess from the timer's stamp; NEXT is the next elapse
+of its timer, computed in-process exactly as systemd does (smartcron.model.schedule). systemd
+is asked once, for every timer's state, to say which tasks are not installed.
 """
 
 from __future__ import annotations

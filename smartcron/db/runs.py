@@ -1,7 +1,8 @@
 """Queries on runs, shared by the CLI, the dashboard, the API and /metrics.
 
-Every query on `executions` uses an index (task_name+started_at, started_at,
-task_name+outcome+started_at); the latest run of each task is one index seek per task.
+Every query on `executions` uses an index (task_name+started_at+id+outcome, started_at,
+outcome+started_at, task_name+outcome+started_at); the latest run of each task is one index
+seek per task.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from smartcron.db.schema import executions, state, task_daily_stats
+from smartcron.db.schema import LATEST_INDEX, executions, state, task_daily_stats
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.state import set_state
-from smartcron.model.outcome import FAILURE_OUTCOMES
+from smartcron.model.outcome import FAILURE_OUTCOMES, SKIP_OUTCOMES
 
 PAGE = 50
 
@@ -76,14 +77,26 @@ def last_runs(conn: Connection, names: Sequence[str], *, brief: bool = False) ->
     """Given task names, return {name: its latest run row}: every column but output_tail, or
     with `brief` only id, task_name, outcome and started_at.
 
-    Each task's latest run is one seek in the (task_name, started_at) index and one
-    primary-key read, the same on SQLite and MariaDB. For more than ALL_TASKS_FROM names the
-    statement reads every task's and keeps the asked ones: MariaDB took twice as long with a
-    list of 500 names to match (a range read per name) as with the whole tasks index.
+    The latest run is the newest that ran, is running or did not run for its chain (not-run);
+    a gate's skip (SKIP_OUTCOMES: ran on another host, skipped, maintenance window) is not a
+    run, so it never hides the outcome before it. A task with only skips has no latest run.
+
+    Each task's latest run is one backward scan of the (task_name, started_at, id, outcome)
+    index, which holds the outcome, so skips are passed over without reading their rows, and
+    one primary-key read, the same on SQLite and MariaDB. MariaDB is told to use that index:
+    given the outcome condition it chose (task_name, outcome, started_at) and sorted every run
+    of the task (330 ms instead of 40 for 1,000 tasks of 500 runs). For more than
+    ALL_TASKS_FROM names the statement
+    reads every task's and keeps the asked ones: MariaDB took twice as long with a list of 500
+    names to match (a range read per name) as with the whole tasks index.
     """
     latest = (
         sa.select(executions.c.id)
-        .where(executions.c.task_name == tasks_table.c.name)
+        .with_hint(executions, f"FORCE INDEX ({LATEST_INDEX})", "mysql")
+        .where(
+            executions.c.task_name == tasks_table.c.name,
+            executions.c.outcome.not_in(SKIP_OUTCOMES),
+        )
         .order_by(executions.c.started_at.desc(), executions.c.id.desc())
         .limit(1)
         .correlate(tasks_table)

@@ -68,10 +68,14 @@ OUTCOMES: dict[str, str] = {
 }
 RUNNING = "running"
 # Runs the gate ended before their command (ExecCondition= said no): neither success nor
-# failure. Each has its sentence in explain_skip.
+# failure. Each has its sentence in explain_skip. Never a task's latest run (db/runs.last_runs):
+# a skip is this host's decision not to run a slot (which another host may have run), so it
+# must not hide the outcome of the run before it.
 SKIP_OUTCOMES = ("ran-elsewhere", "skipped", "skipped-window")
 # A chained task whose predecessor failed for good (model/chains.py): the watchdog records
-# the run that did not happen, so it is not silently absent. Not a failure of the task.
+# the run that did not happen, so it is not silently absent. Not a failure of the task, but a
+# slot of this task that should have run on every host and did not: it can be a task's latest
+# run (unlike a skip), so the task shows "not-run" rather than an older success.
 NOT_RUN = "not-run"
 # Every outcome that counts as a failed run (all but success, running, not-run and the skips).
 FAILURE_OUTCOMES = tuple(

@@ -48,6 +48,33 @@ def test_last_runs_gives_each_tasks_latest_run_whole_or_brief(
     assert set(brief["pos-sync"]._mapping) == {"id", "task_name", "outcome", "started_at"}
 
 
+@pytest.mark.parametrize("all_tasks_from", [100, 1], ids=["names-matched", "all-tasks-read"])
+def test_last_runs_passes_over_skips_to_the_run_before(
+    db: TestDB, all_tasks_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "ALL_TASKS_FROM", all_tasks_from)
+    for name in ("pos-sync", "payroll", "only-skipped"):
+        add_task(db.engine, name)
+    failed = add_run(db.engine, "pos-sync", "failed", started_at=_at(30))
+    # Later skips of every kind: another host ran the slot, the gate said no, a window.
+    for minutes, outcome in ((20, "ran-elsewhere"), (10, "skipped-window"), (5, "skipped")):
+        add_run(db.engine, "pos-sync", outcome, started_at=_at(minutes))
+    add_run(db.engine, "payroll", "success", started_at=_at(30))
+    # A chained run that did not happen is the task's own missed slot: it is the latest.
+    not_run = add_run(db.engine, "payroll", "not-run", started_at=_at(10))
+    add_run(db.engine, "payroll", "ran-elsewhere", started_at=_at(5))
+    add_run(db.engine, "only-skipped", "skipped-window", started_at=_at(5))
+    names = ["pos-sync", "payroll", "only-skipped"]
+    with db.engine.connect() as conn:
+        whole = last_runs(conn, names)
+        brief = last_runs(conn, names, brief=True)
+    for found in (whole, brief):
+        assert {n: (r.id, r.outcome) for n, r in found.items()} == {
+            "pos-sync": (failed, "failed"),
+            "payroll": (not_run, "not-run"),
+        }
+
+
 def test_week_stats_counts_runs_and_takes_the_median_of_successes(db: TestDB) -> None:
     add_task(db.engine, "odd")
     add_task(db.engine, "even")
