@@ -183,32 +183,28 @@ def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict
 def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, int, int]]:
     """Return (hour, successes, failures) for each of the last 24 hours, oldest first.
 
-    Counted by the database from indexes alone (started_at; outcome+started_at): no run row is
-    read, so the cost stays flat however many runs a day brings.
+    Only runs that ran and finished are counted: a success, or one of FAILURE_OUTCOMES. A
+    gate's skip and a not-run row did not run (and a running run has no outcome yet), so they
+    are neither, where "all but the successes" had counted them as failures. One statement,
+    counted by the database from the (outcome, started_at) index alone: no run row is read,
+    so the cost stays flat however many runs a day brings.
     """
     start = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
     hours = [start + dt.timedelta(hours=i) for i in range(24)]
     expression, index_of = _hours_since(conn.dialect.name, start)
     bucket = expression.label("bucket")
-
-    def counts(*where: Any) -> dict[int, int]:
-        query = (
-            sa.select(bucket, sa.func.count())
-            .where(executions.c.started_at >= start, *where)
-            .group_by(sa.literal_column("bucket"))
-        )
-        out: dict[int, int] = {}
-        for b, n in conn.execute(query):
-            out[index_of(b)] = out.get(index_of(b), 0) + int(n)
-        return out
-
-    total = counts()
-    ok = counts(executions.c.outcome == "success")
-    running = counts(executions.c.outcome == "running")
-    return [
-        (hour, ok.get(i, 0), total.get(i, 0) - ok.get(i, 0) - running.get(i, 0))
-        for i, hour in enumerate(hours)
-    ]
+    query = (
+        sa.select(executions.c.outcome, bucket, sa.func.count())
+        .where(executions.c.outcome.in_(("success", *FAILURE_OUTCOMES)))
+        .where(executions.c.started_at >= start)
+        .group_by(executions.c.outcome, sa.literal_column("bucket"))
+    )
+    ok: dict[int, int] = {}
+    failed: dict[int, int] = {}
+    for outcome, b, n in conn.execute(query):
+        counted = ok if outcome == "success" else failed
+        counted[index_of(b)] = counted.get(index_of(b), 0) + int(n)
+    return [(hour, ok.get(i, 0), failed.get(i, 0)) for i, hour in enumerate(hours)]
 
 
 def _hours_since(dialect: str, start: dt.datetime) -> tuple[Any, Callable[[Any], int]]:

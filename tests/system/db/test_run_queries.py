@@ -116,3 +116,21 @@ def test_runs_by_hour_puts_each_run_in_its_hour_at_the_boundaries(db: TestDB) ->
     assert hours[-2][1:] == (0, 1)
     assert hours[0][1:] == (1, 0)
     assert sum(ok + bad for _h, ok, bad in hours) == 4
+
+
+def test_runs_by_hour_counts_skips_and_not_run_rows_as_neither(db: TestDB) -> None:
+    add_task(db.engine, "pos-sync")
+    for minutes, outcome in [
+        (10, "success"),
+        (11, "timeout"),
+        (12, "ran-elsewhere"),
+        (13, "skipped"),
+        (14, "skipped-window"),
+        (15, "not-run"),
+        (16, "running"),
+    ]:
+        add_run(db.engine, "pos-sync", outcome, started_at=_at(minutes))
+    with db.engine.connect() as conn:
+        hours = runs_by_hour(conn, NOW)
+    assert hours[-1][1:] == (1, 1)  # only the success and the timeout ran and finished
+    assert sum(ok + bad for _h, ok, bad in hours) == 2
