@@ -181,7 +181,8 @@ def week_stats(conn: Connection, names: Sequence[str], now: dt.datetime) -> dict
 
 
 def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, int, int]]:
-    """Return (hour, successes, failures) for each of the last 24 hours, oldest first.
+    """Return (hour, successes, failures) for each of the last 24 hours, oldest first: UTC
+    hours, the last one the hour `now` is in (a start after `now`, a clock ahead, counts in it).
 
     Only runs that ran and finished are counted: a success, or one of FAILURE_OUTCOMES. A
     gate's skip and a not-run row did not run (and a running run has no outcome yet), so they
@@ -189,7 +190,11 @@ def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, 
     counted by the database from the (outcome, started_at) index alone: no run row is read,
     so the cost stays flat however many runs a day brings.
     """
-    start = (now - dt.timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    # UTC hours whatever zone `now` is in: SQLite's buckets are the stored UTC text, and a zone
+    # off by half an hour (India, +05:30) would otherwise start each hour at :30.
+    start = (now.astimezone(dt.UTC) - dt.timedelta(hours=23)).replace(
+        minute=0, second=0, microsecond=0
+    )
     hours = [start + dt.timedelta(hours=i) for i in range(24)]
     expression, index_of = _hours_since(conn.dialect.name, start)
     bucket = expression.label("bucket")
@@ -208,8 +213,9 @@ def runs_by_hour(conn: Connection, now: dt.datetime) -> list[tuple[dt.datetime, 
 
 
 def _hours_since(dialect: str, start: dt.datetime) -> tuple[Any, Callable[[Any], int]]:
-    """Given the chart's first hour, return an expression the database groups runs by and a
-    function from its value to the hour's index (0-23; later starts, a clock ahead, in 23).
+    """Given the chart's first hour (UTC, on the hour), return an expression the database
+    groups runs by and a function from its value to the hour's index (0-23; later starts, a
+    clock ahead, in 23).
 
     MariaDB computes whole hours since `start`. SQLite stores times as 'YYYY-MM-DD
     HH:MM:SS.ffffff' (UTCDateTime), so the hour is the first 13 characters: grouping by them

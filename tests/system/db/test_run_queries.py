@@ -134,3 +134,18 @@ def test_runs_by_hour_counts_skips_and_not_run_rows_as_neither(db: TestDB) -> No
         hours = runs_by_hour(conn, NOW)
     assert hours[-1][1:] == (1, 1)  # only the success and the timeout ran and finished
     assert sum(ok + bad for _h, ok, bad in hours) == 2
+
+
+def test_runs_by_hour_buckets_utc_hours_whatever_the_zone_of_now(db: TestDB) -> None:
+    add_task(db.engine, "pos-sync")
+    hour = NOW.replace(minute=0)
+    add_run(db.engine, "pos-sync", "success", started_at=hour + dt.timedelta(minutes=5))
+    add_run(db.engine, "pos-sync", "failed", started_at=hour - dt.timedelta(minutes=5))
+    india = dt.timezone(dt.timedelta(hours=5, minutes=30))  # 12:40 UTC is 18:10 there
+    with db.engine.connect() as conn:
+        in_utc = runs_by_hour(conn, NOW)
+        in_india = runs_by_hour(conn, NOW.astimezone(india))
+    assert in_india == in_utc
+    last = in_india[-1][0]
+    assert last == hour and last.utcoffset() == dt.timedelta(0)  # labelled UTC on the chart
+    assert in_india[-1][1:] == (1, 0) and in_india[-2][1:] == (0, 1)
