@@ -81,6 +81,10 @@ NOT_RUN = "not-run"
 FAILURE_OUTCOMES = tuple(
     o for o in OUTCOMES if o not in ("success", RUNNING, NOT_RUN, *SKIP_OUTCOMES)
 )
+# Runs that ran and finished, a success or a failure: what run counts and success rates count
+# (db/runs.week_stats, the runs-per-hour chart). Not a skip or a not-run row (no command
+# ran) and not a running run (no outcome yet).
+FINISHED_OUTCOMES = ("success", *FAILURE_OUTCOMES)
 
 
 def not_run_meaning(predecessor: str, outcome: str, finished: str) -> str:

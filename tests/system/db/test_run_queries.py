@@ -75,7 +75,7 @@ def test_last_runs_passes_over_skips_to_the_run_before(
         }
 
 
-def test_week_stats_counts_runs_and_takes_the_median_of_successes(db: TestDB) -> None:
+def test_week_stats_counts_finished_runs_and_takes_the_median_of_successes(db: TestDB) -> None:
     add_task(db.engine, "odd")
     add_task(db.engine, "even")
     odd = [7.0, 1.5, 30.25]
@@ -87,15 +87,22 @@ def test_week_stats_counts_runs_and_takes_the_median_of_successes(db: TestDB) ->
     add_run(db.engine, "odd", "failed", started_at=_at(5), duration_s=500.0)
     add_run(db.engine, "odd", "running", started_at=_at(1), duration_s=None, finished_at=None)
     add_run(db.engine, "odd", "success", started_at=_at(8 * 24 * 60), duration_s=999.0)  # 8 d
+    # Rows of runs that did not run: neither runs nor successes nor failures.
+    for minutes, outcome in ((6, "ran-elsewhere"), (7, "skipped"), (8, "skipped-window")):
+        add_run(db.engine, "odd", outcome, started_at=_at(minutes), duration_s=0.0)
+    add_run(db.engine, "odd", "not-run", started_at=_at(9), duration_s=None)
     add_run(db.engine, "even", "success", started_at=_at(2), duration_s=None)  # no duration
     with db.engine.connect() as conn:
         stats = week_stats(conn, ["odd", "even", "none"], NOW)
-    assert stats["odd"].runs == 4 and stats["odd"].successes == 3  # running and 8 d ago left out
+    # 3 successes and 1 failure; running, 8 d ago, the skips and the not-run row left out.
+    assert stats["odd"].runs == 4 and stats["odd"].successes == 3
     assert stats["odd"].median_s == statistics.median(odd) == 7.0
-    assert stats["even"].runs == 5 and stats["even"].successes == 4  # counted, no duration
-    assert stats["even"].median_s == statistics.median(even) == 3.0
-    assert stats["none"].runs == 0 and stats["none"].median_s is None and stats["none"].rate is None
     assert stats["odd"].rate == 75.0
+    # A success without a duration is a success (not in the median): 5 of 5, not 4 of 5.
+    assert stats["even"].runs == 5 and stats["even"].successes == 5
+    assert stats["even"].median_s == statistics.median(even) == 3.0
+    assert stats["even"].rate == 100.0
+    assert stats["none"].runs == 0 and stats["none"].median_s is None and stats["none"].rate is None
 
 
 def test_runs_by_hour_puts_each_run_in_its_hour_at_the_boundaries(db: TestDB) -> None:
