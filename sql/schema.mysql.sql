@@ -394,3 +394,13 @@ DROP INDEX ix_executions_task_started ON executions;
 
 UPDATE alembic_version SET version_num='0014' WHERE alembic_version.version_num = '0012';
 
+-- Running upgrade 0014 -> 0015
+
+ALTER TABLE executions ADD COLUMN alert_pending BOOL NOT NULL DEFAULT true;
+
+UPDATE executions SET alert_pending = 0 WHERE outcome <> 'running' AND id <= (SELECT value FROM state WHERE `key` = 'alerts.last_run_id');
+
+CREATE INDEX ix_executions_alert_pending ON executions (alert_pending, id);
+
+UPDATE alembic_version SET version_num='0015' WHERE alembic_version.version_num = '0014';
+

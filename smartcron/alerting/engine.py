@@ -5,7 +5,6 @@ alerts (late, long-run) from the health checks; acknowledging and resolving by h
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import Any
 
@@ -20,7 +19,7 @@ from smartcron.alerting.routing import channel_names
 from smartcron.db.audit import audit
 from smartcron.db.engine import db_errors
 from smartcron.db.schema import alerts, executions, outbox, utcnow
-from smartcron.db.state import ALERT_CURSOR, ALERT_WAITING, get_state, set_state
+from smartcron.db.state import ALERT_CURSOR, get_state, set_state
 from smartcron.db.tasks import find_task
 from smartcron.errors import InvalidInput
 from smartcron.model.config import Config
@@ -58,15 +57,6 @@ def announce(conn: Connection, config: Config, alert: Any, renotify: dt.timedelt
     return enqueue(conn, notice, channel_names(config, task), alert.id)
 
 
-def _ids(raw: str | None) -> list[int]:
-    """Given the stored list of waiting run ids (JSON), return it ([] if unset or unreadable)."""
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [int(i) for i in value if isinstance(i, int)] if isinstance(value, list) else []
-
-
 class AlertEngine:
     """Called from the watchdog's main loop: evaluate new runs, queue what is due.
 
@@ -85,12 +75,10 @@ class AlertEngine:
         self.renotify = renotify_interval(config)
 
     def initialize(self) -> None:
-        """Set the run cursor on the very first start (before collecting), so that history
-        is not alerted about but every run recorded from now on is."""
+        """On the very first start (before collecting), mark every run recorded so far as
+        history: it is not alerted about, but every run recorded from now on is."""
         with self.engine.begin() as conn:
-            if get_state(conn, ALERT_CURSOR) is None:
-                newest = conn.execute(sa.select(sa.func.max(executions.c.id))).scalar() or 0
-                set_state(conn, ALERT_CURSOR, str(newest))
+            self._first_start(conn)
 
     def tick(self) -> None:
         """One pass; database errors propagate to the caller (which retries next tick)."""
@@ -101,34 +89,42 @@ class AlertEngine:
             for notice, channels in release_ended(conn):
                 enqueue(conn, notice, channels, hold=False)
 
-    def _evaluate(self, conn: Connection) -> None:
-        """Record what the new runs mean for alerts; queue their success/recovery notices."""
-        raw = get_state(conn, ALERT_CURSOR)
-        if raw is None:  # first start: do not alert for history, start after the newest run
-            newest = conn.execute(sa.select(sa.func.max(executions.c.id))).scalar() or 0
-            set_state(conn, ALERT_CURSOR, str(newest))
-            return
-        last = int(raw)
-        new = conn.execute(
-            sa.select(executions).where(executions.c.id > last).order_by(executions.c.id).limit(500)
-        ).fetchall()
-        # Runs passed by the cursor while still running (a long run, rows written after it
-        # by shorter ones): evaluated when they finish. The cursor alone skipped them, so a
-        # long run's failure never alerted.
-        waiting = _ids(get_state(conn, ALERT_WAITING))
-        came_back = (
-            conn.execute(sa.select(executions).where(executions.c.id.in_(waiting))).fetchall()
-            if waiting
-            else []
+    def _first_start(self, conn: Connection) -> bool:
+        """Return True (having marked the history) if the engine never ran on this database."""
+        if get_state(conn, ALERT_CURSOR) is not None:
+            return False
+        newest = conn.execute(sa.select(sa.func.max(executions.c.id))).scalar() or 0
+        conn.execute(
+            executions.update().where(executions.c.alert_pending).values(alert_pending=False)
         )
-        still = {r.id for r in [*came_back, *new] if r.outcome == RUNNING}
-        for run in sorted([*came_back, *new], key=lambda r: int(r.id)):
-            if run.outcome != RUNNING:
+        set_state(conn, ALERT_CURSOR, str(newest))
+        return True
+
+    def _evaluate(self, conn: Connection) -> None:
+        """Record what the newly finished runs mean for alerts; queue their notices.
+
+        Every run starts pending (executions.alert_pending) and is evaluated once it has
+        finished, in id order, however long it ran and whenever its row was committed (an id
+        cursor passed both kinds). Clearing the flag with one UPDATE is the claim: of two
+        hosts' engines reading the same pending run, the one whose UPDATE changes the row
+        evaluates it; the other's changes nothing (it waited for the first's lock).
+        """
+        if self._first_start(conn):
+            return
+        runs = conn.execute(
+            sa.select(executions)
+            .where(executions.c.alert_pending, executions.c.outcome != RUNNING)
+            .order_by(executions.c.id)
+            .limit(500)
+        ).fetchall()
+        for run in runs:
+            claimed = conn.execute(
+                executions.update()
+                .where(executions.c.id == run.id, executions.c.alert_pending)
+                .values(alert_pending=False)
+            )
+            if claimed.rowcount == 1:
                 self._evaluate_run(conn, run)
-        if new:
-            set_state(conn, ALERT_CURSOR, str(new[-1].id))
-        if still or waiting:  # a pruned waiting row is simply gone from the list
-            set_state(conn, ALERT_WAITING, json.dumps(sorted(still)))
 
     def _evaluate_run(self, conn: Connection, run: Any) -> None:
         """Record what one finished run means for alerts."""

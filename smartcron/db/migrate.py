@@ -47,6 +47,17 @@ def known_revisions() -> set[str]:
     return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
 
 
+def revisions_before(revision: str) -> set[str]:
+    """Given a revision, return every revision older than it (its ancestors)."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("smartcron.sql") / "migrations"))
+    script = ScriptDirectory.from_config(cfg)
+    return {rev.revision for rev in script.iterate_revisions(revision, "base")} - {revision}
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the database's migration revision, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext

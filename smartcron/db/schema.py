@@ -157,6 +157,8 @@ executions = sa.Table(
     # Seconds the run waited for a slot of its concurrency group before its command started
     # (ops/groups.py); NULL for a task without a group and for runs from before 0010.
     sa.Column("wait_seconds", sa.Float, nullable=True),
+    # Not yet evaluated for alerts; the engine that evaluates the run clears it (0015).
+    sa.Column("alert_pending", sa.Boolean, nullable=False, server_default=sa.true()),
     # Latest run per task and a task's runs by time. id and outcome are in it so that the
     # latest run passes over skips in the index alone (db/runs.last_runs); id before outcome
     # keeps the index in the order of (started_at, id), the order of every list of runs.
@@ -166,6 +168,7 @@ executions = sa.Table(
     sa.Index("ix_executions_outcome_started", "outcome", "started_at"),
     # Per task: last success, failure totals and 7-day rates without reading every run.
     sa.Index("ix_executions_task_outcome_started", "task_name", "outcome", "started_at"),
+    sa.Index("ix_executions_alert_pending", "alert_pending", "id"),
     **TABLE_OPTS,
 )
 

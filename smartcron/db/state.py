@@ -11,8 +11,7 @@ from sqlalchemy.engine import Connection
 from smartcron.db.schema import state, utcnow
 
 JOURNAL_CURSOR = "collector.journal_cursor"  # + ":<host>": each host reads its own journal
-ALERT_CURSOR = "alerts.last_run_id"
-ALERT_WAITING = "alerts.waiting_run_ids"  # JSON: runs the cursor passed while they ran
+ALERT_CURSOR = "alerts.last_run_id"  # set once: the engine ran (newest run then)
 SECRET_KEY = "dashboard.secret_key"  # noqa: S105 - the key's name, not a secret
 MANUAL_PREFIX = "manual:"  # + task name: when `task run` / Run now last started it
 

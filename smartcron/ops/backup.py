@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.engine import db_errors
-from smartcron.db.migrate import head_revision, known_revisions, upgrade
+from smartcron.db.migrate import head_revision, known_revisions, revisions_before, upgrade
 from smartcron.db.schema import UTCDateTime, metadata
 from smartcron.db.tasks import list_tasks
 from smartcron.errors import InvalidInput, OperationFailed
@@ -273,7 +273,28 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
             counts[table.name] = counts.get(table.name, 0) + 1
         if current is not None and batch:
             conn.execute(current.insert(), batch)
+        if revision in revisions_before(ALERT_PENDING_SINCE):
+            _mark_evaluated(conn)
     return counts
+
+
+# The revision that added executions.alert_pending: a run restored from an older backup
+# would default to "pending" and alert again for all history.
+ALERT_PENDING_SINCE = "0015"
+
+
+def _mark_evaluated(conn: Connection) -> None:
+    """Mark the finished runs up to the restored alert cursor as evaluated (as 0015 did)."""
+    from smartcron.db.schema import executions
+    from smartcron.db.state import ALERT_CURSOR, get_state
+
+    cursor = get_state(conn, ALERT_CURSOR)
+    passed = executions.c.id <= int(cursor) if cursor and cursor.isdigit() else sa.true()
+    conn.execute(
+        executions.update()
+        .where(executions.c.outcome != "running", passed)
+        .values(alert_pending=False)
+    )
 
 
 def backups_in(directory: Path) -> list[tuple[dt.datetime, Path]]:

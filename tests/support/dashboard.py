@@ -103,3 +103,13 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
 def login(client: FlaskClient, name: str, password: str = PASSWORD) -> Any:
     token = csrf_token(client)
     return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def migrate(engine: Engine, verb: str, revision: str) -> None:
+    """Run alembic's `verb` ("upgrade" or "downgrade") to `revision` on the database."""
+    from alembic import command
+
+    from smartcron.db.migrate import _alembic_config
+
+    with engine.begin() as conn:
+        getattr(command, verb)(_alembic_config(conn), revision)

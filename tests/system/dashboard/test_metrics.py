@@ -19,7 +19,6 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from smartcron.dashboard import create_app
-from smartcron.db.migrate import _alembic_config
 from smartcron.db.schema import health_checks, run_totals
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.model import config
@@ -29,7 +28,7 @@ from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.record import write_event
 
 from support import TestDB, invoke, need
-from support.dashboard import add_alert, add_run, add_task, add_user
+from support.dashboard import add_alert, add_run, add_task, add_user, migrate
 
 
 @pytest.fixture
@@ -175,13 +174,6 @@ def test_metrics_text_changes_with_every_finished_run(app: Flask, db: TestDB) ->
     )
     assert (first[key], second[key]) == (1, 2)
     assert second[("smartcron_alerts_open", (("kind", "failure"),))] == 1
-
-
-def migrate(engine: sa.engine.Engine, verb: str, revision: str) -> None:
-    from alembic import command
-
-    with engine.begin() as conn:
-        getattr(command, verb)(_alembic_config(conn), revision)
 
 
 def test_metrics_migration_0012_splits_totals_by_host_and_keeps_pruned_runs(db: TestDB) -> None:

@@ -10,12 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from smartcron.db.engine import make_engine
+from smartcron.db.migrate import upgrade
 from smartcron.db.schema import alerts, executions, health_checks, task_daily_stats
 from smartcron.db.schema import tasks as tasks_table
+from smartcron.db.state import ALERT_CURSOR, set_state
 from smartcron.ops import backup, retention, users
 
 from support import TestDB, invoke, need
-from support.dashboard import add_alert, add_run, add_task
+from support.dashboard import add_alert, add_run, add_task, migrate
 
 NOW = dt.datetime(2026, 11, 27, 3, 30, tzinfo=dt.UTC)
 
@@ -249,3 +251,24 @@ def test_prune_deletes_old_group_waits_only(db: TestDB) -> None:
         left = set(conn.execute(sa.select(state.c.key)).scalars())
     assert left >= {WAIT_PREFIX + "b" * 32, "collector.old"}
     assert WAIT_PREFIX + "a" * 32 not in left
+
+
+def test_restore_of_a_backup_from_before_alert_pending_alerts_no_history(tmp_path: Path) -> None:
+    # Runs in a backup older than migration 0015 have no alert_pending: restored, they would
+    # default to pending and every old failure would alert again.
+    engine = make_engine(f"sqlite:///{tmp_path}/live.db")
+    upgrade(engine)
+    add_task(engine, "bank")
+    add_run(engine, "bank", "failed")
+    running = add_run(engine, "bank", "running", finished_at=None, duration_s=None)
+    with engine.begin() as conn:
+        set_state(conn, ALERT_CURSOR, str(running))
+        conn.execute(executions.update().values(alert_pending=False))
+    made = backup.backup(engine, tmp_path / "b", NOW)
+    old = make_engine(f"sqlite:///{made.path}")
+    migrate(old, "downgrade", "0014")
+    old.dispose()
+    backup.restore(engine, made.path)
+    with engine.connect() as conn:
+        pending = conn.execute(sa.select(executions.c.id).where(executions.c.alert_pending))
+        assert list(pending.scalars()) == [running]  # still running: evaluated when it ends
