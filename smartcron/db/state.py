@@ -19,15 +19,25 @@ MANUAL_PREFIX = "manual:"  # + task name: when `task run` / Run now last started
 KEY_LENGTH = 64  # state.key's column length
 
 
+def _fitted(key: str, prefix: str, name: str) -> str:
+    """Return the key, or the prefix and a hash of the name when the key would not fit
+    state.key (MariaDB refuses a longer value: a 64-character task name did not fit)."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return f"{prefix}{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+
+
+def manual_key(task: str) -> str:
+    """Return the state key holding when `task run` / Run now last started `task`."""
+    return _fitted(MANUAL_PREFIX + task, MANUAL_PREFIX, task)
+
+
 def journal_cursor_key(host: str | None) -> str:
     """Return the state key of `host`'s journal cursor: several hosts share one database and
     each reconciles its own journal (a long host name is hashed to fit the key column)."""
     if not host:
         return JOURNAL_CURSOR
-    key = f"{JOURNAL_CURSOR}:{host}"
-    if len(key) > KEY_LENGTH:
-        key = f"{JOURNAL_CURSOR}:{hashlib.sha256(host.encode()).hexdigest()[:32]}"
-    return key
+    return _fitted(f"{JOURNAL_CURSOR}:{host}", f"{JOURNAL_CURSOR}:", host)
 
 
 def journal_cursor(conn: Connection, host: str | None) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from smartcron.db.audit import audit
 from smartcron.db.engine import db_errors
 from smartcron.db.schema import executions
-from smartcron.db.state import MANUAL_PREFIX, set_state
+from smartcron.db.state import manual_key, set_state
 from smartcron.db.tasks import get_task, list_tasks, set_task_paused
 from smartcron.db.windows import windowed_tasks
 from smartcron.errors import OperationFailed
@@ -61,7 +61,7 @@ def run_now(engine: Engine, name: str, who: str) -> tuple[bool, str]:
             )
         with db_errors(engine), engine.begin() as conn:
             # Tells the watchdog that the next run of this task was started by hand.
-            set_state(conn, MANUAL_PREFIX + name, dt.datetime.now(dt.UTC).isoformat())
+            set_state(conn, manual_key(name), dt.datetime.now(dt.UTC).isoformat())
             audit(conn, who, "task.run", name)
         systemd.start(service)
     return True, f"Started task '{name}'."

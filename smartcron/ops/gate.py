@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 
 from smartcron.db.claims import ClaimUndecided, claim, is_deadlock
 from smartcron.db.runs import record_skip
+from smartcron.db.state import get_state, manual_key
 from smartcron.db.tasks import find_task
 from smartcron.db.windows import list_windows
 from smartcron.model import schedule
@@ -105,6 +106,8 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
         return None
     if ctx.restarts > 0:
         return None  # a retry of the run this host claimed
+    if asked_by_hand(ctx):
+        return None
     slot = slot_of(task, ctx.fired_at)
     if slot is None:
         return None
@@ -134,6 +137,32 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
     if held.host == ctx.host:  # this host's timer started the unit twice for one slot
         return GateVerdict("skipped", f"the run of {slot.isoformat()} already ran on this host")
     return GateVerdict("ran-elsewhere", f"the run of {slot.isoformat()} ran on {held.host}")
+
+
+HAND_START = (dt.timedelta(seconds=-2), dt.timedelta(seconds=10))  # request -> unit start
+
+
+def asked_by_hand(ctx: GateContext) -> bool:
+    """Given a run its timer seems to have started, return True if `smartcron task run` or
+    Run now asked for it just before. systemd 252 keeps naming the timer ($TRIGGER_UNIT,
+    ActivationDetails) for a start by hand that follows a timer's, so such a start was
+    claimed as the timer's slot and skipped as already run. One start uses up a request (a
+    claim on it): a timer firing just after claims its slot as usual."""
+    try:
+        with ctx.engine.connect() as conn:
+            raw = get_state(conn, manual_key(ctx.task.name))
+        asked = dt.datetime.fromisoformat(raw) if raw else None
+    except (sa.exc.SQLAlchemyError, ValueError):
+        return False  # the claim below meets the same database and says so
+    if asked is None or ctx.fired_at is None:
+        return False
+    if not HAND_START[0] <= ctx.fired_at - asked <= HAND_START[1]:
+        return False
+    try:
+        held = claim(ctx.engine, f"manual:{ctx.task.name}", asked, ctx.host, ctx.invocation_id)
+    except (ClaimUndecided, sa.exc.SQLAlchemyError):
+        return False
+    return held.won or held.invocation_id == ctx.invocation_id
 
 
 def check_window(ctx: GateContext) -> GateVerdict | None:

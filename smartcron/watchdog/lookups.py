@@ -53,7 +53,7 @@ class Lookups:
 
     def prefetch(self, invocations: Iterable[str], task_names: Iterable[str]) -> None:
         """Read the rows of these invocations and their state keys in one query each."""
-        from smartcron.db.state import MANUAL_PREFIX
+        from smartcron.db.state import manual_key
 
         invs = sorted(set(invocations) - self._rows_known)
         for chunk in _chunks(invs):
@@ -68,7 +68,7 @@ class Lookups:
                 if no_tail:
                     self.without_tail.add(inv)
         self._rows_known.update(invs)
-        keys = {WAIT_PREFIX + inv for inv in invs} | {MANUAL_PREFIX + n for n in task_names}
+        keys = {WAIT_PREFIX + inv for inv in invs} | {manual_key(n) for n in task_names}
         wanted = sorted(keys - self._state_known)
         for chunk in _chunks(wanted):
             query = sa.select(state.c.key, state.c.value).where(state.c.key.in_(chunk))

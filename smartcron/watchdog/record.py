@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smartcron.db.schema import executions, utcnow
-from smartcron.db.state import MANUAL_PREFIX
+from smartcron.db.state import manual_key
 from smartcron.db.totals import add_run
 from smartcron.model.outcome import RUNNING, explain, explain_skip
 from smartcron.model.task import Task
@@ -111,7 +111,7 @@ def run_values(
     lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """Given a run event and its task, return the `executions` column values for it."""
-    manual = (lookups or Lookups(conn)).state(MANUAL_PREFIX + event.task)
+    manual = (lookups or Lookups(conn)).state(manual_key(event.task))
     manual_at = dt.datetime.fromisoformat(manual) if manual else None
     values: dict[str, Any] = {
         "task_id": task.id if task else None,

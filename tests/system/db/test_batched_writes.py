@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from smartcron.db.runs import WAIT_PREFIX, record_wait
 from smartcron.db.schema import executions, run_totals, state
-from smartcron.db.state import MANUAL_PREFIX, set_state
+from smartcron.db.state import manual_key, set_state
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.lookups import Lookups
 from smartcron.watchdog.record import write_event
@@ -42,7 +42,7 @@ def test_batched_writes_record_each_run_once_with_its_wait_and_trigger(db: TestD
     pairs = [_pair(f"job-{i % 2}", inv, T0 + dt.timedelta(minutes=i)) for i, inv in enumerate(invs)]
     with db.engine.begin() as conn:
         record_wait(conn, invs[0], 1.5)  # a group wait recorded before the row
-        set_state(conn, MANUAL_PREFIX + "job-1", T0.isoformat())  # `task run` at T0
+        set_state(conn, manual_key("job-1"), T0.isoformat())  # `task run` at T0
     # One batch: the start and the finish of runs 0-2, the finish of run 0 twice (a signal
     # and the journal), the start of run 3; the next batch finishes run 3 (twice).
     first = [pairs[0][0], pairs[0][1], pairs[1][0], pairs[1][1], pairs[0][1]]

@@ -17,6 +17,7 @@ from smartcron.db.claims import ClaimUndecided, is_deadlock, lost_race
 from smartcron.db.engine import make_engine
 from smartcron.db.migrate import upgrade
 from smartcron.db.schema import claims, executions
+from smartcron.db.state import KEY_LENGTH, manual_key, set_state
 from smartcron.model import config
 from smartcron.model.validate import validate_task
 from smartcron.ops.gate import GO, SKIP, GateContext, GateVerdict, decide, run_gate, slot_of
@@ -204,3 +205,24 @@ def test_gate_undecided_claim_skips_even_when_the_task_says_run(
     status, line = _gate(engine, "a", _env(uuid.uuid4().hex), if_db_down="run")
     assert status == SKIP and "stayed undecided" in line and "never runs twice" in line
     assert [(r.host, r.outcome) for r in _rows(engine)] == [("a", "skipped")]
+
+
+def test_gate_start_by_hand_after_a_timer_start_is_not_claimed(engine: Engine) -> None:
+    # systemd 252 still sets TRIGGER_UNIT for a start by hand that follows a timer start:
+    # Run now / `task run` (which write the manual state first) must run, not be skipped
+    # as "ran on b". The request is used once: a later timer start claims its slot again.
+    assert _gate(engine, "b", _env(uuid.uuid4().hex))[0] == GO  # b ran the slot
+    asked = SLOT + dt.timedelta(seconds=2)
+    with engine.begin() as conn:
+        set_state(conn, manual_key("bank"), asked.isoformat())
+    by_hand = _gate(engine, "a", _env(uuid.uuid4().hex, asked + dt.timedelta(seconds=0.3)))
+    assert by_hand[0] == GO, by_hand
+    status, line = _gate(engine, "a", _env(uuid.uuid4().hex, asked + dt.timedelta(seconds=1)))
+    assert status == SKIP and "ran on b" in line
+
+
+def test_manual_key_fits_the_state_key_column_for_the_longest_task_name() -> None:
+    assert manual_key("bank") == "manual:bank"
+    longest = manual_key("a" * 64)
+    assert len(longest) <= KEY_LENGTH and longest.startswith("manual:")
+    assert longest != manual_key("a" * 63 + "b")
