@@ -85,6 +85,21 @@ def slot_of(task: Task, fired_at: dt.datetime) -> dt.datetime | None:
     return schedule.previous_run(task.schedule, task.timezone, fired_at)
 
 
+def db_trouble(exc: BaseException) -> str:
+    """Given a database error, return what it was in a few words and its first line: only a
+    connection problem is "could not be reached" (a missing schema or a refused statement
+    was called that too)."""
+    problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    if "no such table" in problem.lower() or isinstance(exc, sa.exc.ProgrammingError):
+        return (
+            f"the database has no smartcron schema or an old one ({problem}; run "
+            "`smartcron db upgrade`)"
+        )
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return f"the database could not be reached ({problem})"
+    return f"the database refused the statement ({problem})"
+
+
 def check_placed_here(ctx: GateContext) -> GateVerdict | None:
     """A unit left on a host the task has moved away from (sync not yet run there) does not
     run."""
@@ -117,20 +132,20 @@ def check_claim(ctx: GateContext) -> GateVerdict | None:
         # Running could run the slot twice; skipping is recorded and shown (never silent).
         return GateVerdict("skipped", f"{exc}; not run here so that it never runs twice")
     except sa.exc.SQLAlchemyError as exc:
-        problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        trouble = db_trouble(exc)
         if task.if_db_down == "run":
             log.warning(
-                "cannot reach the database to claim the run of %s at %s (%s); running it "
-                "anyway (the task says if_db_down: run), so another host may run it too",
+                "%s: cannot claim the run of %s at %s; running it anyway (the task says "
+                "if_db_down: run), so another host may run it too",
+                trouble,
                 task.name,
                 slot.isoformat(),
-                problem,
             )
             return None
         return GateVerdict(
             "skipped",
-            f"the database could not be reached to claim the run of {slot.isoformat()} "
-            f"({problem}) and the task says if_db_down: skip",
+            f"{trouble}: the run of {slot.isoformat()} could not be claimed and the task "
+            "says if_db_down: skip",
         )
     if held.won or (held.host == ctx.host and held.invocation_id == ctx.invocation_id):
         return None
@@ -279,10 +294,10 @@ def run_gate(
         with engine.connect() as conn:
             task = find_task(conn, name)
     except sa.exc.SQLAlchemyError as exc:
-        problem = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        trouble = db_trouble(exc)
         if if_db_down == "run":
-            return GO, f"database unreachable ({problem}); {name} runs (if_db_down: run)"
-        return SKIP, f"database unreachable ({problem}); {name} skipped (if_db_down: skip)"
+            return GO, f"{trouble}; {name} runs (if_db_down: run)"
+        return SKIP, f"{trouble}; {name} skipped (if_db_down: skip)"
     if task is None:
         return GO, f"no task {name!r} in the database; running what the unit says"
     now = now or dt.datetime.now(dt.UTC)

@@ -226,3 +226,12 @@ def test_manual_key_fits_the_state_key_column_for_the_longest_task_name() -> Non
     longest = manual_key("a" * 64)
     assert len(longest) <= KEY_LENGTH and longest.startswith("manual:")
     assert longest != manual_key("a" * 63 + "b")
+
+
+def test_gate_database_without_schema_is_not_called_unreachable(tmp_path: Path) -> None:
+    bare = make_engine(f"sqlite:///{tmp_path}/bare.db")  # reachable, never migrated
+    status, line = _gate(bare, "a", _env("x" * 32), if_db_down="skip")
+    assert status == SKIP and "no smartcron schema" in line and "db upgrade" in line
+    assert "could not be reached" not in line
+    gone = make_engine(f"sqlite:///{tmp_path}/missing-dir/none.db")
+    assert "could not be reached" in _gate(gone, "a", _env("x" * 32), if_db_down="skip")[1]
