@@ -501,3 +501,10 @@ def test_task_list_filters_and_sorts_by_each_tasks_latest_run(
     page = client.get("/tasks").get_data(as_text=True)
     assert re.search(r'<tr class="st-failing">\s*<td data-label="Task"><a href="/tasks/bank', page)
     assert re.search(r'<tr class="st-ok">\s*<td data-label="Task"><a href="/tasks/pos-sync', page)
+
+
+def test_dashboard_sends_hsts_only_over_tls(client: FlaskClient) -> None:
+    plain = client.get("/login")
+    assert "Strict-Transport-Security" not in plain.headers
+    secure = client.get("/login", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
