@@ -90,11 +90,19 @@ def record_failure(conn: Connection, run: Any, task: Task | None) -> int | None:
         conn.execute(
             alerts.update()
             .where(alerts.c.id == existing.id)
-            .values(
-                failure_count=existing.failure_count
-                + (0 if existing.execution_id == run.id else 1),
-                execution_id=run.id,
-                summary=run.meaning,
+            # Counted in the statement, not from the row read above: two hosts' engines
+            # recording two failures at once would both write the same count. The count comes
+            # first: MariaDB evaluates SET left to right, so it must see the old execution_id.
+            .ordered_values(
+                (
+                    alerts.c.failure_count,
+                    sa.case(
+                        (alerts.c.execution_id == run.id, alerts.c.failure_count),
+                        else_=alerts.c.failure_count + 1,
+                    ),
+                ),
+                (alerts.c.execution_id, run.id),
+                (alerts.c.summary, run.meaning),
             )
         )
         return int(existing.id)

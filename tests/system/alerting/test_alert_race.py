@@ -66,3 +66,39 @@ def test_alert_claim_rolls_back_with_the_alert(db: TestDB) -> None:
         assert conn.execute(sa.select(alerts)).fetchall() == []
     with db.engine.begin() as conn:
         assert record_failure(conn, run, task) is not None  # the next recorder opens it
+
+
+def test_alert_failure_count_of_two_failures_recorded_at_once_counts_both(db: TestDB) -> None:
+    # Two hosts' engines record two failed runs of one task at the same moment: the open
+    # alert counts both (each used to write the count it had read).
+    add_task(db.engine, "bank", hosts=["*"])
+    ids = [add_run(db.engine, "bank", "failed", host=h) for h in ("a", "b", "c")]
+    with db.engine.connect() as conn:
+        runs = conn.execute(sa.select(executions).order_by(executions.c.id)).all()
+        task = find_task(conn, "bank")
+    with db.engine.begin() as conn:
+        opened = record_failure(conn, runs[0], task)
+    first = db.engine.connect()
+    trans = first.begin()
+    assert record_failure(first, runs[1], task) == opened  # counted, not committed yet
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with db.engine.begin() as conn:
+                record_failure(conn, runs[2], task)
+        except sa.exc.OperationalError as exc:  # SQLite refuses the stale writer: retried
+            errors.append(exc)
+
+    other = threading.Thread(target=second)
+    other.start()
+    time.sleep(1.0)
+    trans.commit()
+    first.close()
+    other.join(30)
+    if errors:
+        with db.engine.begin() as conn:
+            record_failure(conn, runs[2], task)
+    with db.engine.connect() as conn:
+        count = conn.execute(sa.select(alerts.c.failure_count)).scalar_one()
+    assert count == len(ids)
