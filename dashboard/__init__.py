@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from smartcron.db.engine import database_problem, make_engine
 from smartcron.db.state import SECRET_KEY, get_state, set_state
@@ -38,6 +40,22 @@ def engine() -> Engine:
     """Return the app's database engine."""
     value: Engine = _ext()["engine"]
     return value
+
+
+@contextmanager
+def snapshot() -> Iterator[Connection]:
+    """Yield a connection whose reads all see one moment of the database, for a page made
+    of several statements (counts that add up, a latest run that is in the list).
+
+    MariaDB does this by itself (REPEATABLE READ, from the first read). pysqlite opens no
+    transaction for a SELECT, so on SQLite each statement saw the newest data: a run
+    committed between two of them was in one count and not the other. A read-only BEGIN
+    gives SQLite the same snapshot; the connection's end rolls it back.
+    """
+    with engine().connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        yield conn
 
 
 def config() -> config_mod.Config:

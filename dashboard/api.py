@@ -20,7 +20,7 @@ from smartcron.db.records import alert_dict, run_dict
 from smartcron.db.tasks import find_task
 from smartcron.model.task import hide_secrets
 
-from . import engine, queries
+from . import engine, queries, snapshot
 from . import metrics as metrics_text
 from .exposition import CONTENT_TYPE
 from .guard import env_visible, page_number
@@ -42,7 +42,7 @@ def _task_json(task: Any, last: Any, now: dt.datetime, visible: bool) -> dict[st
 @bp.route("/api/v1/tasks")
 def tasks() -> Response:
     now = dt.datetime.now(dt.UTC)
-    with engine().connect() as conn:
+    with snapshot() as conn:
         found = queries.all_tasks(conn)
         last = run_queries.last_runs(conn, [t.name for t in found])
     visible = env_visible()
@@ -51,7 +51,7 @@ def tasks() -> Response:
 
 @bp.route("/api/v1/tasks/<name>")
 def task(name: str) -> Response:
-    with engine().connect() as conn:
+    with snapshot() as conn:
         found = find_task(conn, name)
         if found is None:
             abort(404)
@@ -62,7 +62,7 @@ def task(name: str) -> Response:
 @bp.route("/api/v1/runs")
 def runs() -> Response:
     page = page_number(request.args.get("page"))
-    with engine().connect() as conn:
+    with snapshot() as conn:
         rows, more = run_queries.task_runs(
             conn, request.args.get("task") or None, request.args.get("outcome") or None, page
         )
@@ -72,14 +72,14 @@ def runs() -> Response:
 @bp.route("/api/v1/alerts")
 def alerts() -> Response:
     states = request.args.get("state", "open,notified,acknowledged").split(",")
-    with engine().connect() as conn:
+    with snapshot() as conn:
         rows = alert_queries.alert_rows(conn, states)
     return jsonify([alert_dict(r) for r in rows])
 
 
 @bp.route("/api/v1/health")
 def health() -> Response:
-    with engine().connect() as conn:
+    with snapshot() as conn:
         checked_at, checks = health_queries.latest_health(conn)
     listed = [c for c in checks if c.check_name != "score"]
     return jsonify(
@@ -103,7 +103,7 @@ def metrics() -> Response:
 @bp.route("/healthz")
 def healthz() -> tuple[Response, int]:
     try:
-        with engine().connect() as conn:
+        with snapshot() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         return jsonify(status="error", database="unreachable"), 503

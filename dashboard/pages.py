@@ -26,7 +26,7 @@ from smartcron.ops.runlog import RunLog, last_error_line
 from smartcron.ops.runlog import run_log as read_run_log
 from smartcron.systemd.journal import Journal
 
-from . import charts, config, engine, graph, queries
+from . import charts, config, graph, queries, snapshot
 from .guard import env_visible, page_number
 
 bp = Blueprint("pages", __name__)
@@ -93,7 +93,7 @@ def _status(conn: Connection, now: dt.datetime) -> dict[str, Any]:
 @bp.route("/")
 def overview() -> str:
     now = _now()
-    with engine().connect() as conn:
+    with snapshot() as conn:
         data = _status(conn, now)
         hours = run_queries.runs_by_hour(conn, now)
         open_alerts = alert_queries.alert_rows(conn, ALERT_STATES["open"], limit=20)
@@ -113,7 +113,7 @@ def status() -> Response:
 
     Only what the badge and counters need: no chart, no alert rows (this runs per open tab).
     """
-    with engine().connect() as conn:
+    with snapshot() as conn:
         data = _status(conn, _now())
         open_alerts = alert_queries.count_alerts(conn, ALERT_STATES["open"])
     return jsonify(
@@ -132,7 +132,7 @@ def tasks() -> str:
     state = request.args.get("state", "")
     text = request.args.get("q", "").strip().lower()
     sort = request.args.get("sort", "name")
-    with engine().connect() as conn:
+    with snapshot() as conn:
         everything = queries.all_tasks(conn)
         chosen = [
             t
@@ -187,7 +187,7 @@ def tasks() -> str:
 @bp.route("/tasks/<name>")
 def task(name: str) -> str:
     outcome = request.args.get("outcome", "")
-    with engine().connect() as conn:
+    with snapshot() as conn:
         found = find_task(conn, name)
         if found is None:
             abort(404, f"No task named {name!r}.")
@@ -222,7 +222,7 @@ def task(name: str) -> str:
 def runs() -> str:
     outcome = request.args.get("outcome", "")
     host = request.args.get("host", "")
-    with engine().connect() as conn:
+    with snapshot() as conn:
         rows, more = run_queries.task_runs(conn, None, outcome or None, _page(), host or None)
         names = known_hosts(conn)
     return render_template(
@@ -240,7 +240,7 @@ def runs() -> str:
 @bp.route("/chains")
 def chains_page() -> str:
     """Every chain and join as a graph: which task runs after which."""
-    with engine().connect() as conn:
+    with snapshot() as conn:
         groups = graph.components(queries.all_tasks(conn))
     return render_template("chains.html", graphs=[(g, graph.draw(g)) for g in groups])
 
@@ -249,7 +249,7 @@ def chains_page() -> str:
 def hosts() -> str:
     """Every host sharing the database: up or down, version, tasks and runs (#15)."""
     moment = _now()
-    with engine().connect() as conn:
+    with snapshot() as conn:
         rows = list_hosts(conn, queries.all_tasks(conn), moment)
     down_after = parse_duration("host_down_after", config().host_down_after, minimum=1)
     return render_template(
@@ -261,7 +261,7 @@ def hosts() -> str:
 
 
 def _run_row(run_id: int) -> Any:
-    with engine().connect() as conn:
+    with snapshot() as conn:
         row = run_queries.get_run(conn, run_id)
     if row is None:
         abort(404, f"No run {run_id}.")
@@ -314,7 +314,7 @@ def run_log_json(run_id: int) -> Response:
 
 @bp.route("/alerts")
 def alerts() -> str:
-    with engine().connect() as conn:
+    with snapshot() as conn:
         groups = {
             state: alert_queries.alert_rows(conn, values) for state, values in ALERT_STATES.items()
         }
@@ -333,7 +333,7 @@ def alerts() -> str:
 
 @bp.route("/health")
 def health() -> str:
-    with engine().connect() as conn:
+    with snapshot() as conn:
         checked_at, checks = health_queries.latest_health(conn)
         history = {
             c.check_name: health_queries.health_history(conn, c.check_name, 30)
@@ -349,6 +349,6 @@ def health() -> str:
 def audit() -> str:
     if not g.user.can("operator"):
         abort(403, "The audit log is for operators and administrators.")
-    with engine().connect() as conn:
+    with snapshot() as conn:
         rows, more = audit_queries.audit_rows(conn, _page())
     return render_template("audit.html", rows=rows, more=more, page=_page())

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from smartcron.dashboard import PUBLIC_ENDPOINTS, create_app
-from smartcron.db.schema import audit_log, tasks
+from smartcron.db.schema import audit_log, executions, tasks
 from smartcron.model import config
 
 from support import TestDB, invoke
@@ -508,3 +508,18 @@ def test_dashboard_sends_hsts_only_over_tls(client: FlaskClient) -> None:
     assert "Strict-Transport-Security" not in plain.headers
     secure = client.get("/login", base_url="https://localhost")
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_dashboard_snapshot_reads_one_moment_of_the_database(app: Flask, db: TestDB) -> None:
+    # A page's statements agree with each other: a run committed while the page is being
+    # built is in none of them (SQLite read each statement afresh).
+    from smartcron.dashboard import snapshot
+
+    add_run(db.engine, "report", "success")
+    count = sa.select(sa.func.count()).select_from(executions)
+    with app.app_context(), snapshot() as conn:
+        before = conn.execute(count).scalar_one()
+        add_run(db.engine, "report", "failed")
+        assert conn.execute(count).scalar_one() == before
+    with db.engine.connect() as conn:
+        assert conn.execute(count).scalar_one() == before + 1
