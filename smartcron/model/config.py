@@ -18,6 +18,7 @@ from typing import Any
 from smartcron.errors import InvalidInput
 from smartcron.model.groups import check_groups_setting
 from smartcron.model.setting_checks import (
+    DEFAULT_SERVICE_USER,
     MAX_BACKUPS_KEPT,
     MAX_RETENTION_DAYS,
     check_absolute,
@@ -30,6 +31,7 @@ from smartcron.model.setting_checks import (
     check_listen,
     check_networks,
     check_optional_absolute,
+    check_service_user,
     check_timespan,
     check_url,
     check_weekday,
@@ -209,10 +211,12 @@ class Config:
         check_absolute,
     )
     service_user: str = _setting(
-        "smartcron",
+        DEFAULT_SERVICE_USER,
         "The account smartcron's own services run as: the watchdog, the dashboard, the "
-        "maintenance job and the fallback alert unit (install.sh creates it). Empty, or an "
-        "account that does not exist: they run as root (a development machine).",
+        "maintenance job and the fallback alert unit (install.sh creates it). Empty, or the "
+        "default account missing: they run as root (a development machine); any other "
+        "account must exist.",
+        check_service_user,
     )
     host_name: str = field(
         default_factory=lambda: machine_host_name(),

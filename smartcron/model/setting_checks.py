@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pwd
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -92,6 +93,29 @@ def check_default_user(name: str, value: Any) -> str | None:
             "must be an unprivileged account; a task that needs root says so itself (--user root)"
         )
     return None
+
+
+DEFAULT_SERVICE_USER = "smartcron"  # the default of the service_user setting (install.sh)
+
+
+def account_exists(account: str) -> bool:
+    """Return True when `account` names a user of this host."""
+    try:
+        pwd.getpwnam(account)
+    except (KeyError, ValueError):  # ValueError: a NUL in the name
+        return False
+    return True
+
+
+def check_service_user(name: str, value: Any) -> str | None:
+    """service_user: empty (root), an account of this host, or the default left missing (a
+    development machine). Any other missing account, a typo, would run the services as root."""
+    if not value or value == DEFAULT_SERVICE_USER or account_exists(str(value)):
+        return None
+    return (
+        "an account that exists on this host (no user has this name), or empty to run "
+        "smartcron's own services as root"
+    )
 
 
 def check_networks(name: str, value: Any) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -21,6 +20,7 @@ from sqlalchemy.engine.url import make_url
 
 from smartcron.errors import InvalidInput
 from smartcron.model.config import Config
+from smartcron.model.setting_checks import account_exists, check_service_user
 from smartcron.systemd.units import (
     TARGET,
     exec_argument,
@@ -39,12 +39,12 @@ HOME_DIRS = ("/home", "/root", "/run/user")
 
 def own_user(account: str) -> str | None:
     """Given the service_user setting, return the account smartcron's own services run as, or
-    None (run as root) when it is empty or install.sh has not created it."""
-    if not account:
-        return None
-    try:
-        pwd.getpwnam(account)
-    except KeyError:
+    None (run as root) when it is empty or install.sh has not created the default account;
+    raise InvalidInput for any other account that does not exist (never root by a typo)."""
+    problem = check_service_user("service_user", account)
+    if problem:
+        raise InvalidInput("service_user", account, problem)
+    if not account or not account_exists(account):
         return None  # not installed (a developer's machine): run as the caller
     return account
 

@@ -134,3 +134,13 @@ def test_config_plain_http_only_on_loopback() -> None:
         "/etc/smartcron/dashboard.crt",
         "/etc/smartcron/dashboard.key",
     )
+
+
+def test_config_service_user_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(InvalidInput) as info:
+        config.load(environ={"SMARTCRON_SERVICE_USER": "smartcorn", "SMARTCRON_CONFIG": ""})
+    assert info.value.field == "SMARTCRON_SERVICE_USER"
+    assert "'smartcorn'" in str(info.value) and "exists on this host" in str(info.value)
+    for fine in ("", "nobody", "smartcron"):  # root, an account, the default (maybe missing)
+        environ = {"SMARTCRON_SERVICE_USER": fine, "SMARTCRON_CONFIG": ""}
+        assert config.load(environ=environ).service_user == fine

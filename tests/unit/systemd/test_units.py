@@ -226,3 +226,16 @@ def test_timer_writes_utcs_other_names_as_utc_which_systemd_evaluates_natively()
     oncalendar = validate_task({"name": "o", "command": ["/bin/true"], "schedule": "daily",
                                 "timezone": "Etc/UTC"})  # fmt: skip
     assert "OnCalendar=*-*-* 00:00:00 UTC\n" in units.render(oncalendar).files["smartcron-o.timer"]
+
+
+def test_own_units_refuse_a_service_user_that_does_not_exist() -> None:
+    import pytest
+
+    from smartcron.errors import InvalidInput
+    from smartcron.model.config import Config
+    from smartcron.systemd.own_units import OwnUnits, own_user
+
+    assert own_user("") is None
+    assert own_user("nobody") == "nobody"
+    with pytest.raises(InvalidInput, match=r"service_user: 'smartcorn' is not valid"):
+        OwnUnits.for_config(Config(service_user="smartcorn"), smartcron="/usr/bin/smartcron")
