@@ -5,6 +5,17 @@ Exit statuses are part of the CLI contract: 0 ok, 1 the operation failed, 2 inva
 
 from __future__ import annotations
 
+import reprlib
+
+SHOWN_MAX = 120  # characters of a rejected value repeated in the message
+
+# A rejected value is shown through a bounded repr: a huge one (a YAML alias bomb expands to
+# billions of items) costs a few items per level, never a full repr.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel = 3
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = _SHOWN.maxfrozenset = 12
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = SHOWN_MAX
+
 
 class SmartcronError(Exception):
     """Base class: a failure with a message fit to show the user."""
@@ -25,9 +36,9 @@ class InvalidInput(SmartcronError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = value if isinstance(value, str) else repr(value)
-        if isinstance(shown, str) and len(shown) > 120:
-            shown = shown[:117] + "..."
+        shown = value if isinstance(value, str) else _SHOWN.repr(value)
+        if len(shown) > SHOWN_MAX:
+            shown = shown[: SHOWN_MAX - 3] + "..."
         super().__init__(f"{field}: {shown!r} is not valid: {allowed}")
 
 

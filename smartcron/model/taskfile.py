@@ -54,12 +54,50 @@ _BOOL = {"true": True, "false": False}
 _NULL = {"", "~", "null"}
 
 
+# What aliases (*name) may add to a task file, in values: a merge key (<<: *base) per task
+# adds a few dozen, while an alias bomb ("billion laughs") adds billions.
+MAX_ALIAS_EXPANSION = 1_000_000
+
+
+def _check_expansion(root: Any) -> None:
+    """Given a composed YAML document, raise InvalidInput when its aliases would expand it by
+    more than MAX_ALIAS_EXPANSION values. Each node is visited once (sizes are memoized), so an
+    alias bomb is refused in the time of reading it, before anything is built from it."""
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()  # a node met again before its size is known is a cycle: 0
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 0) for c in _children(node))
+        elif id(node) not in entered:
+            entered.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node))
+    added = sizes[id(root)] - len(sizes)
+    if added > MAX_ALIAS_EXPANSION:
+        raise InvalidInput(
+            "aliases",
+            f"{added} values added",
+            f"aliases (*name) may add at most {MAX_ALIAS_EXPANSION} values to a task file; "
+            "write the values out",
+        )
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node.value, list):  # a sequence's items, a mapping's (key, value) pairs
+        return [c for item in node.value for c in (item if isinstance(item, tuple) else [item])]
+    return []
+
+
 def _loader() -> Any:
     """A PyYAML SafeLoader with the plain-scalar rules above that refuses duplicate keys."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_document(self, node: Any) -> Any:
+            _check_expansion(node)
+            return super().construct_document(node)
 
     def scalar(loader: Loader, node: Any) -> Any:
         value = loader.construct_scalar(node)

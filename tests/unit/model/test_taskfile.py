@@ -65,3 +65,42 @@ def test_dump_quotes_what_parse_would_read_otherwise() -> None:
     )  # fmt: skip
     back = taskfile.validate_all(taskfile.parse(taskfile.dump([task]), "f"), "f", check_host=False)
     assert back == [task]
+
+
+def _alias_bomb(levels: int) -> str:
+    """A task whose memory_max is a "billion laughs": each level lists the one before 9 times."""
+    chain = ['&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    chain += [f"&l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, levels)]
+    return f"- name: t\n  command: [/bin/true]\n  memory_max: [{', '.join(chain)}]\n"
+
+
+def test_parse_refuses_an_alias_bomb_before_building_it() -> None:
+    import time
+
+    import pytest
+
+    from smartcron.errors import InvalidInput
+
+    started = time.monotonic()
+    with pytest.raises(InvalidInput, match=r"^f: aliases: .* at most 1000000 values"):
+        taskfile.validate_all(taskfile.parse(_alias_bomb(7), "f"), "f")  # 9**7 values
+    assert time.monotonic() - started < 1
+    taskfile.parse(_alias_bomb(3), "f")  # 9**3 values: aliases as such are fine
+
+
+def test_invalid_input_shows_a_huge_value_without_a_full_repr() -> None:
+    from smartcron.errors import InvalidInput
+
+    shown = []
+
+    class Leaf:
+        def __repr__(self) -> str:
+            shown.append(self)
+            return "leaf"
+
+    value: list[object] = [Leaf()] * 10
+    for _ in range(4):
+        value = [value] * 10  # 100000 leaves, as an alias bomb builds them: shared lists
+    message = str(InvalidInput("memory_max", value, "a size"))
+    assert message.startswith("memory_max: '[[[[...], [...]") and len(message) < 200
+    assert len(shown) < 100
