@@ -12,7 +12,8 @@ from smartcron.errors import InvalidInput
 _DURATION_UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*([a-z]?)(?:i?b)?\s*$")
+# Only the units of _SIZE_UNITS (1Q is no size), each optionally followed by B or iB.
+_SIZE_RE = re.compile(rf"^\s*([0-9]+)\s*([{''.join(_SIZE_UNITS)}]?)(?:i?b)?\s*$")
 DURATION_HELP = "a whole number of seconds or a number with a unit s, m, h or d, e.g. 30s, 5m, 2h"
 SIZE_HELP = "bytes or a number with a unit K, M, G or T (powers of 1024), e.g. 512M, 1G"
 # The largest duration and size anything accepts. Both fit the database columns and what

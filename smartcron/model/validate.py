@@ -276,7 +276,7 @@ def _cpu_quota(value: object) -> int | None:
     if value is None or value == "":
         return None
     text = str(value).strip().rstrip("%") if not isinstance(value, bool) else "x"
-    if not text.isdigit():
+    if not text.isascii() or not text.isdigit() or len(text) > 30:  # int() of "²" fails
         raise InvalidInput(
             "cpu_quota", value, "a percentage of one CPU from 1% to 10000%, e.g. 50%"
         )

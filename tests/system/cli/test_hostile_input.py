@@ -36,10 +36,12 @@ HUGE_VALUES = [
     ("--memory-max", "99999999999999999T", "memory_max"),
     ("--memory-max", "1025T", "memory_max"),
     ("--memory-max", "9" * 400, "memory_max"),
+    ("--memory-max", "1Q", "memory_max"),
     ("--nice", "99999999999999999999999", "nice"),
     ("--retries", "9" * 5000, "retries"),
     ("--alert-after", "99999999999999999999", "alert_after"),
     ("--cpu-quota", "99999999999999999999%", "cpu_quota"),
+    ("--cpu-quota", "²%", "cpu_quota"),
     ("--description", "x" * 201, "description"),
     ("--schedule", "Mon *-*-* 00:00:00 " + "x" * 300, "schedule"),
 ]

@@ -37,6 +37,18 @@ def test_size_accepts_human_forms(text: str | int, size: int) -> None:
     assert parse_size("memory_max", text) == size
 
 
+@pytest.mark.parametrize("text", ["1Q", "5x", "1Qb", "٣M", "²"])
+def test_size_rejects_an_unknown_unit_listing_the_allowed_ones(text: str) -> None:
+    with pytest.raises(InvalidInput, match=rf"^memory_max: '{text}' is not valid: .*K, M, G or T"):
+        parse_size("memory_max", text)
+
+
+@pytest.mark.parametrize("text", ["²", "²%", "9" * 5000])
+def test_cpu_quota_rejects_what_int_cannot_read_naming_the_field(text: str) -> None:
+    with pytest.raises(InvalidInput, match=r"^cpu_quota: .* from 1% to 10000%"):
+        validate_task({**BASE, "cpu_quota": text})
+
+
 def test_formatting_round_trips() -> None:
     for seconds in (1, 59, 60, 90, 3600, 5400, 86400):
         assert parse_duration("x", format_duration(seconds)) == seconds
