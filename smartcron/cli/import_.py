@@ -10,7 +10,7 @@ from smartcron.cli.base import App, cli, pass_app, signer_for
 from smartcron.cli.output import echo_dst_notes
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
-from smartcron.errors import InvalidInput
+from smartcron.fileio import read_input
 from smartcron.model import taskfile
 from smartcron.ops.transfer import apply_import, plan_import
 
@@ -28,10 +28,7 @@ def import_(app: App, file: Path, dry_run: bool, prune: bool) -> None:
       smartcron import tasks.yaml --dry-run
       smartcron import tasks.yaml --prune
     """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
+    text = read_input(file)
     wanted = taskfile.validate_all(
         taskfile.parse(text, str(file)),
         str(file),

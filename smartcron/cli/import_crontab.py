@@ -10,7 +10,7 @@ from smartcron.cli.base import App, cli, pass_app, signer_for
 from smartcron.cli.output import echo_dst_notes
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
-from smartcron.errors import InvalidInput
+from smartcron.fileio import read_input
 from smartcron.model import taskfile
 from smartcron.ops.transfer import add_tasks, check_names_free, read_crontab
 
@@ -51,10 +51,7 @@ def import_crontab(
       crontab -l > my.crontab && smartcron import-crontab my.crontab --dry-run
       smartcron import-crontab /etc/crontab --format system
     """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput("FILE", str(file), f"cannot be read: {exc.strerror}") from None
+    text = read_input(file)
     system = fmt == "system" or (fmt == "auto" and str(file.resolve()).startswith("/etc/cron"))
     found = read_crontab(
         text, system=system, user=run_as or app.config.default_user, host_name=app.config.host_name

@@ -150,6 +150,18 @@ def test_yaml_wrong_type_or_duplicate_key_is_refused(
     assert db.snapshot() == before
 
 
+@pytest.mark.parametrize("command", ["import", "import-crontab"])
+def test_a_file_that_is_not_utf8_is_refused_naming_it_and_the_offset(
+    runner: CliRunner, db: TestDB, tmp_path: Path, command: str
+) -> None:
+    file = tmp_path / "latin1.txt"
+    file.write_bytes("# café\n".encode("latin-1"))  # é is the byte 0xe9, at offset 5
+    before = db.snapshot()
+    line = _refused(invoke(runner, command, str(file)), 2, f"error: FILE: '{file}' is not valid")
+    assert "must be UTF-8" in line and "byte 0xe9 at offset 5" in line
+    assert db.snapshot() == before
+
+
 # 8. A damaged or unreachable database: one line with what to do, exit 1.
 
 COMMANDS = [
