@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from smartcron.model.quantities import format_duration, format_size
+from smartcron.errors import InvalidInput
+from smartcron.model.quantities import MAX_DURATION, format_duration, format_size
 
 PRIORITIES = ("critical", "high", "normal", "low")
 # A task NAME becomes the units smartcron-NAME.service/.timer. These names are smartcron's own
@@ -205,6 +206,20 @@ class Task:
                 wait = min(wait, self.retry_max_delay)
             waits.append(wait)
         return tuple(waits)
+
+    def check_retry_waits(self) -> None:
+        """Raise InvalidInput when a wait before a retry would exceed MAX_DURATION (365d), as
+        retry_delay 365d times retry_backoff 10 per retry would: systemd's StartLimitIntervalSec=
+        and TimeoutStopSec= hold the waits, and a span of millions of years overflows them."""
+        longest = max(self.retry_waits(), default=0)
+        if longest > MAX_DURATION:
+            raise InvalidInput(
+                "retry_backoff",
+                SPEC_BY_NAME["retry_backoff"].plain(self.retry_backoff),
+                f"the wait before retry {self.retries} would be {format_duration(longest)}; "
+                f"each wait is at most {format_duration(MAX_DURATION)}: set retry_max_delay, or "
+                "lower retry_backoff, retry_delay or retries",
+            )
 
     def config_hash(self) -> str:
         """Return a short digest of everything that shapes the generated units."""

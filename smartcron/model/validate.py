@@ -439,4 +439,6 @@ def validate_task(
     check_after(values["name"], values["after"])
     if known_channels is not None:
         check_channels(values["channels"], known_channels)
-    return Task(**values, id=base.id if base else None)
+    task = Task(**values, id=base.id if base else None)
+    task.check_retry_waits()
+    return task

@@ -236,6 +236,16 @@ def test_bounds_name_the_field_and_the_maximum() -> None:
     assert task.timeout == 365 * 86400 and task.memory_max == 1024**5
 
 
+def test_retry_waits_above_365d_are_refused_naming_retry_backoff() -> None:
+    huge = {**BASE, "retries": 10, "retry_delay": "365d", "retry_backoff": 10}
+    with pytest.raises(InvalidInput, match=r"^retry_backoff: '10' .* retry 10 would be .* 365d"):
+        validate_task(huge)
+    with pytest.raises(InvalidInput, match=r"^retry_backoff: '2' .* would be 512d"):
+        validate_task({**BASE, "retries": 10, "retry_delay": "1d", "retry_backoff": 2})
+    capped = validate_task({**huge, "retry_max_delay": "365d"})
+    assert capped.retry_waits() == (365 * 86400,) * 10
+
+
 def test_new_task_runs_as_default_user_and_root_only_when_written() -> None:
     assert validate_task(BASE).user == "nobody"
     assert validate_task(BASE, default_user="daemon").user == "daemon"

@@ -239,3 +239,22 @@ def test_own_units_refuse_a_service_user_that_does_not_exist() -> None:
     assert own_user("nobody") == "nobody"
     with pytest.raises(InvalidInput, match=r"service_user: 'smartcorn' is not valid"):
         OwnUnits.for_config(Config(service_user="smartcorn"), smartcron="/usr/bin/smartcron")
+
+
+def test_render_largest_retry_settings_give_spans_systemd_can_hold() -> None:
+    import re
+
+    task = validate_task(
+        {
+            "name": "a", "command": ["/bin/true"], "schedule": "@daily", "timezone": "UTC",
+            "timeout": "365d", "retries": 10, "retry_delay": "1d", "retry_backoff": 10,
+            "retry_max_delay": "365d",
+        }
+    )  # fmt: skip
+    service = units.render(task).files["smartcron-a.service"]
+    spans = re.findall(
+        r"^(?:StartLimitIntervalSec|TimeoutStopSec|RestartSec)=(\d+)s$", service, re.M
+    )
+    assert len(spans) == 3
+    # systemd holds a time span as 64-bit microseconds; these stay below a few decades.
+    assert all(int(s) <= 30 * 365 * 86400 for s in spans), spans
