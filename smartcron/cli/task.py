@@ -1,7 +1,8 @@
 """`smartcron task add|edit|rm|list|show|sign|pause|resume|run`.
 
 add, edit and sign store definitions signed with root's key (model/signing.py): they are for
-root. Environment values are shown only with --show-env (people keep secrets there).
+root. Environment values and standard input are shown only with --show-env (people keep secrets
+there).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def _describe(task: Task) -> str:
 SHOW_ENV = click.option(
     "--show-env",
     is_flag=True,
-    help="Show environment values too (hidden by default: people keep secrets there).",
+    help="Show environment values and standard input too (hidden by default: people keep "
+    "secrets there).",
 )
 
 

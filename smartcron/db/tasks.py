@@ -14,7 +14,7 @@ from smartcron.db.schema import tasks, utcnow
 from smartcron.errors import InvalidInput, NotFound
 from smartcron.model.chains import check_graph, followers
 from smartcron.model.signing import Signer, next_revision
-from smartcron.model.task import FIELD_SPECS, Task, env_changes, hide_secrets
+from smartcron.model.task import FIELD_SPECS, SECRET_FIELDS, Task, env_changes, hide_secrets
 
 
 def task_values(task: Task) -> dict[str, Any]:
@@ -114,9 +114,13 @@ def update_task(conn: Connection, task: Task, who: str, *, signer: Signer) -> Ta
         )
     )
     old, new = before.to_dict(), task.to_dict()
-    changes: dict[str, Any] = {k: [v, new[k]] for k, v in old.items() if new[k] != v and k != "env"}
+    changes: dict[str, Any] = {
+        k: [v, new[k]] for k, v in old.items() if new[k] != v and k not in SECRET_FIELDS
+    }
     if old["env"] != new["env"]:
         changes["env"] = env_changes(old["env"], new["env"])
+    if old["stdin"] != new["stdin"]:
+        changes["stdin"] = "changed"  # never the text (hide_secrets)
     audit(conn, who, "task.edit", task.name, changes)
     return dataclasses.replace(signed, id=before.id)
 

@@ -293,11 +293,15 @@ class FieldSpec:
 HIDDEN = "(hidden)"
 
 
+SECRET_FIELDS = ("env", "stdin")  # what hide_secrets hides: people keep secrets in both
+
+
 def hide_secrets(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Given a task's plain form (`to_dict`), return it with environment values hidden: people
-    keep tokens and passwords there. Only an admin who asks sees them (docs/dashboard.md)."""
+    """Given a task's plain form (`to_dict`), return it with environment values and standard
+    input hidden: people keep tokens and passwords there (a crontab's '%' lines feed a
+    password to a job). Only an admin who asks sees them (docs/dashboard.md)."""
     env = data.get("env") or {}
-    return {**data, "env": {key: HIDDEN for key in env}}
+    return {**data, "env": {key: HIDDEN for key in env}, "stdin": data.get("stdin") and HIDDEN}
 
 
 def env_changes(old: dict[str, str], new: dict[str, str]) -> str:

@@ -275,7 +275,11 @@ def describe_change(old: Task, new: Task) -> str:
     """Given two versions of a task, return "field: old -> new" for each difference."""
     a, b = old.to_dict(), new.to_dict()
     return "; ".join(
-        f"env: {env_changes(a[k], b[k])}" if k == "env" else f"{k}: {a[k]!r} -> {b[k]!r}"
+        f"env: {env_changes(a[k], b[k])}"
+        if k == "env"
+        else "stdin: changed"
+        if k == "stdin"
+        else f"{k}: {a[k]!r} -> {b[k]!r}"
         for k in a
         if a[k] != b[k]
     )

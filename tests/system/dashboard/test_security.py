@@ -274,6 +274,32 @@ def test_environment_values_are_hidden_from_viewers_and_operators(app: Flask, db
     assert body.status_code == 200 and SECRET not in body.get_data(as_text=True)
 
 
+def test_stdin_is_hidden_like_environment_values(app: Flask, db: TestDB) -> None:
+    add_task(db.engine, "feed", stdin=f"password={SECRET}\n")
+    for user in ("vera", "otto"):
+        client = app.test_client()
+        login(client, user)
+        page = client.get("/tasks/feed?show_env=1").get_data(as_text=True)
+        assert SECRET not in page and "<code>(hidden)</code>" in page, user
+        assert "standard input are hidden" in page
+        for path in ("/api/v1/tasks", "/api/v1/tasks/feed?show_env=1"):
+            assert SECRET not in client.get(path).get_data(as_text=True), (user, path)
+        assert client.get("/api/v1/tasks/feed").json["stdin"] == "(hidden)"
+    admin = app.test_client()
+    login(admin, "ada")
+    assert SECRET not in admin.get("/tasks/feed").get_data(as_text=True)  # until asked
+    assert SECRET in admin.get("/tasks/feed?show_env=1").get_data(as_text=True)
+    assert admin.get("/api/v1/tasks/feed?show_env=1").json["stdin"] == f"password={SECRET}\n"
+    assert SECRET not in _cli(db, "task", "show", "feed").stdout
+    assert SECRET in _cli(db, "task", "show", "feed", "--show-env").stdout
+    edited = _cli(db, "task", "edit", "feed", "--stdin", "password=rotated-value-42")
+    assert edited.exit_code == 0, edited.stderr
+    with db.engine.connect() as conn:
+        details = " ".join(str(r.details) for r in conn.execute(sa.select(audit_log)))
+    assert SECRET not in details and "rotated-value-42" not in details
+    assert '"stdin": "changed"' in details
+
+
 def test_environment_values_never_reach_the_audit_log_or_the_cli_json(
     app: Flask, db: TestDB
 ) -> None:

@@ -104,3 +104,15 @@ def test_invalid_input_shows_a_huge_value_without_a_full_repr() -> None:
     message = str(InvalidInput("memory_max", value, "a size"))
     assert message.startswith("memory_max: '[[[[...], [...]") and len(message) < 200
     assert len(shown) < 100
+
+
+def test_describe_change_says_stdin_changed_without_its_text() -> None:
+    from smartcron.model.task import hide_secrets
+    from smartcron.model.validate import validate_task
+
+    base = {"name": "a", "command": ["/bin/true"], "schedule": "@daily"}
+    old = validate_task({**base, "stdin": "password=old-secret\n"})
+    new = validate_task({**base, "stdin": "password=new-secret\n"})
+    assert taskfile.describe_change(old, new) == "stdin: changed"
+    assert hide_secrets(new.to_dict())["stdin"] == "(hidden)"
+    assert hide_secrets(validate_task(base).to_dict())["stdin"] is None
