@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from smartcron.cli.base import App, cli, complete_task_name, pass_app
-from smartcron.cli.output import MAX_ID
+from smartcron.cli.output import MAX_ID, printable
 from smartcron.db.engine import db_errors
 from smartcron.db.runs import find_run
 from smartcron.errors import NotFound
@@ -41,7 +41,7 @@ def logs_cmd(app: App, name: str, run_id: int | None, last: bool, follow: bool) 
     if follow:
         try:
             for line in journal.follow(name):
-                click.echo(line)
+                click.echo(printable(line, multiline=True))
         except KeyboardInterrupt:
             pass
         return
@@ -53,4 +53,4 @@ def logs_cmd(app: App, name: str, run_id: int | None, last: bool, follow: bool) 
     log = run_log(journal, row)
     if log.note:
         click.echo(f"({log.note})", err=True)
-    click.echo(log.text or "(no output)", nl=not log.text)
+    click.echo(printable(log.text, multiline=True) or "(no output)", nl=not log.text)

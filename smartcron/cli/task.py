@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from smartcron.cli.base import App, cli, complete_task_name, pass_app, signer_for
-from smartcron.cli.output import echo_dst_notes, echo_json, table
+from smartcron.cli.output import echo_dst_notes, echo_json, printable, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
 from smartcron.db.hosts import known_hosts
@@ -292,7 +292,7 @@ def task_show(app: App, name: str, as_json: bool, show_env: bool) -> None:
         return
     width = max(len(k) for k in data)
     for key, value in data.items():
-        click.echo(f"{key.ljust(width)}  {_plain(key, value)}")
+        click.echo(f"{key.ljust(width)}  {printable(_plain(key, value))}")
     for line in chain:
         click.echo(f"{'chain'.ljust(width)}  {line}")
     if found.concurrency_group:
@@ -343,10 +343,9 @@ def task_sign(app: App, names: tuple[str, ...], unsigned: bool, yes: bool) -> No
             named = set(names)
             chosen += [t for t in list_tasks(conn) if not t.signature and t.name not in named]
         for found in chosen:
-            click.echo(
-                f"  sign     {found.name}: as {found.user}: {shlex.join(found.command)}"
-                + (f"  (env: {', '.join(k for k, _ in found.env)})" if found.env else "")
-            )
+            shown = f"  sign     {found.name}: as {found.user}: {shlex.join(found.command)}"
+            shown += f"  (env: {', '.join(k for k, _ in found.env)})" if found.env else ""
+            click.echo(printable(shown))  # a row edited in the database may hold escapes
         if chosen and not yes:
             click.confirm(f"Sign {len(chosen)} definition(s) as shown?", abort=True)
         for found in chosen:

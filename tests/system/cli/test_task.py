@@ -179,3 +179,36 @@ def test_unreachable_database_exits_1_with_next_step(monkeypatch: pytest.MonkeyP
     assert result.exit_code == 1
     assert "database error at mysql+pymysql://root@127.0.0.1:1/none" in result.stderr
     assert "database_url" in result.stderr
+
+
+def test_task_show_and_sign_escape_terminal_control_characters(
+    runner: CliRunner, db: TestDB
+) -> None:
+    title = "\x1b]0;pwned\x07"  # would retitle the operator's terminal
+    added = invoke(
+        runner, "task", "add", "esc", "--command", "/bin/echo '\x1b[2J'", "--schedule", "@daily",
+        "--description", f"ok{title}",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    shown = invoke(runner, "task", "show", "esc")
+    signed = invoke(runner, "task", "sign", "esc", "--yes")
+    listed = invoke(runner, "task", "list")
+    for result in (shown, signed, listed):
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "ok\\x1b]0;pwned\\x07" in shown.stdout
+    assert "\\x1b[2J" in shown.stdout and "\\x1b[2J" in signed.stdout
+
+
+def test_logs_escape_terminal_control_characters_but_keep_lines(
+    runner: CliRunner, db: TestDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.dashboard import add_run
+
+    monkeypatch.setenv("SMARTCRON_JOURNAL_DIRECTORY", str(tmp_path))  # an empty journal
+    added = invoke(runner, "task", "add", "out", "--command", "/bin/true", "--schedule", "@daily")
+    assert added.exit_code == 0, added.stderr
+    add_run(db.engine, "out", output_tail="one\x1b]0;pwned\x07\ttab\ntwo\n")
+    result = invoke(runner, "logs", "out")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "one\\x1b]0;pwned\\x07\ttab\ntwo\n"
