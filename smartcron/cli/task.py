@@ -144,7 +144,12 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
 @task.command("edit")
 @click.argument("name", shell_complete=complete_task_name)
 @task_options
-@click.option("--unset-env", multiple=True, metavar="KEY", help="Remove an environment variable.")
+@click.option(
+    "--unset-env",
+    multiple=True,
+    metavar="KEY",
+    help="Remove an environment variable (it must be set).",
+)
 @pass_app
 def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any) -> None:
     """Change fields of task NAME; options not given keep their value.
@@ -175,7 +180,12 @@ def task_edit(app: App, /, name: str, unset_env: tuple[str, ...], **options: Any
             key, _, value = item.partition("=")
             env[key] = value
         for key in unset_env:
-            env.pop(key, None)
+            if key not in env:  # a typo would leave the variable (maybe a secret) in place
+                has = ", ".join(sorted(env)) or "none"
+                raise InvalidInput(
+                    "--unset-env", key, f"task '{name}' has no such variable (it has: {has})"
+                )
+            del env[key]
         data["env"] = env
         # Channels are checked when they are set; a task's existing ones are left to doctor.
         known = app.config.channels if "channels" in data else None

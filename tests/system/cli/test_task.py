@@ -74,6 +74,22 @@ def test_task_edit_changes_only_given_fields(runner: CliRunner, db: TestDB) -> N
     assert "nothing changed" in again.stdout
 
 
+def test_task_edit_unset_env_of_a_variable_not_set_is_refused(
+    runner: CliRunner, db: TestDB
+) -> None:
+    assert invoke(runner, *ADD, "--env", "API_TOKEN=x", "--env", "B=2").exit_code == 0
+    before = db.snapshot()
+    result = invoke(
+        runner, "task", "edit", "pos-sync", "--timeout", "8m", "--unset-env", "API_TOKN"
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: --unset-env: 'API_TOKN' is not valid: task 'pos-sync' has no such variable "
+        "(it has: API_TOKEN, B)"
+    )
+    assert db.snapshot() == before  # nothing changed, the timeout neither
+
+
 def test_task_pause_without_systemd_updates_db_and_says_what_to_do(
     runner: CliRunner, db: TestDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
