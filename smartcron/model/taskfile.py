@@ -158,6 +158,10 @@ def parse(text: str, source: str) -> list[dict[str, Any]]:
         data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except InvalidInput as exc:
         raise InvalidInput(f"{source}: {exc.field}", exc.value, exc.allowed) from None
+    except RecursionError:  # PyYAML composes nested values recursively
+        raise InvalidInput(
+            source, "(file)", "nested too deeply: a task file needs a few levels, not hundreds"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -116,3 +116,12 @@ def test_describe_change_says_stdin_changed_without_its_text() -> None:
     assert taskfile.describe_change(old, new) == "stdin: changed"
     assert hide_secrets(new.to_dict())["stdin"] == "(hidden)"
     assert hide_secrets(validate_task(base).to_dict())["stdin"] is None
+
+
+def test_parse_refuses_deep_nesting_in_one_line() -> None:
+    import pytest
+
+    from smartcron.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"^f: '\(file\)' is not valid: nested too deeply"):
+        taskfile.parse("- name: " + "[" * 5000 + "]" * 5000 + "\n", "f")
