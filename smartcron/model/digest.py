@@ -21,7 +21,13 @@ LATE_AFTER = dt.timedelta(minutes=15)
 def parse_clock(value: str) -> dt.time:
     """Given "HH:MM" (00:00 to 23:59), return the time; raise ValueError otherwise."""
     hours, sep, minutes = value.partition(":")
-    if not sep or len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+    digits = hours + minutes
+    if (
+        not sep
+        or len(hours) != 2
+        or len(minutes) != 2
+        or not (digits.isascii() and digits.isdigit())
+    ):
         raise ValueError(value)
     return dt.time(int(hours), int(minutes))
 

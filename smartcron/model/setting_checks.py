@@ -140,7 +140,7 @@ def check_optional_absolute(name: str, value: Any) -> str | None:
 
 def check_listen(name: str, value: Any) -> str | None:
     host, _, port = str(value).rpartition(":")
-    ok = bool(host) and port.isdigit() and 0 < int(port) < 65536
+    ok = bool(host) and port.isascii() and port.isdigit() and 0 < int(port) < 65536
     return None if ok else "expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080"
 
 

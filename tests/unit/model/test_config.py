@@ -104,6 +104,8 @@ def test_config_values_are_checked(tmp_path: Path, key: str, value: str) -> None
         ("SMARTCRON_TLS_CERTIFICATE", "relative.crt"),
         ("SMARTCRON_HOST_DOWN_AFTER", "1s"),
         ("SMARTCRON_HOST_DOWN_AFTER", "29s"),
+        ("SMARTCRON_DASHBOARD_LISTEN", "127.0.0.1:\u00b2"),  # a digit int() cannot read
+        ("SMARTCRON_DIGEST_TIME", "0\u00b2:30"),
     ],
 )
 def test_config_bounds_are_refused_naming_the_setting(name: str, value: str) -> None:

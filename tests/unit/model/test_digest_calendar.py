@@ -91,7 +91,7 @@ def test_digest_due_now_uses_the_settings() -> None:
     assert period.first == dt.date(2026, 12, 6) and period.zone == "Pacific/Auckland"
 
 
-@pytest.mark.parametrize("value", ["7:30", "24:00", "07:60", "0730", "07:30:00", " 07:30"])
+@pytest.mark.parametrize("value", ["7:30", "24:00", "07:60", "0730", "07:30:00", " 07:30", "0²:30"])
 def test_digest_clock_refuses_what_is_not_hh_mm(value: str) -> None:
     with pytest.raises(ValueError):
         parse_clock(value)
