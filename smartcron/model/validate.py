@@ -70,6 +70,10 @@ def _fits_column(name: str, value: object, original: object) -> None:
 def _single_line(name: str, value: str, limit: int) -> str:
     if any(ch in value for ch in "\n\r\0"):
         raise InvalidInput(name, value, "must be a single line (no newline or NUL characters)")
+    # ESC and the other control characters (C0, DEL, C1): shown on terminals and in unit
+    # files, they could rewrite what an operator reads. A tab is harmless.
+    if any(ch != "\t" and (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) for ch in value):
+        raise InvalidInput(name, value, "printable text (no control characters such as ESC)")
     if len(value) > limit:
         raise InvalidInput(name, value, f"at most {limit} characters")
     return value

@@ -143,6 +143,8 @@ def test_validate_task_defaults() -> None:
         ("workdir", "/no/such/dir"),
         ("paused", "maybe"),
         ("description", "two\nlines"),
+        ("description", "\x1b]0;owned\x07 bank"),  # a terminal title escape
+        ("description", "C1 \x9b2J"),
         ("timeout", 0),
     ],
 )
