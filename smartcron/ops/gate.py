@@ -181,10 +181,15 @@ def asked_by_hand(ctx: GateContext) -> bool:
 
 
 def check_window(ctx: GateContext) -> GateVerdict | None:
-    """A maintenance window with `skip` that covers the task now: no run (docs/windows.md).
-    A retry goes ahead (it continues a run that started before the window). When the windows
-    cannot be read the run goes ahead, with a warning in the unit's journal: a database
-    outage must not silently stop every task."""
+    """A maintenance window with `skip` that covers the task at the run's slot or now: no run
+    (docs/windows.md). The slot decides which run this is: a slot inside the window is
+    skipped even when the gate runs after the window has ended (a loaded host, a catch-up at
+    boot), and every host decides alike for it. Now is checked as well, so that a run of an
+    earlier slot that starts late inside the window (or is caught up there) does not run
+    during the maintenance. Starts by hand have no slot: now alone. A retry goes ahead (it
+    continues a run that started before the window). When the windows cannot be read the run
+    goes ahead, with a warning in the unit's journal: a database outage must not silently stop
+    every task."""
     if ctx.restarts > 0:
         return None
     try:
@@ -195,10 +200,20 @@ def check_window(ctx: GateContext) -> GateVerdict | None:
         log.warning("cannot read the maintenance windows (%s); %s runs", problem, ctx.task.name)
         return None
     found = active_windows(windows, ctx.task, WINDOW_SKIP, ctx.now)
+    if found:
+        window, occurrence = found[0]
+        return GateVerdict("skipped-window", covered_text(window, occurrence))
+    slot = slot_of(ctx.task, ctx.fired_at) if ctx.fired_at is not None else None
+    if slot is None:
+        return None
+    found = active_windows(windows, ctx.task, WINDOW_SKIP, slot)
     if not found:
         return None
     window, occurrence = found[0]
-    return GateVerdict("skipped-window", covered_text(window, occurrence))
+    return GateVerdict(
+        "skipped-window",
+        f"{covered_text(window, occurrence)}, which the run of {slot.isoformat()} falls in",
+    )
 
 
 # The ordered checks; the first verdict decides. Append new checks here. The window comes

@@ -67,6 +67,36 @@ def test_windows_gate_lets_other_tasks_and_retries_go_ahead(engine: Engine) -> N
     assert _gate(engine, "dump", restarts=1)[0] == GO
 
 
+def _gate_at(engine: Engine, task: str, fired: dt.datetime, now: dt.datetime) -> tuple[int, str]:
+    """The gate of a run its timer started at `fired`, deciding at `now` (a loaded host)."""
+    cfg = config.load(
+        environ={"SMARTCRON_HOST_NAME": "a", "SMARTCRON_DATABASE_URL": "sqlite:////unused.db"}
+    )
+    env = {"INVOCATION_ID": f"inv{task}{fired:%H%M}", "TRIGGER_UNIT": f"smartcron-{task}.timer"}
+    return run_gate(cfg, engine, task, environ=env, now=now, restarts=0, started=fired)
+
+
+def test_windows_gate_decides_by_the_runs_slot_and_by_now(engine: Engine) -> None:
+    add_task(engine, "vacuum", schedule="*-*-* *:0/5:00", hosts="*", category="db")
+    end = dt.datetime(2026, 12, 6, 5, 0, tzinfo=dt.UTC)  # db-upgrade ends 06:00 in Berlin
+    late = dt.timedelta(seconds=40)
+    # The 05:55 (Berlin) run, its gate after the window: the slot is inside, so skipped.
+    slot = end - dt.timedelta(minutes=5)
+    status, line = _gate_at(engine, "vacuum", slot + dt.timedelta(seconds=0.2), end + late)
+    assert status == SKIP and "maintenance window db-upgrade" in line
+    assert f"which the run of {slot.isoformat()} falls in" in line
+    # The 06:00 run is after the window: it goes ahead.
+    assert _gate_at(engine, "vacuum", end, end + late)[0] == GO
+    # The 01:55 run, started late inside the window: it does not run during the maintenance.
+    start = dt.datetime(2026, 12, 6, 1, 0, tzinfo=dt.UTC)
+    before = start - dt.timedelta(minutes=5)
+    assert _gate_at(engine, "vacuum", before, start + late)[0] == SKIP
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(executions).order_by(executions.c.id)).all()
+    assert [r.outcome for r in rows] == ["skipped-window", "skipped-window"]
+    assert "which the run of" not in rows[1].meaning  # now was inside: no slot to name
+
+
 def test_windows_only_covered_tasks_get_the_gate(engine: Engine) -> None:
     with engine.connect() as conn:
         tasks = {t.name: t for t in list_tasks(conn)}
