@@ -27,7 +27,7 @@ from smartcron.db.schema import DURATION_BUCKETS, alerts, executions, health_che
 from smartcron.db.schema import tasks as tasks_table
 from smartcron.db.totals import duration_sums
 from smartcron.model import schedule
-from smartcron.model.outcome import NOT_RUN, SKIP_OUTCOMES
+from smartcron.model.outcome import NOT_RUNS
 from smartcron.model.task import Task
 
 from . import exposition, queries
@@ -214,9 +214,6 @@ def next_due(task: Task, after: dt.datetime) -> float | None:
             _next.clear()
         _next[key] = when
     return when
-
-
-NOT_RUNS = frozenset((*SKIP_OUTCOMES, NOT_RUN))
 
 
 def _up(task: Task, newest: list[tuple[dt.datetime, str, int, str]]) -> list[tuple[str, float]]:

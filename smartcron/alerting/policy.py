@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from smartcron.db.claims import insert_claim_if_free
 from smartcron.db.schema import alerts, executions, utcnow
-from smartcron.model.outcome import NOT_RUN, RUNNING, SKIP_OUTCOMES
+from smartcron.model.outcome import NOT_RUNS, RUNNING
 from smartcron.model.task import Task
 
 ACTIVE = ("open", "notified", "acknowledged")
@@ -29,7 +29,7 @@ def _consecutive_failures(conn: Connection, task: str, upto_id: int) -> int:
         .where(
             executions.c.task_name == task,
             executions.c.id <= upto_id,
-            executions.c.outcome.not_in((RUNNING, NOT_RUN, *SKIP_OUTCOMES)),
+            executions.c.outcome.not_in((RUNNING, *NOT_RUNS)),
         )
         .order_by(executions.c.id.desc())
         .limit(1000)

@@ -77,10 +77,11 @@ SKIP_OUTCOMES = ("ran-elsewhere", "skipped", "skipped-window")
 # slot of this task that should have run on every host and did not: it can be a task's latest
 # run (unlike a skip), so the task shows "not-run" rather than an older success.
 NOT_RUN = "not-run"
+# Rows of runs whose command never ran (a skip or a chain's not-run row): not counted as
+# runs by run_totals, /metrics or the alert policy.
+NOT_RUNS = (NOT_RUN, *SKIP_OUTCOMES)
 # Every outcome that counts as a failed run (all but success, running, not-run and the skips).
-FAILURE_OUTCOMES = tuple(
-    o for o in OUTCOMES if o not in ("success", RUNNING, NOT_RUN, *SKIP_OUTCOMES)
-)
+FAILURE_OUTCOMES = tuple(o for o in OUTCOMES if o not in ("success", RUNNING, *NOT_RUNS))
 # Runs that ran and finished, a success or a failure: what run counts and success rates count
 # (db/runs.week_stats, the runs-per-hour chart). Not a skip or a not-run row (no command
 # ran) and not a running run (no outcome yet).

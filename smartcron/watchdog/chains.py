@@ -24,7 +24,7 @@ from smartcron.model import chains
 from smartcron.model.outcome import (
     FAILURE_OUTCOMES,
     NOT_RUN,
-    SKIP_OUTCOMES,
+    NOT_RUNS,
     join_refused_meaning,
     not_run_meaning,
 )
@@ -136,7 +136,7 @@ def joins_ready(
         own = conn.execute(
             sa.select(sa.func.max(executions.c.started_at)).where(
                 executions.c.task_name == task.name,
-                executions.c.outcome.not_in([*SKIP_OUTCOMES, NOT_RUN]),
+                executions.c.outcome.not_in(NOT_RUNS),
             )
         ).scalar()
         marks = [m for m in (own, started.get(task.name)) if m is not None]

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from smartcron.db import totals
 from smartcron.db.schema import alerts, executions
 from smartcron.db.tasks import insert_task
-from smartcron.model.outcome import SKIP_OUTCOMES
+from smartcron.model.outcome import NOT_RUNS, RUNNING
 from smartcron.model.validate import validate_task
 from smartcron.ops import users
 
@@ -65,7 +65,7 @@ def add_run(engine: Engine, task: str, outcome: str = "success", **extra: Any) -
         run_id = int(conn.execute(executions.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
         # As watchdog/record.py counts each finished run; a gate's skip or a not-run row is
         # written without being counted (ops/gate.py, watchdog/chains.py).
-        if values["outcome"] not in ("running", "not-run", *SKIP_OUTCOMES):
+        if values["outcome"] not in (RUNNING, *NOT_RUNS):
             totals.add_run(
                 conn,
                 task,
