@@ -201,9 +201,15 @@ def test_task_show_and_sign_escape_terminal_control_characters(
     runner: CliRunner, db: TestDB
 ) -> None:
     title = "\x1b]0;pwned\x07"  # would retitle the operator's terminal
-    added = invoke(
-        runner, "task", "add", "esc", "--command", "/bin/echo '\x1b[2J'", "--schedule", "@daily",
+    refused = invoke(
+        runner, "task", "add", "esc", "--command", "/bin/true", "--schedule", "@daily",
         "--description", f"ok{title}",
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "description" in refused.stderr, refused.stderr
+    # A command's arguments may hold any byte a program takes: shown escaped.
+    added = invoke(
+        runner, "task", "add", "esc", "--command", f"/bin/echo '\x1b[2J' '{title}'",
+        "--schedule", "@daily",
     )  # fmt: skip
     assert added.exit_code == 0, added.stderr
     shown = invoke(runner, "task", "show", "esc")
@@ -212,7 +218,7 @@ def test_task_show_and_sign_escape_terminal_control_characters(
     for result in (shown, signed, listed):
         assert result.exit_code == 0, result.stderr
         assert "\x1b" not in result.stdout and "\x07" not in result.stdout
-    assert "ok\\x1b]0;pwned\\x07" in shown.stdout
+    assert "\\x1b]0;pwned\\x07" in shown.stdout
     assert "\\x1b[2J" in shown.stdout and "\\x1b[2J" in signed.stdout
 
 
