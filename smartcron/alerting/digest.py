@@ -1,10 +1,11 @@
 """The digest message: a pure function of a gathered snapshot (model/digest.Snapshot).
 
 People read it first as plain text (chat, the text part of an e-mail): what needs attention
-comes first, or "Nothing went wrong." when that is so; then the counts, the failures with
-their meanings, late and skipped runs, open alerts, backups and the health score, and per host
-when several share the database. The HTML part is made by the one message builder
-(notices.render), which escapes everything.
+comes first, or "Nothing went wrong." when that is so; then the counts, the runs that failed
+for good with their meanings (a retried attempt is counted, not listed), late runs, skipped
+and not-run runs (a run another host ran is counted, not listed), open alerts, backups and
+the health score, and per host when several share the database. The HTML part is made by
+the one message builder (notices.render), which escapes everything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from smartcron.alerting.notices import INFO, WARNING, Notice, Section, render
-from smartcron.model.digest import DAILY, Period, RunLine, Snapshot
+from smartcron.model.digest import DAILY, NOT_LISTED, Period, RunLine, Snapshot
 from smartcron.model.outcome import OUTCOMES
 
 NOTHING_WRONG = "Nothing went wrong."
@@ -49,12 +50,15 @@ def _capped(lines: list[str], more: str) -> list[str]:
     return [*lines[:MAX_LINES], f"... and {len(lines) - MAX_LINES} more: {more}"]
 
 
-def _run_lines(runs: Sequence[RunLine], period: Period, several_hosts: bool) -> list[str]:
+def _run_lines(
+    runs: Sequence[RunLine], period: Period, several_hosts: bool, *, attempts: bool = False
+) -> list[str]:
     out = []
     for run in runs:
         where = f" on {run.host}" if several_hosts and run.host else ""
+        tries = f", after {run.attempt} attempts" if attempts and run.attempt > 1 else ""
         meaning = run.meaning or OUTCOMES.get(run.outcome, run.outcome)
-        out.append(f"{_local(run.started_at, period)} {run.task}{where}: {meaning}")
+        out.append(f"{_local(run.started_at, period)} {run.task}{where}{tries}: {meaning}")
     return out
 
 
@@ -65,6 +69,24 @@ def _counts_words(counts: dict[str, int]) -> str:
     parts = [f"{counts[o]} {OUTCOMES.get(o, o)}" for o in OUTCOMES if counts.get(o)]
     parts += [f"{n} {o}" for o, n in sorted(counts.items()) if o not in OUTCOMES and n]
     return f"{_plural(total, 'run')}: {', '.join(parts)}"
+
+
+def _runs_words(snapshot: Snapshot) -> str:
+    """The Runs line: every row by outcome (each attempt of a retried run is one), and why
+    its counts differ from the lists below."""
+    counts = totals(snapshot)
+    notes = []
+    if snapshot.retried:
+        notes.append(
+            f"{_plural(snapshot.retried, 'failed attempt')} retried by a later attempt of the "
+            "same run (not listed as failures)"
+        )
+    notes += [
+        f"{counts[o]} {OUTCOMES.get(o, o)}, as `placement: one` intends (counted, not listed)"
+        for o in NOT_LISTED
+        if counts.get(o)
+    ]
+    return "; ".join([_counts_words(counts), *notes])
 
 
 def totals(snapshot: Snapshot) -> dict[str, int]:
@@ -80,8 +102,11 @@ def problems(snapshot: Snapshot) -> list[str]:
     """Return what needs attention, in words ("2 failed runs"); empty when nothing went
     wrong."""
     found = []
+    failed = len(snapshot.failures)
+    if failed:
+        attempts = f" ({_plural(failed + snapshot.retried, 'failed attempt')})"
+        found.append(_plural(failed, "failed run") + (attempts if snapshot.retried else ""))
     for count, word in (
-        (len(snapshot.failures), "failed run"),
         (len(snapshot.late), "late run"),
         (len(snapshot.skipped), "skipped run"),
         (len(snapshot.open_alerts), "open alert"),
@@ -124,12 +149,13 @@ def compose(snapshot: Snapshot, *, note: str = "") -> Notice:
     sections += [
         ("", verdict),
         ("Period", period_words(period)),
-        ("Runs", _counts_words(totals(snapshot))),
+        ("Runs", _runs_words(snapshot)),
         ("Health score", _score_words(snapshot)),
         ("Backups", _backup_words(snapshot)),
     ]
     lists: list[tuple[str, list[str], str]] = [
-        ("Failures", _run_lines(snapshot.failures, period, several), "smartcron runs --failed"),
+        ("Failures", _run_lines(snapshot.failures, period, several, attempts=True),
+         "smartcron runs --failed"),
         ("Late runs (due, not started)", [
             f"{_local(x.noticed_at, period)} {x.task}: {x.message}" for x in snapshot.late
         ], "smartcron health"),

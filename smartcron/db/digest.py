@@ -10,11 +10,12 @@ from sqlalchemy.engine import Connection
 from smartcron.db.alerts import ACTIVE_STATES
 from smartcron.db.health import SCORE_CHECK
 from smartcron.db.schema import alerts, executions, health_checks
-from smartcron.model.digest import AlertLine, LateLine, RunLine
-from smartcron.model.outcome import FAILURE_OUTCOMES, NOT_RUN
+from smartcron.model.digest import NOT_LISTED, AlertLine, LateLine, RunLine
+from smartcron.model.outcome import FAILURE_OUTCOMES, NOT_RUNS
 
-# Skips that are news: "ran-elsewhere" is a `placement: one` task doing its job.
-NOTEWORTHY_SKIPS = ("skipped", NOT_RUN)
+# Runs that did not run and are news (listed under "Skipped or not run"): every skip and
+# not-run row but NOT_LISTED, which the digest only counts.
+NOTEWORTHY_SKIPS = tuple(o for o in NOT_RUNS if o not in NOT_LISTED)
 
 
 def _in(start: dt.datetime, end: dt.datetime) -> sa.ColumnElement[bool]:
@@ -60,19 +61,27 @@ def runs_with(
             executions.c.host,
             executions.c.outcome,
             executions.c.meaning,
+            executions.c.attempt,
         )
         .where(_in(start, end), executions.c.outcome.in_(outcomes))
         .order_by(moment, executions.c.id)
     ).all()
     return [
         RunLine(
-            r.started_at or r.recorded_at, r.task_name, r.host or "", r.outcome, r.meaning or ""
+            r.started_at or r.recorded_at,
+            r.task_name,
+            r.host or "",
+            r.outcome,
+            r.meaning or "",
+            int(r.attempt or 1),
         )
         for r in rows
     ]
 
 
 def failed_runs(conn: Connection, start: dt.datetime, end: dt.datetime) -> list[RunLine]:
+    """Every failed attempt in [start, end): each attempt of a retried run is a row of its
+    own (ops/digest.gather keeps those that failed for good)."""
     return runs_with(conn, start, end, FAILURE_OUTCOMES)
 
 

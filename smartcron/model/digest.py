@@ -16,6 +16,9 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAILY, WEEKLY = "daily", "weekly"
 # A digest sent later than this after its time says that it is late, and why.
 LATE_AFTER = dt.timedelta(minutes=15)
+# Not-run outcomes the digest counts but does not list as problems: a `placement: one` run
+# that another host claimed is multi-host operation doing its job (docs/multi-host.md).
+NOT_LISTED = ("ran-elsewhere",)
 
 
 def parse_clock(value: str) -> dt.time:
@@ -106,6 +109,7 @@ class RunLine:
     host: str
     outcome: str
     meaning: str
+    attempt: int = 1  # of a failure: the attempts it took, counting this one
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,8 @@ class Snapshot:
 
     period: Period
     counts: dict[str, dict[str, int]]  # host -> outcome -> runs ("" for runs without a host)
-    failures: list[RunLine] = field(default_factory=list)
-    skipped: list[RunLine] = field(default_factory=list)  # skipped and not-run
+    failures: list[RunLine] = field(default_factory=list)  # failed for good: no retry follows
+    skipped: list[RunLine] = field(default_factory=list)  # NOT_RUNS but NOT_LISTED
     late: list[LateLine] = field(default_factory=list)
     open_alerts: list[AlertLine] = field(default_factory=list)
     backups: list[tuple[dt.datetime, str]] = field(default_factory=list)
@@ -144,3 +148,4 @@ class Snapshot:
     score: float | None = None  # the last health score recorded in the period
     lowest_score: float | None = None
     hosts: list[str] = field(default_factory=list)  # every registered host
+    retried: int = 0  # failed attempts that a later attempt of the same run retried

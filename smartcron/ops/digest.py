@@ -20,9 +20,11 @@ from sqlalchemy.engine import Engine
 from smartcron.alerting.delivery import enqueue
 from smartcron.alerting.digest import compose
 from smartcron.alerting.notices import Notice
+from smartcron.alerting.policy import is_final
 from smartcron.db import digest as queries
 from smartcron.db.claims import holder, insert_claim, lost_race
 from smartcron.db.hosts import known_hosts
+from smartcron.db.tasks import list_tasks
 from smartcron.model.config import Config
 from smartcron.model.digest import LATE_AFTER, Period, Snapshot, daily, due_periods, parse_clock
 from smartcron.model.zones import host_timezone
@@ -56,19 +58,35 @@ def gather(config: Config, engine: Engine, period: Period) -> Snapshot:
     start, end = period.start, period.end
     with engine.connect() as conn:
         counts = queries.outcome_counts(conn, start, end)
-        failures = queries.failed_runs(conn, start, end)
+        attempts = queries.failed_runs(conn, start, end)
+        tasks = {task.name: task for task in list_tasks(conn)}
         skipped = queries.skipped_runs(conn, start, end)
         late = queries.late_runs(conn, start, end)
         alerts = queries.open_alerts(conn)
         score, lowest = queries.scores(conn, start, end)
         hosts = known_hosts(conn)
+    # A failed attempt that a later attempt retries is not a failure to act on: the digest
+    # lists the runs that failed for good (as the alert policy decides, is_final) and counts
+    # the retried attempts.
+    failures = [run for run in attempts if is_final(run, tasks.get(run.task))]
     where = config.backup_dir
     try:
         backups = backups_between(Path(config.backup_dir), start, end)
     except OSError as exc:  # reported in the digest rather than dropping the whole digest
         backups, where = [], f"{config.backup_dir} (cannot be read here: {exc.strerror})"
     return Snapshot(
-        period, counts, failures, skipped, late, alerts, backups, where, score, lowest, hosts
+        period,
+        counts,
+        failures,
+        skipped,
+        late,
+        alerts,
+        backups,
+        where,
+        score,
+        lowest,
+        hosts,
+        retried=len(attempts) - len(failures),
     )
 
 

@@ -21,6 +21,7 @@ from smartcron.model.outcome import explain, explain_skip
 from smartcron.ops import digest
 
 from support import TestDB, invoke
+from support.dashboard import add_task
 from support.receivers import Inbox, plain_part
 
 UTC = dt.UTC
@@ -249,3 +250,87 @@ def test_digest_weekly_goes_once_beside_the_daily(
     weekly_text = plain_part(next(m["raw"] for m in smtp[1].messages if "weekly" in m["title"]))
     assert "Runs: 12 runs: 9 succeeded" in weekly_text  # the week held only the seeded day
     assert "Sun 2026-11-29 03:10 report: Failed with exit status 127" in weekly_text
+
+
+def _attempt(conn: sa.Connection, task: str, at: dt.datetime, attempt: int, retries: int) -> None:
+    will_retry = attempt <= retries
+    meaning = explain("exit-code", 1, 1, duration=3.0, attempt=attempt, retries=retries,
+                      will_retry=will_retry).meaning  # fmt: skip
+    _run(conn, task, at, "failed", meaning)
+    conn.execute(
+        executions.update()
+        .where(executions.c.task_name == task, executions.c.started_at == at)
+        .values(attempt=attempt)
+    )
+
+
+def test_digest_lists_window_skips_and_counts_retries_and_runs_elsewhere(
+    db: TestDB, runner: CliRunner, env: dict[str, str]
+) -> None:
+    add_task(db.engine, "invoices", retries=2)
+    with db.engine.begin() as conn:
+        for hour in (1, 5, 9):  # 3 runs of 3 attempts, every one failed
+            for attempt in (1, 2, 3):
+                at = dt.datetime(2026, 11, 29, hour, attempt, tzinfo=UTC)
+                _attempt(conn, "invoices", at, attempt, retries=2)
+        # Retried once, then succeeded: not a failure.
+        _attempt(conn, "invoices", dt.datetime(2026, 11, 29, 12, 0, tzinfo=UTC), 1, retries=2)
+        _run(conn, "invoices", dt.datetime(2026, 11, 29, 12, 1, tzinfo=UTC), "success", "ok")
+        for hour, (outcome, reason) in enumerate(
+            [
+                ("skipped-window", "maintenance window inventory (22:00 to 06:00)"),
+                ("skipped-window", "maintenance window inventory (22:00 to 06:00)"),
+                ("ran-elsewhere", "web2 claimed this run"),
+                ("skipped", "the database was down and if_db_down is skip"),
+            ],
+            start=14,
+        ):
+            skip = explain_skip(outcome, reason)
+            record_skip(conn, task_id=None, task="ledger", invocation_id=secrets.token_hex(16),
+                        host="web1", outcome=skip.outcome, meaning=skip.meaning,
+                        at=dt.datetime(2026, 11, 29, hour, 0, tzinfo=UTC))  # fmt: skip
+        _score(conn, dt.datetime(2026, 11, 29, 22, 0, tzinfo=UTC), 80.0)
+    shown = invoke(runner, "digest", "--day", str(DAY))
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    lines = [line.strip() for line in text.splitlines()]
+    assert "Needs attention: 3 failed runs (10 failed attempts), 3 skipped runs." in text
+    assert (
+        "Runs: 15 runs: 1 succeeded, 10 failed (exit status), 1 ran on another host, "
+        "1 skipped (not run), 2 skipped (maintenance window); 7 failed attempts retried by a "
+        "later attempt of the same run (not listed as failures); 1 ran on another host, as "
+        "`placement: one` intends (counted, not listed)" in " ".join(lines)
+    )
+    failures = [line for line in lines if line.startswith(("02:", "03:", "06:", "10:", "13:"))]
+    assert failures == [
+        "02:03 invoices, after 3 attempts: Failed with exit status 1 (a general error reported "
+        "by the command) after 3.0 s. Attempt 3 of 3: retries exhausted.",
+        "06:03 invoices, after 3 attempts: Failed with exit status 1 (a general error reported "
+        "by the command) after 3.0 s. Attempt 3 of 3: retries exhausted.",
+        "10:03 invoices, after 3 attempts: Failed with exit status 1 (a general error reported "
+        "by the command) after 3.0 s. Attempt 3 of 3: retries exhausted.",
+    ]
+    skipped = [line for line in lines if line.startswith(("15:", "16:", "17:", "18:"))]
+    assert skipped == [
+        "15:00 ledger: Skipped: maintenance window inventory (22:00 to 06:00). The task runs "
+        "again at its first scheduled time after the window (`smartcron window list` shows "
+        "the windows).",
+        "16:00 ledger: Skipped: maintenance window inventory (22:00 to 06:00). The task runs "
+        "again at its first scheduled time after the window (`smartcron window list` shows "
+        "the windows).",
+        "18:00 ledger: Not run: the database was down and if_db_down is skip.",
+    ]  # the run web2 ran (17:00) is counted, not listed
+
+
+def test_digest_of_a_clean_day_with_a_retried_attempt_says_nothing_went_wrong(
+    db: TestDB, runner: CliRunner, env: dict[str, str]
+) -> None:
+    add_task(db.engine, "invoices", retries=1)
+    with db.engine.begin() as conn:
+        _attempt(conn, "invoices", dt.datetime(2026, 11, 29, 12, 0, tzinfo=UTC), 1, retries=1)
+        _run(conn, "invoices", dt.datetime(2026, 11, 29, 12, 1, tzinfo=UTC), "success", "ok")
+        _score(conn, dt.datetime(2026, 11, 29, 22, 0, tzinfo=UTC), 100.0)
+    shown = invoke(runner, "digest", "--day", str(DAY))
+    assert shown.exit_code == 0, shown.output
+    assert "Nothing went wrong." in shown.stdout and "Failures" not in shown.stdout
+    assert "1 failed attempt retried by a later attempt of the same run" in shown.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,25 @@ def test_digest_settings_from_toml(tmp_path: Path) -> None:
     file.write_text('digest_channels = "ops"\n')
     with pytest.raises(InvalidInput, match="expected list"):
         load(file, environ={})
+
+
+def test_digest_counts_retried_attempts_and_runs_elsewhere_apart_from_its_lists() -> None:
+    final = RunLine(_at(2, 3), "invoices", "web1", "failed", "Failed with exit status 1.", 3)
+    snapshot = Snapshot(
+        DAY,
+        {"web1": {"failed": 9, "ran-elsewhere": 2}},
+        failures=[final, replace(final, started_at=_at(6, 3)), replace(final, started_at=_at(9))],
+        score=90.0,
+        retried=6,
+    )
+    text = compose(snapshot).text
+    lines = text.splitlines()
+    assert lines[0] == "Needs attention: 3 failed runs (9 failed attempts)."
+    assert compose(snapshot).title.endswith(": 3 failed runs (9 failed attempts)")
+    assert (
+        "Runs: 11 runs: 9 failed (exit status), 2 ran on another host; 6 failed attempts "
+        "retried by a later attempt of the same run (not listed as failures); 2 ran on another "
+        "host, as `placement: one` intends (counted, not listed)" in lines
+    )
+    assert "  03:03 invoices, after 3 attempts: Failed with exit status 1." in lines
+    assert "Skipped or not run" not in text  # the runs another host ran are not listed
