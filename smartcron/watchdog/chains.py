@@ -42,14 +42,17 @@ def not_run_id(invocation: str, follower: str) -> str:
 
 
 def _write_not_run(
-    conn: Connection, task: str, invocation: str, at: dt.datetime, meaning: str
+    conn: Connection, task: str, invocation: str, at: dt.datetime, meaning: str, host: str | None
 ) -> dict[str, Any]:
-    """Write one not-run row; return its column values with its id."""
+    """Write one not-run row, recorded by the watchdog of `host`; return its column values
+    with its id. Every row names the host that recorded it (`runs --host`, the dashboard's
+    host filter): a not-run row without one was missed by them."""
     task_id = conn.execute(sa.select(tasks.c.id).where(tasks.c.name == task)).scalar()
     row: dict[str, Any] = {
         "task_id": task_id,
         "task_name": task,
         "invocation_id": invocation,
+        "host": host,
         "trigger": TRIGGER,
         "attempt": 1,
         "started_at": at,
@@ -62,12 +65,14 @@ def _write_not_run(
     return {**row, "id": int(key[0]) if key else None}
 
 
-def record_join_refused(conn: Connection, task: str, reason: str) -> dict[str, Any]:
-    """Record that a join whose predecessors all succeeded could not be started; return the
-    row written."""
+def record_join_refused(
+    conn: Connection, task: str, reason: str, host: str | None
+) -> dict[str, Any]:
+    """Record that a join whose predecessors all succeeded could not be started (by the
+    watchdog of `host`, which tried to start it); return the row written."""
     at = utcnow()
     invocation = hashlib.sha256(f"join|{task}|{at.isoformat()}".encode()).hexdigest()[:32]
-    return _write_not_run(conn, task, invocation, at, join_refused_meaning(reason))
+    return _write_not_run(conn, task, invocation, at, join_refused_meaning(reason), host)
 
 
 def record_not_run(
@@ -96,7 +101,9 @@ def record_not_run(
         meaning = not_run_meaning(
             predecessor, str(values["outcome"]), finished.strftime("%Y-%m-%d %H:%M:%S UTC")
         )
-        written.append(_write_not_run(conn, follower, invocation, finished, meaning))
+        # The host of the watchdog recording the failed run (write_event's `host`).
+        host = values.get("host")
+        written.append(_write_not_run(conn, follower, invocation, finished, meaning, host))
     return written
 
 

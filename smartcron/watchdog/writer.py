@@ -226,7 +226,7 @@ class Writer(threading.Thread):
         # A not-run row, so the run that did not happen shows (and alerts) like any other.
         try:
             with self.engine.begin() as conn:
-                row = record_join_refused(conn, name, reason[:300])
+                row = record_join_refused(conn, name, reason[:300], self.host)
         except sa.exc.SQLAlchemyError as exc:
             log.error("could not record that %s was not started: %s", name, exc)
             return
