@@ -21,6 +21,7 @@ from smartcron.db.tasks import list_tasks
 from smartcron.db.windows import list_windows
 from smartcron.errors import OperationFailed
 from smartcron.model import schedule
+from smartcron.model.task import Task
 from smartcron.model.windows import active_windows
 from smartcron.systemd import units
 from smartcron.systemd.bus import Systemd
@@ -30,6 +31,15 @@ def _local(moment: dt.datetime | None, zone: str) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def synced(task: Task, loaded: set[str]) -> bool:
+    """Given a task and the names of the loaded smartcron units, return whether its units are
+    installed: its timer, or, for a chained task without a schedule of its own (it has no
+    timer by design: its predecessor starts it), its service."""
+    if task.schedule:
+        return units.timer_name(task.name) in loaded
+    return units.service_name(task.name) in loaded
 
 
 @cli.command("status")
@@ -60,6 +70,14 @@ def status(app: App) -> None:
                 ).items()
                 if load == "loaded"
             }
+            # A chained task without a schedule has no timer by design (its predecessor
+            # starts it): its service is what sync installs. Asked one by one, since
+            # systemd lists only the inactive services it keeps loaded.
+            for t in tasks:
+                if not t.schedule:
+                    service = units.service_name(t.name)
+                    if systemd.properties(service, "LoadState")["LoadState"] == "loaded":
+                        loaded.add(service)
     except OperationFailed as exc:
         loaded = None
         note = f"systemd could not be asked ({exc}); whether each timer is installed is unknown."
@@ -76,7 +94,7 @@ def status(app: App) -> None:
             upcoming = nexts[(t.schedule, t.timezone)] = schedule.next_runs(
                 t.schedule, t.timezone, now, 1
             )
-        if loaded is not None and units.timer_name(t.name) not in loaded:
+        if loaded is not None and not synced(t, loaded):
             state = "not synced"
         else:
             state = "paused" if t.paused else "active"
@@ -88,7 +106,9 @@ def status(app: App) -> None:
                 t.name,
                 schedule.describe(t.schedule),
                 t.timezone,
-                _local(upcoming[0] if upcoming else None, t.timezone),
+                _local(upcoming[0] if upcoming else None, t.timezone)
+                if t.schedule or not t.after
+                else f"runs after {','.join(t.after)}",
                 _local(run.started_at if run is not None else None, t.timezone)
                 if run is not None
                 else "never",
@@ -100,4 +120,7 @@ def status(app: App) -> None:
     if note:
         click.echo(note, err=True)
     if loaded is not None and any(r[-1] == "not synced" for r in rows):
-        click.echo("Tasks marked 'not synced' have no timer yet: run `smartcron sync`.", err=True)
+        click.echo(
+            "Tasks marked 'not synced' have no systemd units yet: run `smartcron sync`.",
+            err=True,
+        )

@@ -98,6 +98,16 @@ def _shown(task: Task, show_env: bool) -> dict[str, Any]:
     return data if show_env else hide_secrets(data)
 
 
+def next_step(new: Task) -> str:
+    """Return the hint printed after `task add`: what `smartcron sync` installs for it."""
+    if new.schedule:
+        return "Next: `smartcron sync` installs its timer."
+    return (
+        "Next: `smartcron sync` installs its service; it has no timer of its own and runs "
+        f"after {' and '.join(new.after)} succeeded."
+    )
+
+
 @cli.group()
 def task() -> None:
     """Add, change, remove and inspect tasks.
@@ -138,7 +148,7 @@ def task_add(app: App, /, name: str, **options: Any) -> None:
     if note:
         click.echo(note, err=True)
     echo_dst_notes(new.schedule, new.timezone)
-    click.echo("Next: `smartcron sync` installs its timer.")
+    click.echo(next_step(new))
 
 
 @task.command("edit")
