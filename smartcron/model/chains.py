@@ -123,9 +123,38 @@ def chain_of(name: str, tasks: Sequence[Task]) -> list[str]:
     return chain
 
 
+def path_through(name: str, tasks: Sequence[Task]) -> str:
+    """Given a task name and every task, return the chain through it as one line that stays
+    true with branches: up through single predecessors, down through single followers; a join
+    shows all its predecessors "(p1 + p2) -> j", a fan-out all its followers "a -> (b, c)"."""
+    by_name = {t.name: t for t in tasks}
+    after = followers(tasks)
+    path = [name]
+    while (up := by_name.get(path[0])) and len(up.after) == 1 and up.after[0] not in path:
+        path.insert(0, up.after[0])
+    head = by_name.get(path[0])
+    line = " -> ".join(path)
+    if head is not None and len(head.after) > 1:
+        line = f"({' + '.join(head.after)}) -> {line}"
+    last = path[-1]
+    while True:
+        nexts = after.get(last, ())
+        if len(nexts) > 1:
+            return f"{line} -> ({', '.join(nexts)})"
+        if not nexts or nexts[0] in path:
+            return line
+        follower = by_name[nexts[0]]
+        if len(follower.after) > 1:
+            others = " and ".join(p for p in follower.after if p != last)
+            return f"{line} -> {follower.name} (also after {others})"
+        path.append(follower.name)
+        line += f" -> {follower.name}"
+        last = follower.name
+
+
 def describe(name: str, tasks: Sequence[Task]) -> list[str]:
     """Given a task name and every task, return the lines that describe its place in chains
-    ([] when it is in none): its predecessor, its followers, and the whole chain."""
+    ([] when it is in none): its predecessors, its followers, and the chain through it."""
     by_name = {t.name: t for t in tasks}
     task = by_name.get(name)
     after = followers(tasks).get(name, ())
@@ -138,9 +167,16 @@ def describe(name: str, tasks: Sequence[Task]) -> list[str]:
         lines.append(
             f"runs after: {', '.join(task.after)} (when all have succeeded since its last run)"
         )
-    if after:
-        lines.append(f"then starts: {', '.join(after)} (when this run succeeds)")
-    lines.append("chain: " + " -> ".join(chain_of(name, tasks)))
+    single = [f for f in after if len(by_name[f].after) == 1]
+    if single:
+        lines.append(f"then starts: {', '.join(single)} (when this run succeeds)")
+    for join in (f for f in after if len(by_name[f].after) > 1):
+        preds = by_name[join].after
+        lines.append(
+            f"then starts: {join} (a join: when {', '.join(preds[:-1])} and {preds[-1]} "
+            f"have all succeeded since {join}'s last run)"
+        )
+    lines.append("chain: " + path_through(name, tasks))
     return lines
 
 

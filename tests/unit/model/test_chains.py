@@ -108,3 +108,25 @@ def test_chain_graph_refuses_a_chain_across_hosts() -> None:
     with pytest.raises(InvalidInput, match="give both the same --hosts") as err:
         chains.check_graph(tasks)
     assert err.value.field == "after" and err.value.value == "a"
+
+
+def test_chain_lines_stay_true_for_a_fan_out() -> None:
+    tasks = [_task("a"), _task("b", after="a"), _task("f1", after="a")]
+    assert chains.describe("f1", tasks) == ["runs after: a (when it succeeds)", "chain: a -> f1"]
+    assert chains.describe("a", tasks) == [
+        "then starts: b, f1 (when this run succeeds)",
+        "chain: a -> (b, f1)",
+    ]
+
+
+def test_chain_lines_of_a_join_name_every_predecessor() -> None:
+    tasks = [_task("p1"), _task("p2"), _task("jn", after="p1,p2"), _task("z", after="jn")]
+    assert chains.describe("jn", tasks) == [
+        "runs after: p1, p2 (when all have succeeded since its last run)",
+        "then starts: z (when this run succeeds)",
+        "chain: (p1 + p2) -> jn -> z",
+    ]
+    assert chains.describe("p1", tasks) == [
+        "then starts: jn (a join: when p1 and p2 have all succeeded since jn's last run)",
+        "chain: p1 -> jn (also after p2)",
+    ]
