@@ -20,8 +20,14 @@ from smartcron.model.validate import validate_task
 
 
 def plan_import(conn: Connection, wanted: Sequence[Task], *, prune: bool) -> taskfile.Plan:
-    """Given the tasks of a file, return what importing them would change."""
-    return taskfile.plan(list_tasks(conn), wanted, prune=prune)
+    """Given the tasks of a file, return what importing them would change; raise InvalidInput
+    for a chain that would be wrong once all of them are stored (an unknown predecessor, a
+    cycle), checked against the stored tasks and the file's together, so that a file may name
+    its own tasks in any order (removals are refused by delete_task, with their reason)."""
+    current = list_tasks(conn)
+    wanted_names = {t.name for t in wanted}
+    chains.check_graph([*(t for t in current if t.name not in wanted_names), *wanted])
+    return taskfile.plan(current, wanted, prune=prune)
 
 
 def apply_import(conn: Connection, plan: taskfile.Plan, who: str, signer: Signer) -> None:

@@ -151,3 +151,29 @@ def test_import_one_invalid_task_reports_all_and_imports_nothing(
     assert "task #2 (bad-tz): timezone: 'Nowhere/City'" in result.stderr
     assert "task #3 (bad-key): task: 'colour' is not valid: unknown field" in result.stderr
     assert db.snapshot() == before
+
+
+def test_import_names_a_cycle_inside_the_file(
+    runner: CliRunner, db: TestDB, tmp_path: Path
+) -> None:
+    file = tmp_path / "tasks.yaml"
+    cycle = [
+        {"name": "x1", "command": ["/bin/true"], "after": ["x2"]},
+        {"name": "x2", "command": ["/bin/true"], "after": ["x1"]},
+    ]
+    file.write_text(yaml.safe_dump({"tasks": cycle}))
+    before = db.snapshot()
+    for args in ([], ["--dry-run"]):
+        result = invoke(runner, "import", str(file), *args)
+        assert result.exit_code != 0
+        assert "the chain would be a cycle (x1 -> x2 -> x1)" in result.stderr, result.stderr
+        assert "names no existing task" not in result.stderr
+        assert "Traceback" not in result.stderr
+    assert db.snapshot() == before
+    chain = [
+        {"name": "y2", "command": ["/bin/true"], "after": ["y1"]},
+        {"name": "y1", "command": ["/bin/true"], "schedule": "@daily"},
+    ]
+    file.write_text(yaml.safe_dump({"tasks": chain}))
+    result = invoke(runner, "import", str(file))
+    assert result.exit_code == 0, result.stderr
