@@ -9,8 +9,17 @@ from smartcron.cli.base import App, cli, pass_app
 from smartcron.cli.output import echo_json, table
 from smartcron.db.audit import actor
 from smartcron.db.engine import db_errors
+from smartcron.db.tasks import list_tasks
 from smartcron.db.windows import add_window, list_windows, remove_window
-from smartcron.model.windows import ACTIONS, SKIP, WHEN_HELP, Window, check_window, state_text
+from smartcron.model.windows import (
+    ACTIONS,
+    SKIP,
+    WHEN_HELP,
+    Window,
+    check_covers,
+    check_window,
+    state_text,
+)
 from smartcron.model.zones import host_timezone
 
 
@@ -78,6 +87,7 @@ def window_add(
         }
     )
     with db_errors(app.engine), app.engine.begin() as conn:
+        warnings = check_covers(w, list_tasks(conn))
         add_window(conn, w, actor())
     state = state_text(w)
     click.echo(
@@ -89,6 +99,8 @@ def window_add(
             "Next: run `smartcron sync` (as root) on each host: it gives the covered tasks' "
             "services the gate that skips their runs during the window.",
         )
+    for warning in warnings:
+        click.echo(warning, err=True)
     if state == "ended":
         click.echo(
             f"warning: window {w.name} has already ended, so it does nothing; remove it with "

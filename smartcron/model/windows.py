@@ -16,6 +16,7 @@ their wall times, which is wrong around a DST change.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -229,6 +230,39 @@ def check_window(data: Mapping[str, Any]) -> Window:
     if "\n" in description or len(description) > 200:
         raise InvalidInput("description", description, "one line of at most 200 characters")
     return Window(name, when, timezone, tasks, categories, actions, description)
+
+
+def _similar(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(known), n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+
+
+def check_covers(window: Window, tasks: Iterable[Task]) -> list[str]:
+    """Given a window and every task, raise InvalidInput for a task name that names no task
+    (a typo would cover nothing while the operator thinks the task is quiet), and return a
+    warning for each category no task has yet (categories are free-form task labels, so a
+    window may be set up before the tasks that get that label)."""
+    every = list(tasks)
+    names = {t.name for t in every}
+    categories = {t.category for t in every}
+    for name in window.tasks:
+        if name != ALL_TASKS and name not in names:
+            raise InvalidInput(
+                "tasks",
+                name,
+                f"no task has that name; {_similar(name, names)}"
+                "name an existing task (`smartcron task list`), or * for every task",
+            )
+    warnings = []
+    for category in window.categories:
+        if category not in categories:
+            known = ", ".join(sorted(categories)) or "none"
+            warnings.append(
+                f"warning: categories: no task has category {category!r} yet, so window "
+                f"{window.name} covers none until one does; {_similar(category, categories)}"
+                f"categories of the tasks: {known}"
+            )
+    return warnings
 
 
 def active_windows(

@@ -65,3 +65,21 @@ def test_window_bad_input_names_the_field_and_stores_nothing(runner: CliRunner, 
     assert ended.exit_code == 0 and "has already ended" in ended.stderr
     again = invoke(runner, "window", "add", "old", "--when", "Sun 02:00-06:00", "--task", "*")
     assert again.exit_code == 2 and "a window of that name exists" in again.stderr
+
+
+def test_window_refuses_an_unknown_task_and_warns_of_an_unknown_category(
+    runner: CliRunner, db: TestDB
+) -> None:
+    assert invoke(runner, *ADD).exit_code == 0
+    typo = invoke(runner, "window", "add", "e6", "--when", "Fri 10:00-11:00", "--task", "till-snyc")
+    assert typo.exit_code == 2, typo.stderr
+    assert "tasks: 'till-snyc' is not valid: no task has that name" in typo.stderr
+    assert "did you mean 'till-sync'?" in typo.stderr and "smartcron task list" in typo.stderr
+    assert invoke(runner, "window", "list", "--json").stdout.strip() == "[]"
+    later = invoke(runner, "window", "add", "e7", "--when", "Fri 10:00-11:00", "--category", "po")
+    assert later.exit_code == 0, later.stderr
+    assert "no task has category 'po' yet" in later.stderr
+    assert "did you mean 'pos'?" in later.stderr and "categories of the tasks: pos" in later.stderr
+    every = invoke(runner, "window", "add", "e8", "--when", "Fri 10:00-11:00", "--task", "*",
+                   "--category", "pos")  # fmt: skip
+    assert every.exit_code == 0 and "warning" not in every.stderr, every.stderr
