@@ -36,6 +36,9 @@ class InvalidInput(SmartcronError):
         self.field = field
         self.value = value
         self.allowed = allowed
+        if value is None:  # a missing field: Python's None means nothing to the user
+            super().__init__(f"{field}: not given: {allowed}")
+            return
         shown = value if isinstance(value, str) else _SHOWN.repr(value)
         if len(shown) > SHOWN_MAX:
             shown = shown[: SHOWN_MAX - 3] + "..."

@@ -430,7 +430,8 @@ def validate_task(
         raise InvalidInput(
             "schedule",
             merged.get("schedule"),
-            "this field is required unless the task runs after another one (after)",
+            "a task needs a schedule (--schedule) or tasks to run after (--after, a chain); "
+            "give one of them",
         )
     if merged.get("user") in (None, ""):
         merged["user"] = default_user

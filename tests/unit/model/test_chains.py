@@ -29,7 +29,11 @@ def test_chain_follower_needs_no_schedule() -> None:
 def test_chain_schedule_is_required_without_after() -> None:
     with pytest.raises(InvalidInput) as err:
         validate_task({"name": "b", "command": ["/bin/true"]}, check_host=False)
-    assert err.value.field == "schedule" and "unless the task runs after" in str(err.value)
+    assert err.value.field == "schedule" and str(err.value) == (
+        "schedule: not given: a task needs a schedule (--schedule) or tasks to run after "
+        "(--after, a chain); give one of them"
+    )
+    assert "None" not in str(err.value)
 
 
 def test_chain_refuses_itself_several_and_bad_names() -> None:
