@@ -214,12 +214,6 @@ def check_window(data: Mapping[str, Any]) -> Window:
         CATEGORY_RE,
         "a category: 1-64 letters, digits, spaces, '.', '_' or '-'",
     )
-    if not tasks and not categories:
-        raise InvalidInput(
-            "tasks",
-            "",
-            "a window must cover something: name tasks (or * for every task) or categories",
-        )
     actions = tuple(
         dict.fromkeys(str(a).strip().replace("-", "_") for a in data.get("actions") or ())
     )
@@ -229,6 +223,14 @@ def check_window(data: Mapping[str, Any]) -> Window:
     description = str(data.get("description") or "").strip()
     if "\n" in description or len(description) > 200:
         raise InvalidInput("description", description, "one line of at most 200 characters")
+    # Last: a missing cover is about the window as a whole, so every value given is checked
+    # first (a bad --action is named even when --task is missing too).
+    if not tasks and not categories:
+        raise InvalidInput(
+            "tasks",
+            "",
+            "a window must cover something: name tasks (or * for every task) or categories",
+        )
     return Window(name, when, timezone, tasks, categories, actions, description)
 
 

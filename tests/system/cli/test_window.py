@@ -50,6 +50,8 @@ def test_window_bad_input_names_the_field_and_stores_nothing(runner: CliRunner, 
     for args, words in [
         (["--when", "Sun 2am-6am", "--task", "*"], "when: 'Sun 2am-6am' is not valid"),
         (["--when", "Sun 02:00-06:00"], "tasks: '' is not valid: a window must cover"),
+        (["--when", "Sun 02:00-06:00", "--action", "nope"],  # no cover either
+         "actions: 'nope' is not valid: one or both of skip, hold_alerts"),
         (["--when", "Sun 02:00-06:00", "--task", "*", "--action", "pause"],
          "actions: 'pause' is not valid: one or both of skip, hold_alerts"),
         (["--when", "Sun 02:00-06:00", "--task", "*", "--timezone", "Moon/Base"],
