@@ -213,12 +213,19 @@ class Task:
         and TimeoutStopSec= hold the waits, and a span of millions of years overflows them."""
         longest = max(self.retry_waits(), default=0)
         if longest > MAX_DURATION:
+            # An exact span only while it reads as one (3650d), not as 300000000000d.
+            shown = (
+                f"{format_duration(longest)}, more than"
+                if longest <= 10 * MAX_DURATION
+                else "far more than"
+            )
             raise InvalidInput(
                 "retry_backoff",
                 SPEC_BY_NAME["retry_backoff"].plain(self.retry_backoff),
-                f"the wait before retry {self.retries} would be {format_duration(longest)}; "
-                f"each wait is at most {format_duration(MAX_DURATION)}: set retry_max_delay, or "
-                "lower retry_backoff, retry_delay or retries",
+                f"the wait before retry {self.retries} would be {shown} "
+                f"{format_duration(MAX_DURATION)}, the longest a wait may be: set "
+                f"retry_max_delay (at most {format_duration(MAX_DURATION)}), or lower "
+                "retry_backoff, retry_delay or retries",
             )
 
     def config_hash(self) -> str:
