@@ -108,48 +108,40 @@ def joins(tasks: Iterable[Task]) -> dict[str, tuple[str, ...]]:
 
 
 def chain_of(name: str, tasks: Sequence[Task]) -> list[str]:
-    """Given a task name and every task, return the chain through it, first task first
-    (following the first follower at each step)."""
+    """Given a task name and every task, return the chain through it, first task first: up
+    through single predecessors and down through single followers, so that it stays a true
+    line with branches (it stops where a join or a fan-out begins; path_through names them)."""
     by_name = {t.name: t for t in tasks}
     after = followers(tasks)
-    head = name
-    seen = {head}
-    while by_name.get(head) and by_name[head].after and by_name[head].after[0] not in seen:
-        head = by_name[head].after[0]
-        seen.add(head)
-    chain = [head]
-    while after.get(chain[-1]) and after[chain[-1]][0] not in chain:
-        chain.append(after[chain[-1]][0])
+    chain = [name]
+    while (up := by_name.get(chain[0])) and len(up.after) == 1 and up.after[0] not in chain:
+        chain.insert(0, up.after[0])
+    while (
+        len(nexts := after.get(chain[-1], ())) == 1
+        and nexts[0] not in chain
+        and len(by_name[nexts[0]].after) == 1
+    ):
+        chain.append(nexts[0])
     return chain
 
 
 def path_through(name: str, tasks: Sequence[Task]) -> str:
     """Given a task name and every task, return the chain through it as one line that stays
-    true with branches: up through single predecessors, down through single followers; a join
-    shows all its predecessors "(p1 + p2) -> j", a fan-out all its followers "a -> (b, c)"."""
+    true with branches: chain_of, where a join shows all its predecessors "(p1 + p2) -> j" and
+    a fan-out all its followers "a -> (b, c)"."""
     by_name = {t.name: t for t in tasks}
-    after = followers(tasks)
-    path = [name]
-    while (up := by_name.get(path[0])) and len(up.after) == 1 and up.after[0] not in path:
-        path.insert(0, up.after[0])
-    head = by_name.get(path[0])
-    line = " -> ".join(path)
+    chain = chain_of(name, tasks)
+    line = " -> ".join(chain)
+    head = by_name.get(chain[0])
     if head is not None and len(head.after) > 1:
         line = f"({' + '.join(head.after)}) -> {line}"
-    last = path[-1]
-    while True:
-        nexts = after.get(last, ())
-        if len(nexts) > 1:
-            return f"{line} -> ({', '.join(nexts)})"
-        if not nexts or nexts[0] in path:
-            return line
-        follower = by_name[nexts[0]]
-        if len(follower.after) > 1:
-            others = " and ".join(p for p in follower.after if p != last)
-            return f"{line} -> {follower.name} (also after {others})"
-        path.append(follower.name)
-        line += f" -> {follower.name}"
-        last = follower.name
+    nexts = followers(tasks).get(chain[-1], ())
+    if len(nexts) > 1:
+        return f"{line} -> ({', '.join(nexts)})"
+    if nexts and len(by_name[nexts[0]].after) > 1:
+        others = " and ".join(p for p in by_name[nexts[0]].after if p != chain[-1])
+        return f"{line} -> {nexts[0]} (also after {others})"
+    return line
 
 
 def describe(name: str, tasks: Sequence[Task]) -> list[str]:

@@ -134,3 +134,12 @@ def test_chain_lines_of_a_join_name_every_predecessor() -> None:
         "then starts: jn (a join: when p1 and p2 have all succeeded since jn's last run)",
         "chain: p1 -> jn (also after p2)",
     ]
+
+
+def test_chain_of_always_holds_the_task_and_stops_at_branches() -> None:
+    tasks = [_task("a"), _task("b", after="a"), _task("f1", after="a"), _task("c", after="b")]
+    assert chains.chain_of("f1", tasks) == ["a", "f1"]  # not a -> b, which leaves f1 out
+    assert chains.chain_of("c", tasks) == ["a", "b", "c"]
+    assert chains.chain_of("a", tasks) == ["a"]
+    joined = [_task("p1"), _task("p2"), _task("jn", after="p1,p2")]
+    assert chains.chain_of("p1", joined) == ["p1"] and chains.chain_of("jn", joined) == ["jn"]
