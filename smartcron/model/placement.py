@@ -57,8 +57,9 @@ def needs_gate(task: Task, windowed: bool = False) -> bool:
     (`ExecCondition=`): a run that only one host may make, or a task that a maintenance
     window with `skip` covers (`windowed`, model/windows.py). Not every task: the gate costs
     a process per run (docs/windows.md), and a gate that cannot start (a missing working
-    directory) would turn a could-not-start failure into a quiet skip."""
-    return task.placement == "one" or windowed
+    directory) would turn a could-not-start failure into a quiet skip. A chained task too:
+    its predecessor's declined run still starts it (ops/chain_gate.py)."""
+    return task.placement == "one" or windowed or bool(task.after)
 
 
 def gate_if_db_down(task: Task) -> str:

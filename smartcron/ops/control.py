@@ -86,6 +86,7 @@ _WAIT_PROPERTIES = (
     "ExecMainStatus",
     "ExecMainStartTimestamp",
     "ExecMainExitTimestamp",
+    "InactiveExitTimestamp",
     "NRestarts",
 )
 
@@ -119,17 +120,47 @@ def wait_for_run(engine: Engine, task: Task, requested_usec: int) -> FinishedRun
         retries=task.retries,
     )
     invocation = invocation_hex(props.get("InvocationID"))
-    return FinishedRun(invocation, verdict, duration, _recorded_id(engine, invocation))
+    run_id = _recorded_id(engine, invocation)
+    began = int(props.get("InactiveExitTimestamp") or 0)
+    if int(props.get("ExecMainStartTimestamp") or 0) < began:
+        # The command never started in this run (the gate declined it, or a concurrency
+        # group's wait timed out): systemd's Result says "success" for the first. What
+        # happened is in the run's row (the gate's reason, the watchdog's meaning).
+        verdict = _recorded_verdict(engine, run_id) or Verdict(
+            "skipped" if verdict.outcome == "success" else verdict.outcome,
+            "Not run: its command did not start (see `journalctl -u "
+            f"{service}` for why; is smartcron-watchdog running?)."
+            if verdict.outcome == "success"
+            else verdict.meaning,
+        )
+    return FinishedRun(invocation, verdict, duration, run_id)
+
+
+def _recorded_verdict(engine: Engine, run_id: int | None) -> Verdict | None:
+    """Return the outcome and meaning recorded for a run, or None."""
+    if run_id is None:
+        return None
+    with db_errors(engine), engine.connect() as conn:
+        row = conn.execute(
+            sa.select(executions.c.outcome, executions.c.meaning).where(executions.c.id == run_id)
+        ).first()
+    if row is None or row.outcome == "running":
+        return None
+    return Verdict(str(row.outcome), str(row.meaning or ""))
 
 
 def _ended(props: dict[str, Any], requested_usec: int, retries: int) -> bool:
+    """The run requested at `requested_usec` has ended: its unit left inactive after the
+    request (InactiveExitTimestamp; ExecMainStartTimestamp stays old when the command never
+    starts, and waiting for it hung on a run the gate declined) and is inactive again, or
+    failed with no retry to follow."""
     state = props.get("ActiveState")
     if state == "failed" and props.get("Result") == "start-limit-hit":
         return True
-    started = int(props.get("ExecMainStartTimestamp") or 0) >= requested_usec
-    if started and state == "inactive":
+    began = int(props.get("InactiveExitTimestamp") or 0) >= requested_usec
+    if began and state == "inactive":
         return True
-    return started and state == "failed" and int(props.get("NRestarts") or 0) >= retries
+    return began and state == "failed" and int(props.get("NRestarts") or 0) >= retries
 
 
 def _recorded_id(engine: Engine, invocation: str, patience: float = 3.0) -> int | None:

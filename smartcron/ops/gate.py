@@ -46,6 +46,7 @@ from smartcron.model.placement import placed_on
 from smartcron.model.task import Task
 from smartcron.model.windows import SKIP as WINDOW_SKIP
 from smartcron.model.windows import active_windows, covered_text
+from smartcron.ops.chain_gate import declined_predecessor, declined_reason, unit_times
 from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.units import PREFIX
 
@@ -180,6 +181,26 @@ def asked_by_hand(ctx: GateContext) -> bool:
     return held.won or held.invocation_id == ctx.invocation_id
 
 
+def check_chain(ctx: GateContext) -> GateVerdict | None:
+    """A follower started by a predecessor whose gate declined its run (ops/chain_gate.py):
+    not run either. Where the predecessor ran on another host, the chain goes on there."""
+    if not ctx.task.after or not ctx.invocation_id or asked_by_hand(ctx):
+        return None
+    times = unit_times([ctx.task.name, *ctx.task.after])
+    name = declined_predecessor(ctx.task.name, ctx.task.after, times)
+    if name is None:
+        return None
+    outcome, meaning = declined_reason(ctx.engine, name, ctx.host)
+    first = meaning.split(". ", 1)[0].rstrip(".")  # its first sentence says why
+    said = f" ({first})" if first else ""
+    if outcome == "ran-elsewhere":
+        return GateVerdict(
+            "ran-elsewhere",
+            f"its predecessor {name} ran on another host{said}; the chain goes on there",
+        )
+    return GateVerdict("skipped", f"its predecessor {name} did not run here{said}")
+
+
 def check_window(ctx: GateContext) -> GateVerdict | None:
     """A maintenance window with `skip` that covers the task at the run's slot or now: no run
     (docs/windows.md). The slot decides which run this is: a slot inside the window is
@@ -218,7 +239,7 @@ def check_window(ctx: GateContext) -> GateVerdict | None:
 
 # The ordered checks; the first verdict decides. Append new checks here. The window comes
 # before the claim, so a skipped slot is not claimed.
-CHECKS: list[Check] = [check_placed_here, check_window, check_claim]
+CHECKS: list[Check] = [check_placed_here, check_chain, check_window, check_claim]
 
 
 def unit_facts(task: str, environ: Mapping[str, str]) -> tuple[int, dt.datetime | None]:

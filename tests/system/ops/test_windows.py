@@ -152,3 +152,33 @@ def test_windows_hold_alerts_of_covered_tasks_and_send_one_summary_after_the_end
         assert states == {"released"}
     finally:
         watchdog.stop()
+
+
+def test_windows_skipped_predecessor_does_not_start_its_follower(
+    sd: SystemdEnv, store: str, recorder: Watchdog
+) -> None:
+    # systemd counts a run its ExecCondition= declined as a success, so OnSuccess= started
+    # the follower of a predecessor a window had skipped: the chain went on as if it ran.
+    ran = sd.shared / "b-ran"
+    first = sd.add("bank", "--command", "/bin/true", "--schedule", "@yearly")
+    follower = sd.script("b.sh", f"#!/bin/sh\necho ran >> {ran}\n")
+    second = sd.add("payroll", "--command", str(follower), "--after", first)
+    now = dt.datetime.now(dt.UTC)
+    added = sd.run("window", "add", "audit", "--timezone", "UTC", "--task", first,
+                   "--when", _dated(now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)))  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert sd.run("sync").exit_code == 0
+    declined = sd.run("task", "run", first, "--wait")  # it used to wait forever
+    assert declined.exit_code == 1, declined.stdout + declined.stderr
+    assert "Skipped: maintenance window audit" in declined.stderr, declined.stderr
+    _finished(sd, first, "skipped-window")
+    [skip] = _finished(sd, second, "skipped")
+    assert skip.meaning.startswith(f"Not run: its predecessor {first} did not run here"), skip
+    assert "maintenance window audit" in skip.meaning
+    time.sleep(2)
+    assert not ran.exists()  # the follower's command never ran
+    # Without the window the chain goes on as before.
+    assert sd.run("window", "rm", "audit").exit_code == 0
+    assert sd.run("task", "run", first, "--wait").exit_code == 0
+    _finished(sd, second, "success")
+    assert ran.read_text() == "ran\n"
