@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from smartcron.model.outcome import GROUP_WAIT_TIMEOUT
+
 
 def incomplete_note(row: Any) -> str:
     """Return "" or the note that journald dropped lines of this run's output."""
@@ -16,8 +18,8 @@ def incomplete_note(row: Any) -> str:
 def wait_note(row: Any) -> str:
     """Return "" or how long the run waited for a slot of its concurrency group."""
     waited = row._mapping.get("wait_seconds")
-    if waited is None:
-        return ""
+    if waited is None or (row._mapping.get("meaning") or "").startswith(GROUP_WAIT_TIMEOUT):
+        return ""  # none, or the meaning says it already (model/outcome.explain)
     if row._mapping.get("started_at") is None and row._mapping.get("outcome") != "running":
         return (
             f"It was still waiting for a slot of its concurrency group after {waited:.1f} s: "

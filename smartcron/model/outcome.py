@@ -174,6 +174,12 @@ def _attempt_text(attempt: int, retries: int, will_retry: bool, retry_delay: int
     return f" Attempt {attempt} of {total}."
 
 
+# The start of the sentence of a run that timed out waiting for a slot of its concurrency
+# group (explain with group_wait): its command never started. db/records.wait_note adds no
+# second note about the wait to it.
+GROUP_WAIT_TIMEOUT = "Timed out waiting for a slot of concurrency group"
+
+
 def explain(
     result: str,
     exec_code: int,
@@ -187,8 +193,15 @@ def explain(
     will_retry: bool = False,
     retry_delay: int = 30,
     systemd_reason: str = "",
+    command_started: bool = True,
+    group: str | None = None,
+    waited: float | None = None,
 ) -> Verdict:
-    """Given systemd's Result, ExecMainCode and ExecMainStatus of a run, return its Verdict."""
+    """Given systemd's Result, ExecMainCode and ExecMainStatus of a run, return its Verdict.
+
+    command_started=False: systemd never started the command (no ExecMainStartTimestamp);
+    with a timeout and the run's concurrency `group` (and the seconds it `waited` for a slot,
+    if known), the run timed out waiting for a slot of that group (ops/groups.py)."""
     took = f" after {duration:.1f} s" if duration is not None else ""
     tail = _attempt_text(attempt, retries, will_retry, retry_delay)
     reason = f" systemd says: {systemd_reason.strip()}" if systemd_reason.strip() else ""
@@ -201,6 +214,22 @@ def explain(
             "retries within the start-limit window (StartLimitIntervalSec=), which is still "
             "open. It will start again once the window has passed; to allow it now, run "
             "`systemctl reset-failed` on its service." + reason,
+        )
+    if result == "timeout" and not command_started:
+        after = waited if waited is not None else duration
+        took_wait = f" after {after:.1f} s" if after is not None else ""
+        limit = f" (the task's timeout{f' of {format_duration(timeout)}' if timeout else ''})"
+        if group:
+            return Verdict(
+                "timeout",
+                f"{GROUP_WAIT_TIMEOUT} {group}{took_wait}{limit}: its command never started. "
+                "Raise the group's max_concurrent or the task's timeout if it should have "
+                f"run.{tail}",
+            )
+        return Verdict(
+            "timeout",
+            f"Timed out before its command started{took_wait}{limit}: systemd stopped it "
+            f"while its start-up steps (ExecStartPre=, ExecCondition=) still ran.{tail}",
         )
     if result == "timeout":
         limit = f" of {format_duration(timeout)}" if timeout else ""

@@ -92,3 +92,18 @@ def test_explain_a_sigkill_with_a_memory_limit_is_not_called_out_of_memory() -> 
     # Only systemd's Result=oom-kill (or the kernel's word, read by the watchdog) says OOM.
     verdict = explain("signal", 2, 9, memory_max=64 * 1024 * 1024)
     assert verdict.outcome == "killed" and verdict.meaning.startswith("Killed by SIGKILL (9)")
+
+
+def test_explain_a_timeout_waiting_for_a_concurrency_group_slot() -> None:
+    verdict = explain(
+        "timeout", 0, 0, duration=4.02, timeout=4, command_started=False, group="rep", waited=3.9
+    )
+    assert verdict.outcome == "timeout"
+    assert verdict.meaning.startswith(
+        "Timed out waiting for a slot of concurrency group rep after 3.9 s (the task's timeout "
+        "of 4s): its command never started."
+    ), verdict.meaning
+    assert "still running" not in verdict.meaning
+    # No group: a start-up step (the gate) ran into the timeout.
+    other = explain("timeout", 0, 0, duration=4.0, timeout=4, command_started=False)
+    assert other.meaning.startswith("Timed out before its command started after 4.0 s")
