@@ -132,10 +132,9 @@ def durations(rows: Sequence[Any]) -> Markup:
         x = LEFT + i * bar
         y = min(_y(value, top), TOP + PLOT_H - 1)
         cls = "ok" if row.outcome == "success" else "bad"
-        title = (
-            f"run #{row.id}, started {row.started_at:%Y-%m-%d %H:%M} UTC: "
-            f"{human_duration(value)}, {row.outcome}"
-        )
+        # Old rows of a run whose command never started have no started_at.
+        began = f"{row.started_at:%Y-%m-%d %H:%M} UTC" if row.started_at else "at an unknown time"
+        title = f"run #{row.id}, started {began}: {human_duration(value)}, {row.outcome}"
         body.append(
             f'<g class="bar"><title>{escape(title)}</title>'
             f'<rect class="hit" x="{x:.1f}" y="{TOP}" width="{bar:.1f}" height="{PLOT_H}"/>'

@@ -523,3 +523,25 @@ def test_dashboard_snapshot_reads_one_moment_of_the_database(app: Flask, db: Tes
         assert conn.execute(count).scalar_one() == before
     with db.engine.connect() as conn:
         assert conn.execute(count).scalar_one() == before + 1
+
+
+def test_dashboard_renders_a_run_recorded_without_a_start(client: FlaskClient, db: TestDB) -> None:
+    # Rows written before 2026-12-04 for a run that timed out waiting for a concurrency group
+    # slot have no started_at: the task page's durations chart and the run page render them.
+    run_id = add_run(
+        db.engine,
+        "pos-sync",
+        outcome="timeout",
+        started_at=None,
+        duration_s=4.0,
+        result="timeout",
+        exit_code=None,
+        meaning="Timed out: still running at the task's timeout of 4s, so systemd stopped it.",
+        wait_seconds=3.9,
+    )
+    login(client, "vera")
+    assert client.get("/tasks/pos-sync").status_code == 200
+    page = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert "<tr><th>Started</th><td>-</td></tr>" in page
+    for url in ("/", "/tasks", "/runs"):
+        assert client.get(url).status_code == 200, url

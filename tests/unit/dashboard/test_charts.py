@@ -55,3 +55,19 @@ def test_graph_components_group_linked_tasks_only() -> None:
     tasks.append(task("y", "x"))
     groups = graph.components(tasks)  # type: ignore[arg-type]
     assert [[t.name for t in g] for g in groups] == [["a", "b", "c", "d"], ["x", "y"]]
+
+
+def test_durations_chart_draws_a_run_without_a_start() -> None:
+    # Rows of runs that timed out waiting for a concurrency group slot, recorded before
+    # 2026-12-04, have no started_at: the task page must still render.
+    rows = [
+        SimpleNamespace(id=1, started_at=None, duration_s=4.0, outcome="timeout"),
+        SimpleNamespace(
+            id=2,
+            started_at=dt.datetime(2026, 12, 3, 6, 0, tzinfo=dt.UTC),
+            duration_s=1.0,
+            outcome="success",
+        ),
+    ]
+    svg = str(charts.durations(rows))
+    assert "run #1, started at an unknown time: 4.0 s, timeout" in svg
