@@ -47,6 +47,10 @@ class RunEvent:
     # A finished invocation whose ExecCondition= said no: the command never ran (systemd
     # reports Result=success with ConditionResult=no and no main process).
     condition_said_no: bool = False
+    # False for a finished run whose command (the main process) never started: systemd gave
+    # no ExecMainStartTimestamp (it ended in ExecStartPre=, e.g. waiting for a group slot).
+    # started_at is then when the unit started (InactiveExitTimestamp), not None.
+    command_started: bool = True
 
 
 def task_of_unit(unit: str) -> str | None:
@@ -72,6 +76,7 @@ class _UnitState:
     condition: bool | None = None  # ConditionResult of the latest start
     main_ran: set[str] = field(default_factory=set)  # invocations whose command started
     service_fresh: bool = False  # Service values arrived since the Unit's last change
+    began: dict[str, int] = field(default_factory=dict)  # when each invocation's unit started
 
 
 def trigger_unit(details: Any) -> str:
@@ -148,6 +153,11 @@ class RunTracker:
             state.started.add(inv)  # the start happened before we subscribed
         if state.sub in MAIN_SUBSTATES:
             state.main_ran.add(inv)
+        if state.active in RUNNING and inv not in state.began:
+            # When the unit left inactive for this invocation: the start of a run whose
+            # command never starts (the fallback for its started_at, as the journal's
+            # "Starting" message is for reconcile.py).
+            state.began[inv] = int(changed.get("InactiveExitTimestamp") or state.changed_at)
         if state.active in RUNNING and state.sub != "auto-restart" and inv not in state.started:
             state.started.add(inv)
             state.pending = f"start:{inv}"
@@ -205,12 +215,13 @@ class RunTracker:
         svc = state.service
         task = task_of_unit(unit) or ""
         attempt = int(svc.get("NRestarts", 0)) + 1
+        main_start = int(svc.get("ExecMainStartTimestamp") or 0)
         event = RunEvent(
             "started",
             task,
             inv,
             attempt=attempt,
-            started_at=usec_to_datetime(svc.get("ExecMainStartTimestamp")),
+            started_at=usec_to_datetime(main_start or state.began.get(inv) or None),
             trigger_unit=state.trigger_unit,
         )
         if kind == "start":
@@ -223,16 +234,22 @@ class RunTracker:
                 event,
                 kind="finished",
                 attempt=max(finished_attempt, state.attempts.pop(inv, 0)),
-                finished_at=usec_to_datetime(svc.get("ExecMainExitTimestamp")),
+                # A command that never started has no exit: the unit's stop is the end.
+                finished_at=usec_to_datetime(
+                    svc.get("ExecMainExitTimestamp") or (None if main_start else state.changed_at)
+                ),
                 result=svc.get("Result"),
                 exec_code=svc.get("ExecMainCode"),
                 exec_status=svc.get("ExecMainStatus"),
                 condition_said_no=self._condition_said_no(state, inv),
+                command_started=main_start > 0,
             )
+            state.began.pop(inv, None)
         # Keep memory bounded on a long-lived watchdog: old invocations are no longer needed.
         if len(state.started) > 64:
             state.started = {inv}
             state.finished = {i for i in state.finished if i == inv}
             state.attempts = {i: a for i, a in state.attempts.items() if i == inv}
             state.main_ran = {i for i in state.main_ran if i == inv}
+            state.began = {i: b for i, b in state.began.items() if i == inv}
         return [event]

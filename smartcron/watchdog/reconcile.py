@@ -33,6 +33,8 @@ class _Seen:
     result: str | None = None
     finished: str | None = None
     attempt: int = 1
+    main_exited: bool = False  # systemd logged "Main process exited" (the command ran)
+    control_exited: bool = False  # ... "Control process exited" (ExecStartPre= and such)
 
 
 @dataclass
@@ -59,7 +61,10 @@ def reconcile(entries: Iterable[dict[str, str]]) -> Reconciled:
         if msg == MSG_STARTING and seen.started is None:
             seen.started = stamp
             seen.attempt = next_attempt.pop(unit, 1)
+        elif msg == MSG_PROCESS_EXIT and "Control process exited" in entry.get("MESSAGE", ""):
+            seen.control_exited = True  # not the command's exit (e.g. `smartcron group-wait`)
         elif msg == MSG_PROCESS_EXIT:
+            seen.main_exited = seen.main_exited or "Main process" in entry.get("MESSAGE", "")
             seen.exit_code = EXIT_CODES.get(entry.get("EXIT_CODE", ""))
             status = entry.get("EXIT_STATUS", "")
             seen.exit_status = _signal_number(status) if not status.isdigit() else int(status)
@@ -75,6 +80,9 @@ def reconcile(entries: Iterable[dict[str, str]]) -> Reconciled:
         if seen.result is None:
             continue  # still running, or the start was before the window
         success = seen.result == "success"
+        # A timeout with no exit of the command, only of a control process: it never started
+        # (it timed out in ExecStartPre=, waiting for a concurrency group slot).
+        never = seen.result == "timeout" and seen.control_exited and not seen.main_exited
         out.events.append(
             RunEvent(
                 "finished",
@@ -88,6 +96,7 @@ def reconcile(entries: Iterable[dict[str, str]]) -> Reconciled:
                 exec_status=0 if success and seen.exit_status is None else seen.exit_status,
                 source="journal",
                 condition_said_no=seen.result == "exec-condition",
+                command_started=not never,
             )
         )
     return out

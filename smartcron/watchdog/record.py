@@ -109,8 +109,10 @@ def run_values(
     evidence: Evidence = Evidence(),
     host: str | None = None,
     lookups: Lookups | None = None,
+    waited: float | None = None,
 ) -> dict[str, Any]:
-    """Given a run event and its task, return the `executions` column values for it."""
+    """Given a run event and its task (and the seconds the run waited for a slot of its
+    concurrency group, if known), return the `executions` column values for it."""
     manual = (lookups or Lookups(conn)).state(manual_key(event.task))
     manual_at = dt.datetime.fromisoformat(manual) if manual else None
     values: dict[str, Any] = {
@@ -152,8 +154,23 @@ def run_values(
         will_retry=event.result != "success" and event.attempt <= retries,
         retry_delay=_wait_before_next(task, event.attempt),
         systemd_reason=evidence.reason,
+        command_started=event.command_started,
+        group=task.concurrency_group if task else None,
+        waited=waited,
     )
     killed = event.exec_code in (CLD_KILLED, CLD_DUMPED)
+    if not event.command_started:
+        # No command ran: systemd's ExecMainStatus 0 is no exit status of it.
+        return {
+            **values,
+            "finished_at": event.finished_at,
+            "duration_s": duration,
+            "result": event.result,
+            "exit_code": None,
+            "exit_signal": None,
+            "outcome": verdict.outcome,
+            "meaning": verdict.meaning,
+        }
     return {
         **values,
         "finished_at": event.finished_at,
@@ -190,8 +207,14 @@ def write_event(
     if existing is not None and (event.kind == "started" or existing[1] != RUNNING):
         return []
     task = look.task(event.task)
-    values = run_values(conn, event, task, evidence, host, look)
     waited = look.take_wait(event.invocation_id)  # a group wait recorded before this row
+    known_wait = waited
+    if known_wait is None and existing is not None and not event.command_started:
+        # ops/groups.py wrote the wait on the running row: the meaning names it.
+        known_wait = conn.execute(
+            sa.select(executions.c.wait_seconds).where(executions.c.id == existing[0])
+        ).scalar()
+    values = run_values(conn, event, task, evidence, host, look, known_wait)
     if waited is not None:
         values["wait_seconds"] = waited
     if existing is None:

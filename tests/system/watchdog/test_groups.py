@@ -182,9 +182,38 @@ def test_groups_wait_counts_against_the_timeout(sd: SystemdEnv, grouped: Path) -
     _start(sd, [short])
     row = _finished(sd, [short], timeout=30)[0]
     assert row.outcome == "timeout", (row.outcome, row.meaning)
-    assert row.started_at is None  # its command never ran
+    # Its command never ran, but the run is dated when its wait began (the unit's start), so
+    # it sorts and counts as the task's latest run.
+    assert row.started_at is not None and row.finished_at >= row.started_at, row
+    assert 4.0 <= row.duration_s < 8.0, row.duration_s
+    assert row.exit_code is None and row.exit_signal is None, row  # no exit status of its own
     # The wait is the time spent for a slot: the timeout's 5 s less the helper's start-up.
     assert 1.0 < row.wait_seconds <= 5.0, row.wait_seconds
-    assert "its command never started" in run_meaning(row), run_meaning(row)
+    assert row.meaning.startswith(
+        f"Timed out waiting for a slot of concurrency group {group} after "
+        f"{row.wait_seconds:.1f} s (the task's timeout of 5s): its command never started."
+    ), row.meaning
+    assert "still running" not in row.meaning and run_meaning(row) == row.meaning
     assert not (sd.shared / "quick-ran").exists()
+    latest = sd.run("runs", short, "--limit", "1").stdout
+    assert "timeout" in latest and "waiting for a slot" in latest, latest
+    (line,) = [r for r in sd.run("status").stdout.splitlines() if r.startswith(f"{short} ")]
+    assert " timeout " in line, line  # its latest outcome, not an older one
     sd.systemd.systemctl("stop", f"smartcron-{long}.service")
+    # The dashboard's task page (its durations chart) and run page show it.
+    from smartcron.dashboard import create_app
+
+    from support.dashboard import add_user, login
+
+    cfg = config.load(
+        environ={"SMARTCRON_CONFIG": "", "SMARTCRON_DATABASE_URL": str(sd.engine.url)}
+    )
+    app = create_app(cfg, {"TESTING": True, "SESSION_COOKIE_SECURE": False})
+    add_user(sd.engine, "vera", "viewer")
+    client = app.test_client()
+    login(client, "vera")
+    task_page = client.get(f"/tasks/{short}")
+    assert task_page.status_code == 200, task_page.get_data(as_text=True)[-2000:]
+    run_page = client.get(f"/runs/{row.id}").get_data(as_text=True)
+    assert "waiting for a slot of concurrency group" in run_page
+    assert "<th>Exit status / signal</th><td>- / -</td>" in run_page

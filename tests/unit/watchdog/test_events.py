@@ -272,3 +272,39 @@ def test_tracker_waits_for_service_values_that_name_the_runs_exit() -> None:
     )
     assert event.kind == "finished" and event.finished_at is not None
     assert event.finished_at.isoformat() == "2026-11-27T12:31:08.496610+00:00"
+
+
+def test_tracker_dates_a_run_that_timed_out_before_its_command_started() -> None:
+    # systemd 252 for a run killed at its timeout while ExecStartPre= (`smartcron group-wait`)
+    # still waited for a slot: no ExecMainStartTimestamp, nor any exit of the command.
+    began, ended = 1_795_782_668_000_000, 1_795_782_672_000_000
+    steps = [
+        (
+            "Unit",
+            {
+                "ActiveState": "activating",
+                "SubState": "start-pre",
+                "InvocationID": INV1,
+                "InactiveExitTimestamp": began,
+                "StateChangeTimestamp": began,
+            },
+        ),
+        ("Service", {"NRestarts": 0, "ExecMainStartTimestamp": 0}),
+        (
+            "Unit",
+            {
+                "ActiveState": "deactivating",
+                "SubState": "stop-sigterm",
+                "StateChangeTimestamp": ended - 5,
+            },
+        ),
+        ("Service", {"Result": "timeout", "ExecMainCode": 0, "ExecMainStatus": 0}),
+        ("Unit", {"ActiveState": "failed", "SubState": "failed", "StateChangeTimestamp": ended}),
+    ]
+    events = _feed(RunTracker(), steps)
+    started, finished = events
+    assert started.started_at is not None  # type: ignore[attr-defined]
+    assert finished.kind == "finished" and finished.result == "timeout"  # type: ignore[attr-defined]
+    assert not finished.command_started  # type: ignore[attr-defined]
+    assert int(finished.started_at.timestamp() * 1e6) == began  # type: ignore[attr-defined]
+    assert int(finished.finished_at.timestamp() * 1e6) == ended  # type: ignore[attr-defined]

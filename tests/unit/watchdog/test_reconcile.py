@@ -84,3 +84,27 @@ def test_reconcile_ignores_other_units_and_unfinished_runs() -> None:
     found = reconcile(entries)
     assert found.events == []
     assert found.cursor == "c5"  # the cursor moves on anyway
+
+
+def test_reconcile_a_timeout_in_exec_start_pre_never_started_its_command() -> None:
+    # systemd 252's messages of a run killed at its timeout while `smartcron group-wait`
+    # (ExecStartPre=) still waited for a slot: only a control process exited.
+    unit, inv = "smartcron-g3.service", "c" * 32
+    entries = [
+        _entry(1, MSG_STARTING, unit, inv, T0),
+        _entry(
+            2,
+            MSG_PROCESS_EXIT,
+            unit,
+            inv,
+            T0 + 4_000_000,
+            MESSAGE="smartcron-g3.service: Control process exited, code=exited, status=143/n/a",
+            EXIT_CODE="exited",
+            EXIT_STATUS="143",
+        ),
+        _entry(3, MSG_FAILED, unit, inv, T0 + 4_010_000, UNIT_RESULT="timeout"),
+    ]
+    (event,) = reconcile(entries).events
+    assert event.result == "timeout" and not event.command_started
+    assert event.started_at == dt.datetime.fromtimestamp(T0 / 1e6, tz=dt.UTC)  # the wait began
+    assert event.exec_status is None  # 143 was group-wait's, not the command's
