@@ -72,7 +72,7 @@ def alerts_group(ctx: click.Context, only_open: bool, as_json: bool) -> None:
     if stuck or any(d["delivered"] is False for d in data):
         click.echo(
             "Some messages could not be delivered (above): check the channels with "
-            "`smartcron alerts test CHANNEL`; they are retried.",
+            "`smartcron alerts test CHANNEL`; those not given up on are retried.",
             err=True,
         )
 

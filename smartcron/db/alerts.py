@@ -76,6 +76,11 @@ def delivery_words(row: Any) -> str:
         return f"sent via {', '.join(row.sent_via or [])}{fallback}"
     if row.state == "failed":
         return f"NOT delivered, gave up: {row.last_error}"
+    # alerting/hold.py's states: kept back by a maintenance window, then sent in its summary.
+    if row.state == "held":
+        return f"held by window {row.held_for}: sent in its summary when it ends"
+    if row.state == "released":
+        return f"sent in the summary of window {row.held_for}"
     if row.attempts:
         return f"NOT delivered yet ({row.attempts} attempt(s)): {row.last_error}"
     return "queued"
