@@ -25,7 +25,7 @@ from smartcron.systemd.units import PREFIX
 from smartcron.watchdog.chains import JoinBook, joins_ready, record_not_run
 from smartcron.watchdog.events import RunEvent
 from smartcron.watchdog.lookups import Lookups
-from smartcron.watchdog.triggers import trigger_of
+from smartcron.watchdog.triggers import MANUAL_WINDOW, trigger_of
 
 CLD_KILLED, CLD_DUMPED = 2, 3
 REASON_TRIES = 5  # times 0.2 s
@@ -102,6 +102,27 @@ def _wait_before_next(task: Task | None, attempt: int) -> int:
     return waits[attempt - 1] if 0 < attempt <= len(waits) else task.retry_delay
 
 
+def _request_used(conn: Connection, event: RunEvent, asked: dt.datetime) -> bool:
+    """Given a run and when `task run` / Run now last asked for its task, return True if an
+    earlier run already answered that request: one request starts one run, so a timer run
+    that follows it within MANUAL_WINDOW is the timer's (it was labelled manual)."""
+    began = event.started_at
+    if began is None or not MANUAL_WINDOW[0] <= began - asked <= MANUAL_WINDOW[1]:
+        return False  # not near the request: nothing to decide
+    earlier = conn.execute(
+        sa.select(executions.c.id)
+        .where(
+            executions.c.task_name == event.task,
+            executions.c.invocation_id != event.invocation_id,
+            executions.c.trigger == "manual",
+            executions.c.started_at >= asked + MANUAL_WINDOW[0],
+            executions.c.started_at < began,
+        )
+        .limit(1)
+    ).first()
+    return earlier is not None
+
+
 def run_values(
     conn: Connection,
     event: RunEvent,
@@ -115,6 +136,8 @@ def run_values(
     concurrency group, if known), return the `executions` column values for it."""
     manual = (lookups or Lookups(conn)).state(manual_key(event.task))
     manual_at = dt.datetime.fromisoformat(manual) if manual else None
+    if manual_at is not None and _request_used(conn, event, manual_at):
+        manual_at = None
     values: dict[str, Any] = {
         "task_id": task.id if task else None,
         "task_name": event.task,

@@ -79,3 +79,22 @@ def test_batched_writes_never_finish_a_run_another_recorder_finished(db: TestDB)
         ).scalar_one()
         counted = conn.execute(sa.select(sa.func.count()).select_from(run_totals)).scalar_one()
     assert outcome == "failed" and counted == 0
+
+
+def test_batched_writes_label_one_run_manual_per_request(db: TestDB) -> None:
+    # `task run` at T0, then the timer fires 44 s later: one request starts one run, so the
+    # timer's run is not labelled manual (it was, within the 60 s window).
+    by_hand, by_timer = secrets.token_hex(16), secrets.token_hex(16)
+    with db.engine.begin() as conn:
+        set_state(conn, manual_key("job-1"), T0.isoformat())
+    _write(db, [*_pair("job-1", by_hand, T0 + dt.timedelta(seconds=0.3))])
+    at, unit = T0 + dt.timedelta(seconds=44), "smartcron-job-1.timer"
+    started = RunEvent("started", "job-1", by_timer, started_at=at, trigger_unit=unit)
+    finished = RunEvent("finished", "job-1", by_timer, started_at=at, trigger_unit=unit,
+                        finished_at=at + dt.timedelta(seconds=2), result="success",
+                        exec_code=1, exec_status=0)  # fmt: skip
+    _write(db, [started, finished])
+    with db.engine.connect() as conn:
+        rows = {r.invocation_id: r.trigger for r in conn.execute(sa.select(executions))}
+    assert rows[by_hand] == "manual"
+    assert rows[by_timer] != "manual", rows
