@@ -176,6 +176,17 @@ def check_own_units(config: Config) -> Finding:
             f"not installed: {', '.join(missing)}",
             "run install.sh (or smartcron units install && smartcron sync as root)",
         )
+    if config.service_user and wanted.user is None:
+        # The default account is missing (install.sh creates it): the services then run as
+        # root, which is right on a developer's machine and wrong on a shop's server.
+        return Finding(
+            "own units",
+            "warn",
+            f"the account {config.service_user!r} does not exist, so smartcron's own services "
+            "(watchdog, dashboard) run as root",
+            'run install.sh (it creates the account), or set service_user = "" to run them '
+            "as root on purpose",
+        )
     return Finding("own units", "ok", f"{len(files)} unit(s), as shipped")
 
 
