@@ -24,6 +24,16 @@ from smartcron.systemd.units import PREFIX
 TIMES = ("InactiveExitTimestampMonotonic", "InactiveEnterTimestampMonotonic",
          "ExecMainStartTimestampMonotonic")  # fmt: skip
 STARTED_BY_WITHIN_US = 2_000_000  # OnSuccess= starts the follower as the predecessor ends
+# A unit without ExecCondition= stamps its main process's start a few µs BEFORE it leaves
+# inactive (systemd spawns it, then changes state): "the command did not start in this
+# activation" is a main start well before the activation, not merely before it.
+NOT_THIS_RUN_US = 500_000
+
+
+def command_started(began: int, main: int) -> bool:
+    """Given a unit's InactiveExit and ExecMainStart timestamps (µs, one clock), return True
+    if its main process started in that activation."""
+    return main >= began - NOT_THIS_RUN_US
 
 
 def unit_times(tasks: Sequence[str]) -> dict[str, tuple[int, int, int]]:
@@ -57,7 +67,7 @@ def declined_predecessor(
         began, ended, main = times.get(name, (0, 0, 0))
         if not (started and began and ended):
             continue
-        if abs(started - ended) <= STARTED_BY_WITHIN_US and main < began:
+        if abs(started - ended) <= STARTED_BY_WITHIN_US and not command_started(began, main):
             return name
     return None
 

@@ -34,6 +34,7 @@ from smartcron.model.placement import placed_on
 from smartcron.model.revisions import remember
 from smartcron.model.signing import load_signer
 from smartcron.model.task import Task
+from smartcron.ops.chain_gate import command_started
 from smartcron.systemd import sync as sync_mod
 from smartcron.systemd import units
 from smartcron.systemd.bus import RUNNING_STATES, Systemd, invocation_hex, usec_to_datetime
@@ -122,7 +123,7 @@ def wait_for_run(engine: Engine, task: Task, requested_usec: int) -> FinishedRun
     invocation = invocation_hex(props.get("InvocationID"))
     run_id = _recorded_id(engine, invocation)
     began = int(props.get("InactiveExitTimestamp") or 0)
-    if int(props.get("ExecMainStartTimestamp") or 0) < began:
+    if not command_started(began, int(props.get("ExecMainStartTimestamp") or 0)):
         # The command never started in this run (the gate declined it, or a concurrency
         # group's wait timed out): systemd's Result says "success" for the first. What
         # happened is in the run's row (the gate's reason, the watchdog's meaning).
