@@ -11,7 +11,9 @@ predecessor's main process did not start in its last activation.
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
@@ -72,9 +74,12 @@ def declined_predecessor(
     return None
 
 
-def declined_reason(engine: Engine, predecessor: str, host: str) -> tuple[str, str]:
-    """Return the predecessor's latest skip here as (outcome, meaning), as its gate recorded
-    it before its unit ended; ("skipped", "") when it cannot be read."""
+def declined_reason(
+    engine: Engine, predecessor: str, host: str, since: dt.datetime
+) -> tuple[str, str]:
+    """Return the predecessor's skip here since `since` (its last activation) as (outcome,
+    meaning), as its gate recorded it before its unit ended; ("skipped", "") when there is
+    none or it cannot be read (never an older skip's reason)."""
     try:
         with engine.connect() as conn:
             row = conn.execute(
@@ -83,6 +88,7 @@ def declined_reason(engine: Engine, predecessor: str, host: str) -> tuple[str, s
                     executions.c.task_name == predecessor,
                     executions.c.host == host,
                     executions.c.outcome.in_(SKIP_OUTCOMES),
+                    executions.c.started_at >= since,
                 )
                 .order_by(executions.c.id.desc())
                 .limit(1)
@@ -90,3 +96,9 @@ def declined_reason(engine: Engine, predecessor: str, host: str) -> tuple[str, s
     except sa.exc.SQLAlchemyError:
         return "skipped", ""
     return (str(row.outcome), str(row.meaning or "")) if row is not None else ("skipped", "")
+
+
+def wall_time(monotonic_us: int) -> dt.datetime:
+    """Given a CLOCK_MONOTONIC timestamp of systemd's (µs), return it as UTC wall time."""
+    ago = max(0.0, time.monotonic() - monotonic_us / 1e6)
+    return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)

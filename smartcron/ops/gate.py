@@ -46,7 +46,7 @@ from smartcron.model.placement import placed_on
 from smartcron.model.task import Task
 from smartcron.model.windows import SKIP as WINDOW_SKIP
 from smartcron.model.windows import active_windows, covered_text
-from smartcron.ops.chain_gate import declined_predecessor, declined_reason, unit_times
+from smartcron.ops.chain_gate import declined_predecessor, declined_reason, unit_times, wall_time
 from smartcron.systemd.entries import EntryWriter
 from smartcron.systemd.units import PREFIX
 
@@ -190,7 +190,8 @@ def check_chain(ctx: GateContext) -> GateVerdict | None:
     name = declined_predecessor(ctx.task.name, ctx.task.after, times)
     if name is None:
         return None
-    outcome, meaning = declined_reason(ctx.engine, name, ctx.host)
+    since = wall_time(times[name][0]) - dt.timedelta(seconds=1)  # its last activation
+    outcome, meaning = declined_reason(ctx.engine, name, ctx.host, since)
     first = meaning.split(". ", 1)[0].rstrip(".")  # its first sentence says why
     said = f" ({first})" if first else ""
     if outcome == "ran-elsewhere":
@@ -264,8 +265,7 @@ def unit_facts(task: str, environ: Mapping[str, str]) -> tuple[int, dt.datetime 
     started = None
     if left.isdigit() and int(left) > 0:
         # systemd's monotonic clock is this machine's CLOCK_MONOTONIC, as is time.monotonic().
-        ago = max(0.0, time.monotonic() - int(left) / 1e6)
-        started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)
+        started = wall_time(int(left))
     return (int(restarts) if restarts.isdigit() else 0), started
 
 

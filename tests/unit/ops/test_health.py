@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from smartcron.model.validate import validate_task
 from smartcron.ops import health
 
@@ -58,3 +60,18 @@ def test_stored_rows_keep_problems_and_sum_up_quiet_task_checks() -> None:
     stored = {c.name: c for c in health.stored_rows(checks)}
     assert set(stored) == {"database", "late:c", "tasks"}
     assert stored["tasks"].message == "2 per-task check(s) ok"
+
+
+def test_clock_check_says_so_when_timedatectl_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A slow timedated on a loaded host raised TimeoutExpired out of the watchdog's checks.
+    import subprocess
+
+    from smartcron.ops import health
+
+    def slow(*_args: object, **_kw: object) -> None:
+        raise subprocess.TimeoutExpired("timedatectl", 10)
+
+    monkeypatch.setattr(health.Path, "exists", lambda self: False)
+    monkeypatch.setattr(health.subprocess, "run", slow)
+    found = health.check_clock()
+    assert found.status == "warn" and "timedatectl" in found.message
